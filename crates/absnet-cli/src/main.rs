@@ -1,0 +1,189 @@
+//! `absnet`: the command line. Thin: parse, call the libraries, print.
+
+mod bench;
+
+use std::path::{Path, PathBuf};
+
+use absnet_data::pipeline::{self, DEFAULT_MAX_PIXELS, Fit};
+use absnet_model::backbone::Backbone;
+use absnet_model::weights::{self, StoredPrecision};
+use absnet_model::{Arch, BackboneConfig};
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "absnet", version, about = "Saliency and aesthetics with ABSNet")]
+struct Cli {
+    /// Compute device: `cpu` (burn Flex) or `cuda` (with the `cuda` feature).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: DeviceName,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceName {
+    Cpu,
+    Cuda,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pretrained weight files.
+    Weights {
+        #[command(subcommand)]
+        command: WeightsCommand,
+    },
+    /// ImageNet top-k classes of images with a pretrained backbone (checks imported weights).
+    Classify {
+        /// Images to classify.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, default_value = "mobilenet_v2")]
+        arch: Arch,
+        /// Backbone weights (`.pth` or `.safetensors`); default `weights/<arch>.safetensors`.
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+    },
+    /// Inference speed of ABSNet (ms/image at batch 1 and 8), to compare with
+    /// scripts/reference/bench_torch.py.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum WeightsCommand {
+    /// Convert a PyTorch checkpoint (zip or legacy `.pth`, or upstream-named safetensors) of a
+    /// backbone to absnet's safetensors, checking every tensor name and shape.
+    Import {
+        input: PathBuf,
+        #[arg(long)]
+        arch: Arch,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Store float16 (half the size).
+        #[arg(long)]
+        f16: bool,
+    },
+}
+
+fn device(name: DeviceName) -> Result<Device> {
+    match name {
+        DeviceName::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "cuda")]
+        DeviceName::Cuda => Ok(Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        DeviceName::Cuda => bail!("this absnet was built without CUDA; rebuild with `--features cuda`"),
+    }
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let device = device(cli.device)?;
+    match cli.command {
+        Command::Weights {
+            command:
+                WeightsCommand::Import {
+                    input,
+                    arch,
+                    output,
+                    f16,
+                },
+        } => import(&input, arch, &output, f16, &device),
+        Command::Classify {
+            images,
+            arch,
+            weights,
+            top,
+        } => classify(&images, arch, weights, top, &device),
+        Command::Bench(args) => bench::run(&args, &device),
+    }
+}
+
+fn import(input: &Path, arch: Arch, output: &Path, f16: bool, device: &Device) -> Result<()> {
+    let config = BackboneConfig {
+        classifier: true,
+        ..BackboneConfig::new(arch)
+    };
+    let backbone = Backbone::new(&config, device)?;
+    let tensors = absnet_model::absnet::read_backbone_weights(&backbone, input)?;
+    let count = tensors.len();
+    let precision = if f16 {
+        StoredPrecision::F16
+    } else {
+        StoredPrecision::F32
+    };
+    weights::write_safetensors(output, &tensors, precision, None)?;
+    println!(
+        "{}: {count} tensors of {arch} written to {}",
+        input.display(),
+        output.display()
+    );
+    Ok(())
+}
+
+fn default_weights(arch: Arch) -> PathBuf {
+    PathBuf::from(format!("weights/{}.safetensors", arch.name()))
+}
+
+fn classify(
+    images: &[PathBuf],
+    arch: Arch,
+    weights: Option<PathBuf>,
+    top: usize,
+    device: &Device,
+) -> Result<()> {
+    let weights = weights.unwrap_or_else(|| default_weights(arch));
+    let config = BackboneConfig {
+        classifier: true,
+        output_stride: 32,
+        ..BackboneConfig::new(arch)
+    };
+    let backbone = Backbone::new(&config, device)?;
+    let tensors = absnet_model::absnet::read_backbone_weights(&backbone, &weights)
+        .with_context(|| format!("loading {arch} weights (run scripts/setup.sh to fetch them)"))?;
+    let backbone = weights::load_tensors(backbone, tensors, &weights, arch.name())?.fold_norms();
+    let classes: Vec<&str> = include_str!("../../../assets/imagenet_classes.txt")
+        .lines()
+        .collect();
+    let mut failed = 0;
+    for path in images {
+        let image = match pipeline::decode_file(path, DEFAULT_MAX_PIXELS) {
+            Ok(image) => image,
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let (input, _) = pipeline::fit(&image, [224, 224], Fit::Resize);
+        let x = arch.normalization().batch(&[input.as_raw()], 224, 224, device);
+        let logits = backbone
+            .classify(x)
+            .expect("built with a classifier")
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 data");
+        let probabilities = softmax(&logits);
+        let mut order: Vec<usize> = (0..probabilities.len()).collect();
+        order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
+        println!("{}", path.display());
+        for &class in order.iter().take(top) {
+            println!("  {:6.2}%  {}", probabilities[class] * 100.0, classes[class]);
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} of {} images could not be read", images.len());
+    }
+    Ok(())
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}

@@ -1,0 +1,2 @@
+//! Dataset readers and the image pipeline.
+pub mod pipeline;

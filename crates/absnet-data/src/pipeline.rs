@@ -1,0 +1,240 @@
+//! Image decoding and geometry: any image the `image` crate decodes (JPEG, PNG, WebP, GIF, BMP,
+//! TIFF) → RGB8 with its EXIF orientation applied, refused past a pixel limit before any pixel
+//! is allocated; resized or letterboxed to a model's input; and a map at model resolution sent
+//! back onto the original image.
+
+use std::io::{BufRead, Cursor, Seek};
+use std::path::{Path, PathBuf};
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma, RgbImage};
+
+/// Refuse images above this many pixels (decompression bombs); 64 MP by default.
+pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("{path}: {message}")]
+    Unreadable { path: PathBuf, message: String },
+    #[error("{path}: {width}×{height} = {pixels} pixels exceeds the limit of {limit} pixels")]
+    TooLarge {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error("{path}: image has zero width or height ({width}×{height})")]
+    Empty {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+}
+
+fn unreadable(path: &Path, message: impl std::fmt::Display) -> ImageError {
+    ImageError::Unreadable {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Decodes the image file at `path` to RGB8 (see [`decode_reader`]).
+pub fn decode_file(path: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    let bytes = std::fs::read(path).map_err(|e| unreadable(path, e))?;
+    decode_reader(Cursor::new(bytes), path, max_pixels)
+}
+
+/// Decodes an image from memory; `name` is what errors call it (e.g. `<stdin>`).
+pub fn decode_bytes(bytes: &[u8], name: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    decode_reader(Cursor::new(bytes), name, max_pixels)
+}
+
+/// Decodes to RGB8: the format is guessed from the content, the size checked against
+/// `max_pixels` before decoding, the EXIF orientation applied, and grayscale, CMYK, 16-bit and
+/// alpha images converted (alpha is dropped, not composited).
+pub fn decode_reader<R: BufRead + Seek>(
+    reader: R,
+    path: &Path,
+    max_pixels: u64,
+) -> Result<RgbImage, ImageError> {
+    let reader = ImageReader::new(reader)
+        .with_guessed_format()
+        .map_err(|e| unreadable(path, e))?;
+    if reader.format().is_none() {
+        return Err(unreadable(path, "not an image in a known format (empty or unrecognised)"));
+    }
+    let mut decoder = reader.into_decoder().map_err(|e| unreadable(path, e))?;
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        return Err(ImageError::Empty {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    if pixels > max_pixels {
+        return Err(ImageError::TooLarge {
+            path: path.to_path_buf(),
+            width,
+            height,
+            pixels,
+            limit: max_pixels,
+        });
+    }
+    let orientation = decoder.orientation().map_err(|e| unreadable(path, e))?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(path, e))?;
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
+}
+
+/// How an image is fitted to the model's input size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Stretch to the input size (aspect ratio not kept).
+    Resize,
+    /// Scale to fit inside the input size keeping the aspect ratio, pad the rest with black,
+    /// image centred.
+    Letterbox,
+}
+
+/// Where the original image sits inside the model input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Placement {
+    pub original: [u32; 2],
+    pub input: [u32; 2],
+    /// Top-left corner and size of the image content inside the input, in input pixels.
+    pub offset: [u32; 2],
+    pub content: [u32; 2],
+}
+
+impl Placement {
+    /// Maps a point of the original image (pixel coordinates, centre of the top-left pixel at
+    /// 0.5) to input coordinates.
+    pub fn to_input(&self, x: f64, y: f64) -> (f64, f64) {
+        let sx = f64::from(self.content[0]) / f64::from(self.original[0]);
+        let sy = f64::from(self.content[1]) / f64::from(self.original[1]);
+        (
+            x * sx + f64::from(self.offset[0]),
+            y * sy + f64::from(self.offset[1]),
+        )
+    }
+}
+
+/// Fits `image` into `[width, height]` with bilinear (triangle) filtering.
+pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) {
+    let original = [image.width(), image.height()];
+    let (offset, content) = match fit {
+        Fit::Resize => ([0, 0], size),
+        Fit::Letterbox => {
+            let scale = f64::min(
+                f64::from(size[0]) / f64::from(original[0]),
+                f64::from(size[1]) / f64::from(original[1]),
+            );
+            let content = [0, 1].map(|i| {
+                ((f64::from(original[i]) * scale).round() as u32).clamp(1, size[i])
+            });
+            ([0, 1].map(|i| (size[i] - content[i]) / 2), content)
+        }
+    };
+    let resized = if content == original {
+        image.clone()
+    } else {
+        imageops::resize(image, content[0], content[1], FilterType::Triangle)
+    };
+    let placed = if content == size {
+        resized
+    } else {
+        let mut canvas = RgbImage::new(size[0], size[1]);
+        imageops::replace(&mut canvas, &resized, offset[0].into(), offset[1].into());
+        canvas
+    };
+    let placement = Placement {
+        original,
+        input: size,
+        offset,
+        content,
+    };
+    (placed, placement)
+}
+
+/// A map predicted on the model input (`input[1]` rows × `input[0]` columns, row-major) sent back
+/// onto the original image: the content region is cropped and resized bilinearly to the
+/// original size.
+pub fn map_to_original(map: &[f32], placement: &Placement) -> ImageBuffer<Luma<f32>, Vec<f32>> {
+    let [iw, ih] = placement.input;
+    assert_eq!(map.len(), (iw * ih) as usize, "map of the input size");
+    let full: ImageBuffer<Luma<f32>, Vec<f32>> =
+        ImageBuffer::from_raw(iw, ih, map.to_vec()).expect("length checked");
+    let [ox, oy] = placement.offset;
+    let [cw, ch] = placement.content;
+    let content = imageops::crop_imm(&full, ox, oy, cw, ch).to_image();
+    let [w, h] = placement.original;
+    if [cw, ch] == [w, h] {
+        content
+    } else {
+        imageops::resize(&content, w, h, FilterType::Triangle)
+    }
+}
+
+/// A float map in [0, 1] as an 8-bit grayscale image (values outside are clamped).
+pub fn to_gray8(map: &ImageBuffer<Luma<f32>, Vec<f32>>) -> GrayImage {
+    GrayImage::from_fn(map.width(), map.height(), |x, y| {
+        Luma([(map.get_pixel(x, y)[0].clamp(0.0, 1.0) * 255.0).round() as u8])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path() -> PathBuf {
+        PathBuf::from("test.img")
+    }
+
+    #[test]
+    fn zero_bytes_and_garbage_are_named_errors() {
+        let err = decode_bytes(&[], &path(), DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(err.to_string().contains("test.img"), "{err}");
+        let err = decode_bytes(b"definitely not an image", &path(), DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(err.to_string().contains("test.img"), "{err}");
+    }
+
+    #[test]
+    fn truncated_png_is_an_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        RgbImage::from_pixel(64, 64, image::Rgb([10, 200, 30]))
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        bytes.truncate(bytes.len() / 2);
+        assert!(decode_bytes(&bytes, &path(), DEFAULT_MAX_PIXELS).is_err());
+    }
+
+    #[test]
+    fn pixel_limit_is_checked_before_decoding() {
+        let mut bytes = Vec::new();
+        RgbImage::new(300, 200)
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        let err = decode_bytes(&bytes, &path(), 59_999).unwrap_err();
+        assert!(matches!(err, ImageError::TooLarge { pixels: 60_000, .. }), "{err}");
+        assert_eq!(decode_bytes(&bytes, &path(), 60_000).unwrap().dimensions(), (300, 200));
+    }
+
+    #[test]
+    fn letterbox_keeps_aspect_and_maps_back() {
+        let image = RgbImage::from_pixel(400, 100, image::Rgb([255, 255, 255]));
+        let (input, placement) = fit(&image, [200, 200], Fit::Letterbox);
+        assert_eq!(placement.content, [200, 50]);
+        assert_eq!(placement.offset, [0, 75]);
+        assert_eq!(input.get_pixel(100, 10).0, [0, 0, 0]);
+        assert_eq!(input.get_pixel(100, 100).0, [255, 255, 255]);
+        assert_eq!(placement.to_input(200.0, 50.0), (100.0, 100.0));
+        let map = vec![0.5f32; 200 * 200];
+        let back = map_to_original(&map, &placement);
+        assert_eq!(back.dimensions(), (400, 100));
+        assert!((back.get_pixel(399, 99)[0] - 0.5).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,1 @@
+//! Saliency and aesthetics metrics.

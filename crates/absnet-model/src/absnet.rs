@@ -1,0 +1,210 @@
+//! ABSNet assembled from its config: a shared encoder (backbone + multi-dilation neck) and one
+//! branch per task (hard parameter sharing). A single-task model is the same config with one
+//! head.
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::backbone::{Backbone, BackboneConfig, Tap};
+use crate::heads::{AestheticsHead, AestheticsHeadConfig, HeadInput, SaliencyHead, SaliencyHeadConfig};
+use crate::neck::{MultiDilation, NeckConfig};
+use crate::weights::{self, TensorMap};
+use crate::ModelError;
+
+/// The heads a model has; at least one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsConfig {
+    pub saliency: Option<SaliencyHeadConfig>,
+    pub aesthetics: Option<AestheticsHeadConfig>,
+}
+
+/// Architecture of an ABSNet model (`[backbone]`, `[neck]`, `[heads.saliency]`,
+/// `[heads.aesthetics]` in TOML).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AbsNetConfig {
+    pub backbone: BackboneConfig,
+    #[serde(default)]
+    pub neck: NeckConfig,
+    pub heads: HeadsConfig,
+}
+
+impl AbsNetConfig {
+    /// The reference layout on a given backbone: neck 256 ch with dilations 4/8/16, both heads
+    /// reading the neck, output stride 8.
+    pub fn reference(backbone: BackboneConfig) -> Self {
+        Self {
+            backbone,
+            neck: NeckConfig::default(),
+            heads: HeadsConfig {
+                saliency: Some(SaliencyHeadConfig::default()),
+                aesthetics: Some(AestheticsHeadConfig::default()),
+            },
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ModelError> {
+        self.backbone.validate()?;
+        self.neck.validate()?;
+        if self.heads.saliency.is_none() && self.heads.aesthetics.is_none() {
+            return Err(ModelError::Config(
+                "heads: a model needs at least one of [heads.saliency] and [heads.aesthetics]"
+                    .into(),
+            ));
+        }
+        if let Some(head) = &self.heads.saliency {
+            head.validate()?;
+        }
+        if let Some(head) = &self.heads.aesthetics {
+            head.validate()?;
+        }
+        Ok(())
+    }
+
+    fn head_inputs(&self) -> impl Iterator<Item = HeadInput> + '_ {
+        let saliency = self.heads.saliency.as_ref().map(|h| h.input);
+        let aesthetics = self.heads.aesthetics.as_ref().map(|h| h.input);
+        saliency.into_iter().chain(aesthetics)
+    }
+
+    fn uses_neck(&self) -> bool {
+        self.head_inputs().any(|input| input == HeadInput::Neck)
+    }
+
+    /// Backbone taps the forward pass needs, deduplicated.
+    fn taps(&self) -> Vec<Tap> {
+        let mut taps: Vec<Tap> = self.head_inputs().filter_map(HeadInput::tap).collect();
+        if self.uses_neck() {
+            taps.push(self.neck.input);
+        }
+        taps.sort();
+        taps.dedup();
+        taps
+    }
+
+    pub fn from_toml(text: &str) -> Result<Self, ModelError> {
+        let config: Self =
+            toml::from_str(text).map_err(|e| ModelError::Config(e.message().to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// What one forward pass predicts.
+#[derive(Debug)]
+pub struct AbsNetOutput {
+    /// `[batch, 1, height, width]` in (0, 1), at the input size.
+    pub saliency: Option<Tensor<4>>,
+    /// `[batch, bins]`, rows summing to 1.
+    pub aesthetics: Option<Tensor<2>>,
+}
+
+#[derive(Module, Debug)]
+pub struct AbsNet {
+    pub backbone: Backbone,
+    pub neck: Option<MultiDilation>,
+    pub saliency: Option<SaliencyHead>,
+    pub aesthetics: Option<AestheticsHead>,
+    #[module(skip)]
+    pub config: AbsNetConfig,
+}
+
+impl AbsNet {
+    pub fn new(config: &AbsNetConfig, device: &Device) -> Result<Self, ModelError> {
+        config.validate()?;
+        let backbone = Backbone::new(&config.backbone, device)?;
+        let channels = backbone.tap_channels();
+        let neck = config
+            .uses_neck()
+            .then(|| MultiDilation::new(&config.neck, channels[config.neck.input.index()], device));
+        let input_channels = |input: HeadInput| match input.tap() {
+            Some(tap) => channels[tap.index()],
+            None => config.neck.channels,
+        };
+        let saliency = config
+            .heads
+            .saliency
+            .as_ref()
+            .map(|h| SaliencyHead::new(h, input_channels(h.input), device));
+        let aesthetics = config
+            .heads
+            .aesthetics
+            .as_ref()
+            .map(|h| AestheticsHead::new(h, input_channels(h.input), device));
+        Ok(Self {
+            backbone,
+            neck,
+            saliency,
+            aesthetics,
+            config: config.clone(),
+        })
+    }
+
+    /// `x`: normalised images `[batch, 3, height, width]`, any height and width.
+    pub fn forward(&self, x: Tensor<4>) -> AbsNetOutput {
+        let [_, _, height, width] = x.dims();
+        let taps = self.config.taps();
+        let features = self.backbone.forward_taps(x, &taps);
+        let tap = |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
+        let neck = self.neck.as_ref().map(|neck| neck.forward(tap(self.config.neck.input)));
+        let input = |input: HeadInput| match input.tap() {
+            Some(t) => tap(t),
+            None => neck.clone().expect("a head reading the neck builds the neck"),
+        };
+        let saliency = self.saliency.as_ref().zip(self.config.heads.saliency.as_ref()).map(
+            |(head, config)| head.forward(input(config.input), [height, width]),
+        );
+        let aesthetics = self
+            .aesthetics
+            .as_ref()
+            .zip(self.config.heads.aesthetics.as_ref())
+            .map(|(head, config)| head.forward(input(config.input)));
+        AbsNetOutput {
+            saliency,
+            aesthetics,
+        }
+    }
+
+    /// Loads ImageNet weights into the backbone from an upstream checkpoint (`.pth`, `.pt` or
+    /// `.safetensors` with upstream names) or from a converted file (module paths).
+    pub fn load_backbone(self, path: &Path) -> Result<Self, ModelError> {
+        let tensors = read_backbone_weights(&self.backbone, path)?;
+        let backbone = weights::load_tensors(
+            self.backbone,
+            tensors,
+            path,
+            self.config.backbone.arch.name(),
+        )?;
+        Ok(Self { backbone, ..self })
+    }
+
+    /// Folds BatchNorm into convolutions: faster inference, same outputs. Not for training.
+    pub fn fold_norms(self) -> Self {
+        Self {
+            backbone: self.backbone.fold_norms(),
+            ..self
+        }
+    }
+}
+
+/// Backbone weights as module paths, whether `path` holds upstream names (renamed through the
+/// architecture's name table) or already-converted ones.
+pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorMap, ModelError> {
+    let source = weights::read_checkpoint(path)?;
+    let expected = weights::parameter_shapes(backbone);
+    let converted = source.keys().all(|k| expected.contains_key(k));
+    if converted {
+        return Ok(source);
+    }
+    let arch = match backbone {
+        Backbone::MobilenetV2(_) => "mobilenet_v2",
+        Backbone::EfficientnetLite0(_) => "efficientnet_lite0",
+        Backbone::Resnet50(_) => "resnet50",
+        Backbone::Vgg16(_) => "vgg16",
+    };
+    backbone.name_table("").apply(source, &expected, path, arch)
+}

@@ -1,0 +1,152 @@
+//! The body shared by MobileNetV2 and EfficientNet-Lite: a strided 3×3 stem, stages of inverted
+//! residual blocks, a 1×1 head conv to 1280 channels and an optional ImageNet classifier. The
+//! two architectures differ only in their [`MobileSpec`] and their upstream tensor names.
+
+use burn::module::Module;
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Device, Tensor};
+
+use super::{BackboneConfig, StrideSchedule, Tap};
+use crate::NameTable;
+use crate::layers::{
+    Activation, ConvNorm, ConvSpec, InvertedResidual, InvertedResidualSpec, Linear, Padding,
+};
+
+/// One stage: `repeats` blocks, the first with `stride`.
+#[derive(Clone, Copy, Debug)]
+pub struct Stage {
+    pub kernel: usize,
+    pub stride: usize,
+    pub expansion: usize,
+    pub channels: usize,
+    pub repeats: usize,
+}
+
+/// Everything that distinguishes one mobile architecture from another.
+#[derive(Debug)]
+pub struct MobileSpec {
+    pub stages: &'static [Stage],
+    pub stem_channels: usize,
+    pub head_channels: usize,
+    pub eps: f64,
+    pub padding: Padding,
+    /// Index in `blocks` of the last block at nominal strides 4, 8 and 16 (taps c2, c3, c4).
+    pub tap_blocks: [usize; 3],
+    /// Upstream tensor names of `net`'s parameters.
+    pub name_table: fn(net: &MobileNet, table: &mut NameTable),
+}
+
+#[derive(Module, Debug)]
+pub struct MobileNet {
+    pub stem: ConvNorm,
+    pub blocks: Vec<InvertedResidual>,
+    pub head: ConvNorm,
+    pub classifier: Option<Linear>,
+    #[module(skip)]
+    pub spec: &'static MobileSpec,
+}
+
+impl MobileNet {
+    pub fn new(spec: &'static MobileSpec, config: &BackboneConfig, device: &Device) -> Self {
+        let mut schedule = StrideSchedule::new(config.output_stride);
+        let stem = ConvNorm::new(
+            ConvSpec::new(3, spec.stem_channels, 3)
+                .stride(schedule.stage(2).stride)
+                .padding(spec.padding),
+            spec.eps,
+            Activation::Relu6,
+            device,
+        );
+        let mut blocks = Vec::new();
+        let mut input = spec.stem_channels;
+        for stage in spec.stages {
+            let strides = schedule.stage(stage.stride);
+            for i in 0..stage.repeats {
+                let (stride, dilation) = if i == 0 {
+                    (strides.stride, strides.first_dilation)
+                } else {
+                    (1, strides.dilation)
+                };
+                let block = InvertedResidualSpec {
+                    input,
+                    output: stage.channels,
+                    kernel: stage.kernel,
+                    expansion: stage.expansion,
+                    stride,
+                    dilation,
+                    padding: spec.padding,
+                    eps: spec.eps,
+                };
+                blocks.push(InvertedResidual::new(block, device));
+                input = stage.channels;
+            }
+        }
+        let head = ConvNorm::new(
+            ConvSpec::new(input, spec.head_channels, 1).padding(spec.padding),
+            spec.eps,
+            Activation::Relu6,
+            device,
+        );
+        let classifier = config
+            .classifier
+            .then(|| Linear::new(spec.head_channels, 1000, device));
+        Self {
+            stem,
+            blocks,
+            head,
+            classifier,
+            spec,
+        }
+    }
+
+    pub fn tap_channels(&self) -> [usize; 4] {
+        let [c2, c3, c4] = self
+            .spec
+            .tap_blocks
+            .map(|b| self.blocks[b].project.conv.spec.out_channels);
+        [c2, c3, c4, self.spec.head_channels]
+    }
+
+    pub(crate) fn forward_taps(
+        &self,
+        x: Tensor<4>,
+        deepest: Tap,
+        keep: &mut impl FnMut(Tap, &Tensor<4>),
+    ) {
+        let mut x = self.stem.forward(x);
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if let Some(tap) = self.spec.tap_blocks.iter().position(|&b| b == i) {
+                let tap = Tap::ALL[tap];
+                keep(tap, &x);
+                if tap == deepest {
+                    return;
+                }
+            }
+        }
+        keep(Tap::C5, &self.head.forward(x));
+    }
+
+    /// ImageNet logits from the `c5` features: global average pool, then the classifier.
+    pub(crate) fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
+        let classifier = self.classifier.as_ref()?;
+        Some(classifier.forward(adaptive_avg_pool2d(c5, [1, 1]).flatten(1, 3)))
+    }
+
+    pub(crate) fn name_table(&self, table: &mut NameTable) {
+        (self.spec.name_table)(self, table)
+    }
+
+    pub fn fold_norms(self) -> Self {
+        Self {
+            stem: self.stem.fold_norm(),
+            blocks: self
+                .blocks
+                .into_iter()
+                .map(InvertedResidual::fold_norms)
+                .collect(),
+            head: self.head.fold_norm(),
+            ..self
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Model files: one safetensors file holding the weights and, in its `__metadata__`, the model
+//! card (architecture config, which heads are trained and on what), with the same card written
+//! beside it as pretty JSON for people to read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::weights::{self, StoredPrecision};
+use crate::{AbsNet, AbsNetConfig, ModelError};
+
+const CARD_KEY: &str = "absnet_card";
+const FORMAT: &str = "absnet-model/1";
+
+/// How one head was trained; `trained: false` means its weights are an untrained initialisation
+/// and its predictions must not be shown as meaningful.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadTraining {
+    pub trained: bool,
+    /// Datasets and splits it learned from.
+    #[serde(default)]
+    pub data: Vec<String>,
+    /// Anything else a user should know (metrics, command, licence of the data).
+    #[serde(default)]
+    pub notes: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub format: String,
+    pub name: String,
+    pub config: AbsNetConfig,
+    /// Where the backbone's initial weights came from.
+    pub backbone_weights: String,
+    /// Per head (`saliency`, `aesthetics`): trained or not, on what.
+    pub heads: BTreeMap<String, HeadTraining>,
+}
+
+impl ModelCard {
+    pub fn new(name: &str, config: AbsNetConfig, backbone_weights: &str) -> Self {
+        let mut heads = BTreeMap::new();
+        if config.heads.saliency.is_some() {
+            heads.insert("saliency".to_string(), HeadTraining::default());
+        }
+        if config.heads.aesthetics.is_some() {
+            heads.insert("aesthetics".to_string(), HeadTraining::default());
+        }
+        Self {
+            format: FORMAT.to_string(),
+            name: name.to_string(),
+            config,
+            backbone_weights: backbone_weights.to_string(),
+            heads,
+        }
+    }
+
+    pub fn is_trained(&self, head: &str) -> bool {
+        self.heads.get(head).is_some_and(|h| h.trained)
+    }
+}
+
+/// The JSON card written beside `model.safetensors`: `model.json`.
+pub fn card_path(model: &Path) -> PathBuf {
+    model.with_extension("json")
+}
+
+/// Saves weights and card (f16 halves the file; inference accuracy is checked by the caller).
+pub fn save_model(
+    model: &AbsNet,
+    card: &ModelCard,
+    path: &Path,
+    precision: StoredPrecision,
+) -> Result<(), ModelError> {
+    let json = serde_json::to_string_pretty(card).expect("a card always serialises");
+    let metadata = HashMap::from([(CARD_KEY.to_string(), json.clone())]);
+    weights::write_safetensors(path, &weights::module_tensors(model), precision, Some(metadata))?;
+    weights::write_atomically(&card_path(path), json.as_bytes())
+}
+
+/// Loads a model file written by [`save_model`].
+pub fn load_model(path: &Path, device: &Device) -> Result<(AbsNet, ModelCard), ModelError> {
+    let (tensors, metadata) = weights::read_safetensors_with_metadata(path)?;
+    let json = metadata.get(CARD_KEY).ok_or_else(|| {
+        ModelError::file(
+            path,
+            format!("no model card (`{CARD_KEY}` metadata): not an absnet model file"),
+        )
+    })?;
+    let card: ModelCard = serde_json::from_str(json)
+        .map_err(|e| ModelError::file(path, format!("unreadable model card: {e}")))?;
+    if card.format != FORMAT {
+        return Err(ModelError::file(
+            path,
+            format!("model format `{}`; this absnet reads `{FORMAT}`", card.format),
+        ));
+    }
+    let model = AbsNet::new(&card.config, device)?;
+    let arch = card.config.backbone.arch.name();
+    let model = weights::load_tensors(model, tensors, path, arch)?;
+    Ok((model, card))
+}

@@ -1,0 +1,99 @@
+//! ABSNet's multi-dilation module, the last part of the shared encoder: a 1×1 reduction, then
+//! parallel 3×3 convolutions at several dilations (4, 8, 16 in the reference), each followed by
+//! ReLU, summed. Wide receptive fields at output stride 8 without losing resolution.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::ModelError;
+use crate::backbone::Tap;
+use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeckConfig {
+    /// Backbone tap the neck reads.
+    #[serde(default = "default_input")]
+    pub input: Tap,
+    /// Channels after the 1×1 reduction and of every dilated branch.
+    #[serde(default = "default_channels")]
+    pub channels: usize,
+    /// One 3×3 branch per dilation.
+    #[serde(default = "default_dilations")]
+    pub dilations: Vec<usize>,
+}
+
+fn default_input() -> Tap {
+    Tap::C5
+}
+fn default_channels() -> usize {
+    256
+}
+fn default_dilations() -> Vec<usize> {
+    vec![4, 8, 16]
+}
+
+impl Default for NeckConfig {
+    fn default() -> Self {
+        Self {
+            input: default_input(),
+            channels: default_channels(),
+            dilations: default_dilations(),
+        }
+    }
+}
+
+impl NeckConfig {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        if self.channels == 0 || self.dilations.is_empty() || self.dilations.contains(&0) {
+            return Err(ModelError::Config(format!(
+                "neck: channels = {} and dilations = {:?}: expected channels > 0 and at least one \
+                 dilation, all > 0",
+                self.channels, self.dilations
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn relu_conv(spec: ConvSpec, device: &Device) -> ConvNorm {
+    ConvNorm {
+        conv: Conv::new(spec.bias(true), device),
+        norm: None,
+        activation: Activation::Relu,
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct MultiDilation {
+    pub reduce: ConvNorm,
+    pub branches: Vec<ConvNorm>,
+}
+
+impl MultiDilation {
+    pub fn new(config: &NeckConfig, in_channels: usize, device: &Device) -> Self {
+        let c = config.channels;
+        Self {
+            reduce: relu_conv(ConvSpec::new(in_channels, c, 1), device),
+            branches: config
+                .dilations
+                .iter()
+                .map(|&d| relu_conv(ConvSpec::new(c, c, 3).dilation(d), device))
+                .collect(),
+        }
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.reduce.conv.spec.out_channels
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.reduce.forward(x);
+        self.branches
+            .iter()
+            .map(|branch| branch.forward(x.clone()))
+            .reduce(|sum, y| sum + y)
+            .expect("the config guarantees at least one branch")
+    }
+}
