@@ -196,9 +196,13 @@ impl AbsNet {
 pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorMap, ModelError> {
     let source = weights::read_checkpoint(path)?;
     let expected = weights::parameter_shapes(backbone);
-    let converted = source.keys().all(|k| expected.contains_key(k));
-    if converted {
-        return Ok(source);
+    // A converted file names module paths; an ImageNet classifier it carries is dropped when
+    // the backbone was built without one.
+    if source.keys().any(|k| expected.contains_key(k)) {
+        return Ok(source
+            .into_iter()
+            .filter(|(k, _)| expected.contains_key(k) || !k.starts_with("classifier."))
+            .collect());
     }
     let arch = match backbone {
         Backbone::MobilenetV2(_) => "mobilenet_v2",

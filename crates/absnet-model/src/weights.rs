@@ -318,16 +318,26 @@ impl Mismatch {
         if self.missing.is_empty() && self.unexpected.is_empty() && self.misshaped.is_empty() {
             return Ok(());
         }
+        // Long lists are cut: a file of the wrong architecture differs in every tensor.
+        const SHOWN: usize = 12;
         let mut report = String::new();
-        for (name, want, found) in &self.misshaped {
+        let more = |report: &mut String, total: usize| {
+            if total > SHOWN {
+                let _ = writeln!(report, "  ... and {} more", total - SHOWN);
+            }
+        };
+        for (name, want, found) in self.misshaped.iter().take(SHOWN) {
             let _ = writeln!(report, "  wrong shape: {name}: expected {want:?}, found {found:?}");
         }
-        for (name, want) in &self.missing {
+        more(&mut report, self.misshaped.len());
+        for (name, want) in self.missing.iter().take(SHOWN) {
             let _ = writeln!(report, "  missing:     {name}: expected {want:?}");
         }
-        for (name, found) in &self.unexpected {
+        more(&mut report, self.missing.len());
+        for (name, found) in self.unexpected.iter().take(SHOWN) {
             let _ = writeln!(report, "  unexpected:  {name}: found {found:?}");
         }
+        more(&mut report, self.unexpected.len());
         let _ = write!(
             report,
             "  ({} wrong shape, {} missing, {} unexpected)",
