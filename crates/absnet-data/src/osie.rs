@@ -1,0 +1,101 @@
+//! OSIE / EyeCrowd style: `data/stimuli/*.jpg` and `data/eye/fixations.mat`, a MATLAB v5 struct
+//! array `fixations(i)` with `img` (file name) and `subjects(j)` holding `fix_x`, `fix_y`
+//! (1-based pixels) and `fix_duration` (ms). Xu et al., "Predicting human gaze beyond pixels",
+//! JoV 2014.
+
+use std::path::{Path, PathBuf};
+
+use matrw::MatVariable;
+
+use crate::{DataError, GazePoint, Observer, Sample};
+
+/// OSIE's images are all 800×600.
+const SIZE: [u32; 2] = [800, 600];
+
+fn field<'a>(value: &'a MatVariable, name: &str, path: &Path, what: &str) -> Result<&'a MatVariable, DataError> {
+    let has = value.fieldnames().is_some_and(|names| names.iter().any(|n| n == name));
+    if !has {
+        return Err(DataError::invalid(path, format!("{what}: no field `{name}`")));
+    }
+    Ok(&value[name])
+}
+
+fn numbers(value: &MatVariable, path: &Path, what: &str) -> Result<Vec<f64>, DataError> {
+    if value.dim().iter().product::<usize>() == 0 {
+        return Ok(Vec::new());
+    }
+    value
+        .to_vec_f64()
+        .ok_or_else(|| DataError::invalid(path, format!("{what}: expected a double array")))
+}
+
+/// Reads every image's fixations. `root` is the dataset folder (holding `data/`).
+pub fn load(root: &Path) -> Result<Vec<Sample>, DataError> {
+    let path = root.join("data/eye/fixations.mat");
+    let stimuli = root.join("data/stimuli");
+    let mat = matrw::load_matfile(&path.to_string_lossy())
+        .map_err(|e| DataError::invalid(&path, format!("not a readable MAT-file: {e:?}")))?;
+    let has = mat.iter().any(|(name, _)| name == "fixations");
+    if !has {
+        return Err(DataError::invalid(&path, "no variable `fixations`"));
+    }
+    let fixations = &mat["fixations"];
+    let count: usize = fixations.dim().iter().product();
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let entry = &fixations[i];
+        let what = format!("fixations({})", i + 1);
+        let name: String = field(entry, "img", &path, &what)?
+            .to_vec_char()
+            .ok_or_else(|| DataError::invalid(&path, format!("{what}.img: expected a char array")))?
+            .into_iter()
+            .collect();
+        let subjects = field(entry, "subjects", &path, &what)?;
+        let observers = (0..subjects.dim().iter().product())
+            .map(|j| {
+                let what = format!("{what}.subjects({})", j + 1);
+                let subject = &subjects[j];
+                let xs = numbers(field(subject, "fix_x", &path, &what)?, &path, &what)?;
+                let ys = numbers(field(subject, "fix_y", &path, &what)?, &path, &what)?;
+                let durations = numbers(field(subject, "fix_duration", &path, &what)?, &path, &what)?;
+                if xs.len() != ys.len() || durations.len() != xs.len() {
+                    return Err(DataError::invalid(
+                        &path,
+                        format!(
+                            "{what}: fix_x, fix_y and fix_duration have {}, {} and {} values",
+                            xs.len(),
+                            ys.len(),
+                            durations.len()
+                        ),
+                    ));
+                }
+                let fixations = xs
+                    .iter()
+                    .zip(&ys)
+                    .zip(&durations)
+                    .map(|((&x, &y), &d)| GazePoint {
+                        x: x - 1.0,
+                        y: y - 1.0,
+                        duration_ms: Some(d),
+                    })
+                    .collect();
+                Ok(Observer { fixations })
+            })
+            .collect::<Result<Vec<_>, DataError>>()?;
+        let id = Path::new(&name)
+            .file_stem()
+            .map_or_else(|| name.clone(), |s| s.to_string_lossy().into_owned());
+        samples.push(Sample {
+            id,
+            image: stimuli.join(&name),
+            size: Some(SIZE),
+            observers,
+        });
+    }
+    Ok(samples)
+}
+
+/// Where the real OSIE data sits relative to the repository (`../shared/data/osie`).
+pub fn shared_root(repo: &Path) -> PathBuf {
+    repo.join("../shared/data/osie")
+}

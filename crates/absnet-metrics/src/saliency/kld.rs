@@ -1,0 +1,48 @@
+use ndarray::ArrayView2;
+
+use super::{check_map, check_same_shape, pysaliency_density};
+use crate::MetricError;
+
+/// MATLAB's `eps` as the MIT benchmark writes it.
+pub const MIT_EPS: f64 = 2.2204e-16;
+
+/// Which KL divergence.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KldVariant {
+    /// MIT KLdiv.m as pysaliency `MIT_KLDiv` computes it: both maps normalised to sum 1, then
+    /// `Σ G · ln(ε + G / (S + ε))` with ε = 2.2204e-16. Divergence from KLdiv.m: a map with
+    /// negative values is first shifted to a minimum of 0, and an all-zero map becomes uniform
+    /// (KLdiv.m leaves it all zero).
+    #[default]
+    Mit,
+    /// pysaliency `image_based_kl_divergence`: both maps get 1e-20 added before
+    /// normalisation, then `Σ G · (ln G − ln S)`.
+    Pysaliency,
+}
+
+/// KL divergence of the saliency map from the ground-truth density, in nats (not symmetric:
+/// the ground truth is the reference distribution).
+pub fn kld(
+    prediction: ArrayView2<f64>,
+    ground_truth: ArrayView2<f64>,
+    variant: KldVariant,
+) -> Result<f64, MetricError> {
+    check_map(&prediction, "saliency")?;
+    check_map(&ground_truth, "ground-truth")?;
+    check_same_shape(&prediction, &ground_truth)?;
+    Ok(match variant {
+        KldVariant::Mit => {
+            let p = pysaliency_density(&prediction, 0.0);
+            let g = pysaliency_density(&ground_truth, 0.0);
+            p.iter()
+                .zip(&g)
+                .map(|(&p, &g)| g * (MIT_EPS + g / (p + MIT_EPS)).ln())
+                .sum()
+        }
+        KldVariant::Pysaliency => {
+            let p = pysaliency_density(&prediction, 1e-20);
+            let g = pysaliency_density(&ground_truth, 1e-20);
+            p.iter().zip(&g).map(|(&p, &g)| g * (g.ln() - p.ln())).sum()
+        }
+    })
+}
