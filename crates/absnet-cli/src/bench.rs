@@ -1,8 +1,9 @@
-//! `absnet bench`: ABSNet inference time, and, with `--reference PYTHON`, the same model with the
-//! same weights in PyTorch eager (scripts/reference/bench_torch.py) measured in the same run on
-//! the same thread count, with the ratio.
+//! `absnet bench`: speed against the Python references, measured side by side in one run on the
+//! same thread count. `bench model`: ABSNet inference vs the same model in PyTorch eager
+//! (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
+//! pysaliency doing the same work (scripts/reference/bench_metrics.py).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -10,8 +11,26 @@ use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Distribution, Tensor};
 
+#[derive(clap::Subcommand)]
+pub enum Bench {
+    /// ABSNet inference (ms/image at batch 1 and 8) vs PyTorch eager.
+    Model(ModelArgs),
+    /// Saliency metrics over all OSIE images vs pysaliency.
+    Metrics(MetricsArgs),
+}
+
 #[derive(clap::Args)]
-pub struct BenchArgs {
+pub struct MetricsArgs {
+    /// The OSIE dataset folder.
+    #[arg(long, default_value = "../shared/data/osie")]
+    osie: PathBuf,
+    /// Python with pysaliency (scripts/reference/requirements.txt): also time pysaliency.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ModelArgs {
     #[arg(long, default_value = "mobilenet_v2")]
     arch: Arch,
     #[arg(long, default_value_t = 320)]
@@ -38,7 +57,7 @@ fn median(mut samples: Vec<f64>) -> f64 {
 }
 
 /// Median milliseconds per image of `model` at batch `batch`.
-fn time_absnet(model: &AbsNet, args: &BenchArgs, batch: usize, device: &Device) -> f64 {
+fn time_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Device) -> f64 {
     let x = Tensor::<4>::random(
         [batch, 3, args.height, args.width],
         Distribution::Normal(0.0, 1.0),
@@ -62,8 +81,8 @@ fn time_absnet(model: &AbsNet, args: &BenchArgs, batch: usize, device: &Device) 
     median(samples)
 }
 
-fn time_torch(python: &PathBuf, args: &BenchArgs, batch: usize, threads: usize) -> Result<f64> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference/bench_torch.py");
+fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> Result<f64> {
+    let script = reference_script("bench_torch.py");
     let output = Command::new(python)
         .arg(&script)
         .args(["--height", &args.height.to_string()])
@@ -80,25 +99,43 @@ fn time_torch(python: &PathBuf, args: &BenchArgs, batch: usize, threads: usize) 
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let value: serde_json::Value = serde_json::from_str(text.trim())
-        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))?;
+    let value = json_output(&output.stdout, &script)?;
     value["ms_per_image"]
         .as_f64()
         .context("bench_torch.py output has no ms_per_image")
 }
 
-pub fn run(args: &BenchArgs, device: &Device) -> Result<()> {
+fn reference_script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference").join(name)
+}
+
+fn json_output(stdout: &[u8], script: &Path) -> Result<serde_json::Value> {
+    let text = String::from_utf8_lossy(stdout);
+    serde_json::from_str(text.trim())
+        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))
+}
+
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+pub fn run(bench: &Bench, device: &Device) -> Result<()> {
+    match bench {
+        Bench::Model(args) => run_model(args, device),
+        Bench::Metrics(args) => run_metrics(args),
+    }
+}
+
+fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {
     let config = AbsNetConfig::reference(BackboneConfig::new(args.arch));
     let mut model = AbsNet::new(&config, device)?;
     if !args.no_fold {
         model = model.fold_norms();
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(threads);
+    let threads = threads();
     println!(
         "ABSNet-{} (output stride 8, both heads) at {}×{}, {threads} threads, median of {}",
         args.arch, args.height, args.width, args.repeats
@@ -117,6 +154,77 @@ pub fn run(args: &BenchArgs, device: &Device) -> Result<()> {
             ),
             None => println!("{batch:>6} {ours:>14.1} {:>14} {:>10}", "-", "-"),
         }
+    }
+    Ok(())
+}
+
+/// The work of scripts/reference/bench_metrics.py: for each OSIE image, a centre-bias
+/// prediction scored with the ground-truth density (σ 24), NSS, CC, KLD, SIM, AUC-Judd, shuffled
+/// AUC (the next 10 images' fixations) and IG; images in parallel.
+fn run_metrics(args: &MetricsArgs) -> Result<()> {
+    use absnet_metrics::saliency::{self, AucJuddOptions, Border, KldVariant, NssOptions, RocThresholds, SimVariant};
+    use absnet_metrics::{Duplicates, Fixation};
+    use rayon::prelude::*;
+
+    const W: usize = 800;
+    const H: usize = 600;
+    let samples = absnet_data::osie::load(&args.osie)?;
+    let fixations: Vec<Vec<Fixation>> = samples
+        .iter()
+        .map(|s| {
+            s.fixations()
+                .filter(|f| f.x >= 0.0 && f.y >= 0.0 && f.x < W as f64 && f.y < H as f64)
+                .map(|f| Fixation::new(f.x, f.y))
+                .collect()
+        })
+        .collect();
+    let (cx, cy, sx, sy) = ((W as f64 - 1.0) / 2.0, (H as f64 - 1.0) / 2.0, W as f64 / 6.0, H as f64 / 6.0);
+    let centre = ndarray::Array2::from_shape_fn((H, W), |(y, x)| {
+        let (dx, dy) = (x as f64 - cx, y as f64 - cy);
+        (-(dx * dx / (2.0 * sx * sx) + dy * dy / (2.0 * sy * sy))).exp()
+    });
+    let start = Instant::now();
+    let checksum: f64 = (0..samples.len())
+        .into_par_iter()
+        .map(|i| -> Result<f64, absnet_metrics::MetricError> {
+            let fix = &fixations[i];
+            let m = centre.view();
+            let gt = saliency::density_map(W, H, fix, 24.0, Border::Zero)?;
+            let others: Vec<f64> = (1..=10)
+                .flat_map(|k| &fixations[(i + k) % samples.len()])
+                .map(|f| centre[(f.y as usize, f.x as usize)])
+                .collect();
+            let positives: Vec<f64> = fix.iter().map(|f| centre[(f.y as usize, f.x as usize)]).collect();
+            Ok(saliency::nss(m, fix, NssOptions::PYSALIENCY)?
+                + saliency::cc(m, gt.view())?
+                + saliency::kld(m, gt.view(), KldVariant::Mit)?
+                + saliency::sim(m, gt.view(), SimVariant::Pysaliency)?
+                + saliency::auc_judd(m, fix, AucJuddOptions::default())?
+                + saliency::roc_auc(&positives, &others, RocThresholds::All)?
+                + saliency::information_gain(m, m, fix, Duplicates::Keep)?)
+        })
+        .sum::<Result<f64, _>>()?;
+    let ours = start.elapsed().as_secs_f64();
+    println!(
+        "saliency metrics over {} OSIE images (density, NSS, CC, KLD, SIM, AUC-Judd, sAUC, IG), {} threads",
+        samples.len(),
+        threads()
+    );
+    println!("absnet     {ours:>8.2} s   (checksum {checksum:.6})");
+    if let Some(python) = &args.reference {
+        let script = reference_script("bench_metrics.py");
+        let output = Command::new(python)
+            .arg(&script)
+            .output()
+            .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+        if !output.status.success() {
+            bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
+        }
+        let theirs = json_output(&output.stdout, &script)?["seconds"]
+            .as_f64()
+            .context("bench_metrics.py output has no seconds")?;
+        println!("pysaliency {theirs:>8.2} s");
+        println!("speed-up   {:>8.1}×", theirs / ours);
     }
     Ok(())
 }

@@ -48,9 +48,100 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
-    /// Inference speed of ABSNet (ms/image at batch 1 and 8), to compare with
-    /// scripts/reference/bench_torch.py.
-    Bench(bench::BenchArgs),
+    /// Speed against the Python references, side by side in one run.
+    Bench {
+        #[command(subcommand)]
+        bench: bench::Bench,
+    },
+    /// Score predictions against a benchmark dataset.
+    Eval {
+        #[command(subcommand)]
+        eval: Eval,
+    },
+}
+
+#[derive(Subcommand)]
+enum Eval {
+    /// Saliency maps (grayscale images, matched to stimuli by file stem, any size) against a
+    /// dataset's fixations: NSS, AUC-Judd, AUC-Borji, sAUC, IG, CC, KLD, SIM.
+    Saliency {
+        /// Dataset spec, e.g. `osie:../shared/data/osie`.
+        dataset: absnet_data::DatasetSpec,
+        /// Folder of predicted maps.
+        predictions: PathBuf,
+        /// Ground-truth density σ in pixels (default: the dataset authors' own; required for
+        /// datasets that state none).
+        #[arg(long)]
+        sigma: Option<f64>,
+        /// Metric conventions: `mit` (the MIT benchmark) or `pysaliency`.
+        #[arg(long, default_value = "mit")]
+        conventions: Conventions,
+        /// Print the report as JSON (with per-image scores).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predicted score distributions against AVA-style labels: EMD, SRCC, PLCC, accuracy, MSE.
+    Aesthetics {
+        /// Labels: AVA JSON (`[{"image_id", "label"}]`) or CSV `image_id,v1..v10`.
+        labels: PathBuf,
+        /// Predictions in the same forms.
+        predictions: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Conventions {
+    Mit,
+    Pysaliency,
+}
+
+fn run_eval(eval: Eval) -> Result<()> {
+    match eval {
+        Eval::Saliency {
+            dataset,
+            predictions,
+            sigma,
+            conventions,
+            json,
+        } => {
+            let samples = dataset.load()?;
+            let sigma = sigma.or(dataset.default_sigma()).with_context(|| {
+                format!("{}: the dataset has no known σ; pass --sigma", dataset.path().display())
+            })?;
+            let options = match conventions {
+                Conventions::Mit => absnet_eval::saliency::SaliencyEvalOptions::mit(sigma),
+                Conventions::Pysaliency => absnet_eval::saliency::SaliencyEvalOptions::pysaliency(sigma),
+            };
+            let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
+                    .expect("valid template"),
+            );
+            let report = absnet_eval::saliency::evaluate(&samples, &predictions, &options, &|| bar.inc(1))?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+        Eval::Aesthetics {
+            labels,
+            predictions,
+            json,
+        } => {
+            let labels = absnet_eval::aesthetics::read_distributions(&labels)?;
+            let predictions = absnet_eval::aesthetics::read_distributions(&predictions)?;
+            let report = absnet_eval::aesthetics::evaluate(&labels, &predictions)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -98,7 +189,8 @@ fn main() -> Result<()> {
             weights,
             top,
         } => classify(&images, arch, weights, top, &device),
-        Command::Bench(args) => bench::run(&args, &device),
+        Command::Bench { bench } => bench::run(&bench, &device),
+        Command::Eval { eval } => run_eval(eval),
     }
 }
 

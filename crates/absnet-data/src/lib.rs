@@ -5,6 +5,9 @@
 mod error;
 pub mod osie;
 pub mod pipeline;
+pub mod spec;
+
+pub use spec::DatasetSpec;
 
 pub use error::DataError;
 

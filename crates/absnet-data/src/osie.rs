@@ -3,7 +3,7 @@
 //! (1-based pixels) and `fix_duration` (ms). Xu et al., "Predicting human gaze beyond pixels",
 //! JoV 2014.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use matrw::MatVariable;
 
@@ -93,9 +93,4 @@ pub fn load(root: &Path) -> Result<Vec<Sample>, DataError> {
         });
     }
     Ok(samples)
-}
-
-/// Where the real OSIE data sits relative to the repository (`../shared/data/osie`).
-pub fn shared_root(repo: &Path) -> PathBuf {
-    repo.join("../shared/data/osie")
 }

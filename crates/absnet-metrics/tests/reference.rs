@@ -158,6 +158,14 @@ fn density_maps_match_scipy_gaussian_filter() {
             assert!((map[(y, x)] - v).abs() < 1e-12, "{mode} ({y}, {x}): {} vs {v}", map[(y, x)]);
         }
     }
+    // Many fixations take the separable path: the same map.
+    let many: Vec<Fixation> = std::iter::repeat_n(fix.iter().copied(), 60).flatten().collect();
+    for border in [Border::Zero, Border::Reflect] {
+        let direct = saliency::density_map(W, H, &fix, SIGMA, border).unwrap() * 60.0;
+        let separable = saliency::density_map(W, H, &many, SIGMA, border).unwrap();
+        let diff = (direct - separable).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        assert!(diff < 1e-9, "{border:?}: {diff}");
+    }
     // Reflect loses no mass: the map sums to the number of fixations.
     let reflect = saliency::density_map(W, H, &fix, SIGMA, Border::Reflect).unwrap();
     assert!((reflect.sum() - fix.len() as f64).abs() < 1e-9);

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
-use super::{Duplicates, Fixation, check_map, fixation_pixels, min_max};
+use super::{Duplicates, Fixation, check_map, fixation_pixels};
 use crate::MetricError;
 
 /// Which thresholds sweep the ROC curve (pysaliency `general_roc`'s `judd` flag).
@@ -43,31 +43,15 @@ pub fn roc_auc(
     }
     let mut pos = positives.to_vec();
     pos.sort_unstable_by(|a, b| b.total_cmp(a));
-    let (p, n) = (pos.len() as f64, negatives.len() as f64);
     match thresholds {
         RocThresholds::Positives => {
-            // negatives_at_or_above[k]: negatives ≥ pos[k], from one binary search per negative
-            // instead of sorting them (they are every pixel of the image).
-            let mut histogram = vec![0usize; pos.len() + 1];
-            for v in negatives {
-                histogram[pos.partition_point(|t| t > v)] += 1;
-            }
-            let mut fpr = Vec::with_capacity(pos.len() + 2);
-            let mut tpr = Vec::with_capacity(pos.len() + 2);
-            fpr.push(0.0);
-            tpr.push(0.0);
-            let mut negatives_above = 0;
-            for (k, threshold) in pos.iter().enumerate() {
-                negatives_above += histogram[k];
-                let positives_above = pos.partition_point(|t| t >= threshold);
-                fpr.push(negatives_above as f64 / n);
-                tpr.push(positives_above as f64 / p);
-            }
-            fpr.push(1.0);
-            tpr.push(1.0);
-            Ok(trapezoid(&fpr, &tpr))
+            let range = negatives
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            Ok(positive_threshold_roc(&pos, negatives.iter().copied(), range))
         }
         RocThresholds::All => {
+            let (p, n) = (pos.len() as f64, negatives.len() as f64);
             let mut neg = negatives.to_vec();
             neg.sort_unstable_by(|a, b| b.total_cmp(a));
             let mut all: Vec<f64> = pos.iter().chain(&neg).copied().collect();
@@ -90,6 +74,80 @@ pub fn roc_auc(
     }
 }
 
+/// The ROC at the positive values as thresholds (`pos` sorted descending), from (0, 0) to
+/// (1, 1). Negatives are counted per threshold interval instead of sorted (for AUC-Judd they are
+/// every pixel of the image).
+/// `range` bounds the negatives (values outside it are still counted, just more slowly).
+fn positive_threshold_roc(pos: &[f64], negatives: impl Iterator<Item = f64>, range: (f64, f64)) -> f64 {
+    // histogram[k]: negatives v with pos[k] ≤ v < pos[k − 1], i.e. k = #{t ∈ pos : t > v}.
+    let mut histogram = vec![0usize; pos.len() + 1];
+    let locate = ThresholdIndex::new(pos, range);
+    let mut n = 0usize;
+    for v in negatives {
+        histogram[locate.above(v)] += 1;
+        n += 1;
+    }
+    let (p, n) = (pos.len() as f64, n as f64);
+    let mut fpr = Vec::with_capacity(pos.len() + 2);
+    let mut tpr = Vec::with_capacity(pos.len() + 2);
+    fpr.push(0.0);
+    tpr.push(0.0);
+    let mut negatives_above = 0;
+    for (k, threshold) in pos.iter().enumerate() {
+        negatives_above += histogram[k];
+        let positives_above = pos.partition_point(|t| t >= threshold);
+        fpr.push(negatives_above as f64 / n);
+        tpr.push(positives_above as f64 / p);
+    }
+    fpr.push(1.0);
+    tpr.push(1.0);
+    trapezoid(&fpr, &tpr)
+}
+
+/// `#{t ∈ thresholds : t > v}` in O(1) for most `v`: the value range is cut into equal buckets,
+/// and a bucket that holds no threshold answers directly; others fall back to a binary search
+/// over the few thresholds inside.
+struct ThresholdIndex<'a> {
+    thresholds: &'a [f64],
+    lo: f64,
+    per_unit: f64,
+    /// `above(edge)` at each bucket edge.
+    at_edges: Vec<usize>,
+}
+
+impl<'a> ThresholdIndex<'a> {
+    const BUCKETS: usize = 4096;
+
+    fn new(thresholds: &'a [f64], (lo, hi): (f64, f64)) -> Self {
+        let span = hi - lo;
+        let per_unit = if span > 0.0 { Self::BUCKETS as f64 / span } else { 0.0 };
+        let at_edges = (0..=Self::BUCKETS)
+            .map(|b| {
+                let edge = lo + b as f64 / per_unit;
+                thresholds.partition_point(|&t| t > edge)
+            })
+            .collect();
+        Self { thresholds, lo, per_unit, at_edges }
+    }
+
+    #[inline]
+    fn above(&self, v: f64) -> usize {
+        let b = ((v - self.lo) * self.per_unit) as usize;
+        if self.per_unit > 0.0 && b < Self::BUCKETS {
+            let (high, low) = (self.at_edges[b], self.at_edges[b + 1]);
+            if high == low {
+                // No threshold strictly inside (edge_b, edge_b+1]: unless v sits exactly on a
+                // threshold at the lower edge, the answer is the same at both edges.
+                let t = self.thresholds.get(low.wrapping_sub(1));
+                if t.is_none_or(|&t| t > v) && self.thresholds.get(low).is_none_or(|&t| t <= v) {
+                    return low;
+                }
+            }
+        }
+        self.thresholds.partition_point(|&t| t > v)
+    }
+}
+
 /// Options of [`auc_judd`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AucJuddOptions {
@@ -109,28 +167,29 @@ pub fn auc_judd(
     fixations: &[Fixation],
     options: AucJuddOptions,
 ) -> Result<f64, MetricError> {
-    check_map(&map, "saliency")?;
+    let summary = check_map(&map, "saliency")?;
     let pixels = fixation_pixels(fixations, map.dim(), options.duplicates)?;
-    let map = match options.jitter {
-        Some(seed) => {
-            let mut rng = StdRng::seed_from_u64(seed);
-            map.mapv(|v| v + standard_normal(&mut rng) * 1e-7)
-        }
-        None => map.to_owned(),
+    let jittered = options.jitter.map(|seed| {
+        let mut rng = StdRng::seed_from_u64(seed);
+        map.mapv(|v| v + standard_normal(&mut rng) * 1e-7)
+    });
+    let values: &[f64] = match &jittered {
+        Some(m) => m.as_slice().expect("a fresh array is contiguous"),
+        None => &summary.values,
     };
-    let mut fixated = vec![false; map.len()];
     let width = map.ncols();
+    let mut fixated = vec![false; values.len()];
     for &(row, column) in &pixels {
         fixated[row * width + column] = true;
     }
-    let positives: Vec<f64> = pixels.iter().map(|&p| map[p]).collect();
-    let negatives: Vec<f64> = map
-        .iter()
-        .zip(&fixated)
-        .filter(|(_, f)| !**f)
-        .map(|(&v, _)| v)
-        .collect();
-    roc_auc(&positives, &negatives, RocThresholds::Positives)
+    let mut positives: Vec<f64> = pixels.iter().map(|&(r, c)| values[r * width + c]).collect();
+    positives.sort_unstable_by(|a, b| b.total_cmp(a));
+    if fixated.iter().all(|&f| f) {
+        return Err(MetricError::NoNegatives);
+    }
+    let negatives = values.iter().zip(&fixated).filter(|(_, f)| !**f).map(|(&v, _)| v);
+    // The jitter moves values by ~1e-7: the summary's range still bounds nearly all of them.
+    Ok(positive_threshold_roc(&positives, negatives, (summary.min, summary.max)))
 }
 
 fn standard_normal(rng: &mut StdRng) -> f64 {
@@ -175,12 +234,12 @@ pub fn split_auc(
     step: f64,
     duplicates: Duplicates,
 ) -> Result<f64, MetricError> {
-    check_map(&map, "saliency")?;
+    let summary = check_map(&map, "saliency")?;
     let pixels = fixation_pixels(fixations, map.dim(), duplicates)?;
     if negative_samples.is_empty() || negative_samples.iter().any(Vec::is_empty) {
         return Err(MetricError::NoNegatives);
     }
-    let (lo, hi) = min_max(&map);
+    let (lo, hi) = (summary.min, summary.max);
     if hi == lo {
         return Ok(0.5);
     }

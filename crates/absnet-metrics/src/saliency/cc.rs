@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{check_map, check_same_shape, mean_std};
+use super::{check_map, check_same_shape};
 use crate::MetricError;
 
 /// Pearson's linear correlation coefficient between a saliency map and a ground-truth density
@@ -10,26 +10,36 @@ use crate::MetricError;
 /// A constant prediction correlates with nothing: 0 (pysaliency's value; MATLAB gives NaN). A
 /// constant ground truth is an error.
 pub fn cc(prediction: ArrayView2<f64>, ground_truth: ArrayView2<f64>) -> Result<f64, MetricError> {
-    check_map(&prediction, "saliency")?;
-    check_map(&ground_truth, "ground-truth")?;
     check_same_shape(&prediction, &ground_truth)?;
-    let (mean_p, std_p) = mean_std(prediction.iter().copied(), 0);
-    let (mean_g, std_g) = mean_std(ground_truth.iter().copied(), 0);
-    if std_g == 0.0 {
+    let p = check_map(&prediction, "saliency")?;
+    let g = check_map(&ground_truth, "ground-truth")?;
+    let (mean_p, mean_g) = (p.mean(), g.mean());
+    let (mut cross, mut sp, mut sg) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+    let (pc, gc) = (p.values.chunks_exact(4), g.values.chunks_exact(4));
+    let tail = pc.remainder().iter().zip(gc.remainder());
+    for (a, b) in pc.zip(gc) {
+        for i in 0..4 {
+            let (dp, dg) = (a[i] - mean_p, b[i] - mean_g);
+            cross[i] += dp * dg;
+            sp[i] += dp * dp;
+            sg[i] += dg * dg;
+        }
+    }
+    for (a, b) in tail {
+        let (dp, dg) = (a - mean_p, b - mean_g);
+        cross[0] += dp * dg;
+        sp[0] += dp * dp;
+        sg[0] += dg * dg;
+    }
+    let (cross, sp, sg): (f64, f64, f64) = (cross.iter().sum(), sp.iter().sum(), sg.iter().sum());
+    if sg == 0.0 {
         return Err(MetricError::ConstantMap {
             map: "ground-truth",
             metric: "CC",
         });
     }
-    if std_p == 0.0 {
+    if sp == 0.0 {
         return Ok(0.0);
-    }
-    let (mut cross, mut sp, mut sg) = (0.0, 0.0, 0.0);
-    for (&p, &g) in prediction.iter().zip(ground_truth.iter()) {
-        let (dp, dg) = (p - mean_p, g - mean_g);
-        cross += dp * dg;
-        sp += dp * dp;
-        sg += dg * dg;
     }
     Ok((cross / (sp * sg).sqrt()).clamp(-1.0, 1.0))
 }

@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{Duplicates, Fixation, check_map, check_same_shape, fixation_pixels, min_max_density};
+use super::{Density, Duplicates, Fixation, check_map, check_same_shape, fixation_pixels};
 use crate::MetricError;
 
 /// MATLAB's `eps` (2^−52), as InfoGain.m uses it.
@@ -17,19 +17,13 @@ pub fn information_gain(
     fixations: &[Fixation],
     duplicates: Duplicates,
 ) -> Result<f64, MetricError> {
-    check_map(&prediction, "saliency")?;
-    check_map(&baseline, "baseline")?;
     check_same_shape(&prediction, &baseline)?;
+    let p = Density::min_max(&check_map(&prediction, "saliency")?);
+    let b = Density::min_max(&check_map(&baseline, "baseline")?);
     let pixels = fixation_pixels(fixations, prediction.dim(), duplicates)?;
-    let width = prediction.ncols();
-    let p = min_max_density(&prediction);
-    let b = min_max_density(&baseline);
     let total: f64 = pixels
         .iter()
-        .map(|&(row, column)| {
-            let i = row * width + column;
-            (EPS + p[i]).log2() - (EPS + b[i]).log2()
-        })
+        .map(|&f| (EPS + p.at(prediction[f])).log2() - (EPS + b.at(baseline[f])).log2())
         .sum();
     Ok(total / pixels.len() as f64)
 }

@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{check_map, check_same_shape, pysaliency_density};
+use super::{Density, check_map, check_same_shape};
 use crate::MetricError;
 
 /// MATLAB's `eps` as the MIT benchmark writes it.
@@ -27,22 +27,29 @@ pub fn kld(
     ground_truth: ArrayView2<f64>,
     variant: KldVariant,
 ) -> Result<f64, MetricError> {
-    check_map(&prediction, "saliency")?;
-    check_map(&ground_truth, "ground-truth")?;
     check_same_shape(&prediction, &ground_truth)?;
+    let prediction = check_map(&prediction, "saliency")?;
+    let ground_truth = check_map(&ground_truth, "ground-truth")?;
+    let pairs = prediction.values.iter().zip(ground_truth.values.iter());
     Ok(match variant {
         KldVariant::Mit => {
-            let p = pysaliency_density(&prediction, 0.0);
-            let g = pysaliency_density(&ground_truth, 0.0);
-            p.iter()
-                .zip(&g)
-                .map(|(&p, &g)| g * (MIT_EPS + g / (p + MIT_EPS)).ln())
+            let (p, g) = (Density::pysaliency(&prediction, 0.0), Density::pysaliency(&ground_truth, 0.0));
+            // Pixels where the ground truth is exactly 0 add exactly 0: skip their logarithm.
+            pairs
+                .map(|(&s, &t)| {
+                    let g = g.at(t);
+                    if g == 0.0 { 0.0 } else { g * (MIT_EPS + g / (p.at(s) + MIT_EPS)).ln() }
+                })
                 .sum()
         }
         KldVariant::Pysaliency => {
-            let p = pysaliency_density(&prediction, 1e-20);
-            let g = pysaliency_density(&ground_truth, 1e-20);
-            p.iter().zip(&g).map(|(&p, &g)| g * (g.ln() - p.ln())).sum()
+            let (p, g) = (Density::pysaliency(&prediction, 1e-20), Density::pysaliency(&ground_truth, 1e-20));
+            pairs
+                .map(|(&s, &t)| {
+                    let g = g.at(t);
+                    g * (g.ln() - p.at(s).ln())
+                })
+                .sum()
         }
     })
 }

@@ -19,6 +19,8 @@ pub use kld::{KldVariant, kld};
 pub use nss::{NssOptions, StdConvention, nss, nss_values};
 pub use sim::{SimVariant, sim};
 
+use std::borrow::Cow;
+
 use ndarray::ArrayView2;
 
 use crate::MetricError;
@@ -45,20 +47,58 @@ pub enum Duplicates {
     Collapse,
 }
 
-/// Checks that `map` is non-empty and finite.
-pub(crate) fn check_map(map: &ArrayView2<f64>, name: &'static str) -> Result<(), MetricError> {
+/// A checked map: its values in row-major order (borrowed when the view is contiguous) with the
+/// minimum, maximum and sum, all from one pass.
+pub(crate) struct Summary<'a> {
+    pub values: Cow<'a, [f64]>,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+}
+
+impl Summary<'_> {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+    pub fn mean(&self) -> f64 {
+        self.sum / self.len() as f64
+    }
+}
+
+/// Checks that `map` is non-empty and finite, and summarises it. Eight independent lanes keep
+/// the pass vectorised; a non-finite value shows in the sum, and only then is it looked for.
+pub(crate) fn check_map<'a>(map: &'a ArrayView2<f64>, name: &'static str) -> Result<Summary<'a>, MetricError> {
     if map.is_empty() {
         return Err(MetricError::EmptyMap { map: name });
     }
-    if let Some(((row, column), &value)) = map.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(MetricError::NonFinite {
-            map: name,
-            row,
-            column,
-            value,
-        });
+    let values = match map.as_slice() {
+        Some(slice) => Cow::Borrowed(slice),
+        None => Cow::Owned(map.iter().copied().collect()),
+    };
+    let (mut lo, mut hi, mut sum) = ([f64::INFINITY; 8], [f64::NEG_INFINITY; 8], [0.0; 8]);
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for i in 0..8 {
+            let v = chunk[i];
+            lo[i] = if v < lo[i] { v } else { lo[i] };
+            hi[i] = if v > hi[i] { v } else { hi[i] };
+            sum[i] += v;
+        }
     }
-    Ok(())
+    for (i, &v) in rest.iter().enumerate() {
+        lo[i] = lo[i].min(v);
+        hi[i] = hi[i].max(v);
+        sum[i] += v;
+    }
+    let (min, max) = (lo.into_iter().fold(f64::INFINITY, f64::min), hi.into_iter().fold(f64::NEG_INFINITY, f64::max));
+    let sum: f64 = sum.iter().sum();
+    if !(sum.is_finite() && min.is_finite() && max.is_finite()) {
+        if let Some(((row, column), &value)) = map.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(MetricError::NonFinite { map: name, row, column, value });
+        }
+    }
+    Ok(Summary { values, min, max, sum })
 }
 
 pub(crate) fn check_same_shape(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Result<(), MetricError> {
@@ -109,44 +149,61 @@ pub(crate) fn fixation_pixels(
     Ok(pixels)
 }
 
-pub(crate) fn min_max(map: &ArrayView2<f64>) -> (f64, f64) {
-    map.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+/// A map seen as a probability distribution without materialising it: pixel value `v` has
+/// probability `v · mul + add` (an affine map, so a constant map is just `mul = 0`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Density {
+    mul: f64,
+    add: f64,
 }
 
-/// pysaliency's `convert_saliency_map_to_density(map, minimum_value)`: shift so the minimum is
-/// 0 if it is negative, add `minimum`, divide by the sum; a map summing to zero becomes
-/// uniform.
-pub(crate) fn pysaliency_density(map: &ArrayView2<f64>, minimum: f64) -> Vec<f64> {
-    let (lo, _) = min_max(map);
-    let shift = if lo < 0.0 { -lo } else { 0.0 };
-    let shifted: Vec<f64> = map.iter().map(|&v| v + shift + minimum).collect();
-    let sum: f64 = shifted.iter().sum();
-    if sum != 0.0 {
-        shifted.into_iter().map(|v| v / sum).collect()
-    } else {
-        vec![1.0 / shifted.len() as f64; shifted.len()]
+impl Density {
+    #[inline]
+    pub(crate) fn at(&self, v: f64) -> f64 {
+        v * self.mul + self.add
+    }
+
+    fn uniform(map: &Summary) -> Self {
+        Self { mul: 0.0, add: 1.0 / map.len() as f64 }
+    }
+
+    /// pysaliency's `convert_saliency_map_to_density(map, minimum_value)`: shift so the minimum
+    /// is 0 if it is negative, add `minimum`, divide by the sum; a map summing to zero becomes
+    /// uniform.
+    pub(crate) fn pysaliency(map: &Summary, minimum: f64) -> Self {
+        let offset = if map.min < 0.0 { -map.min } else { 0.0 } + minimum;
+        let sum = map.sum + offset * map.len() as f64;
+        if sum == 0.0 {
+            return Self::uniform(map);
+        }
+        Self { mul: 1.0 / sum, add: offset / sum }
+    }
+
+    /// MATLAB's `(m − min) / (max − min)` then division by the sum, as similarity.m and
+    /// InfoGain.m; a constant map (where MATLAB produces NaN) is taken as uniform.
+    pub(crate) fn min_max(map: &Summary) -> Self {
+        let (lo, hi) = (map.min, map.max);
+        if hi == lo {
+            return Self::uniform(map);
+        }
+        // Σ (v − lo) / (hi − lo) = (Σ v − n·lo) / (hi − lo).
+        let sum = (map.sum - lo * map.len() as f64) / (hi - lo);
+        let mul = 1.0 / ((hi - lo) * sum);
+        Self { mul, add: -lo * mul }
     }
 }
 
-/// MATLAB's `(m - min) / (max - min)` then division by the sum, as similarity.m and
-/// InfoGain.m; a constant map (where MATLAB produces NaN) is documented here as uniform.
-pub(crate) fn min_max_density(map: &ArrayView2<f64>) -> Vec<f64> {
-    let (lo, hi) = min_max(map);
-    let n = map.len();
-    if hi == lo {
-        return vec![1.0 / n as f64; n];
+/// Standard deviation about `mean` with `ddof` = 0 (numpy) or 1 (MATLAB).
+pub(crate) fn std_dev(values: &[f64], mean: f64, ddof: usize) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for i in 0..8 {
+            let d = chunk[i] - mean;
+            acc[i] += d * d;
+        }
     }
-    let scaled: Vec<f64> = map.iter().map(|&v| (v - lo) / (hi - lo)).collect();
-    let sum: f64 = scaled.iter().sum();
-    scaled.into_iter().map(|v| v / sum).collect()
-}
-
-/// Mean and standard deviation with `ddof` = 0 (numpy) or 1 (MATLAB).
-pub(crate) fn mean_std(values: impl Iterator<Item = f64> + Clone, ddof: usize) -> (f64, f64) {
-    let (n, sum) = values.clone().fold((0usize, 0.0), |(n, s), v| (n + 1, s + v));
-    let mean = sum / n as f64;
-    let squares: f64 = values.map(|v| (v - mean) * (v - mean)).sum();
-    let denominator = n.saturating_sub(ddof).max(1) as f64;
-    (mean, (squares / denominator).sqrt())
+    let squares: f64 = acc.iter().sum::<f64>() + rest.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+    (squares / values.len().saturating_sub(ddof).max(1) as f64).sqrt()
 }

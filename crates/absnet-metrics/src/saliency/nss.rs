@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{Duplicates, Fixation, check_map, fixation_pixels, mean_std};
+use super::{Duplicates, Fixation, check_map, fixation_pixels, std_dev};
 use crate::MetricError;
 
 /// Which standard deviation normalises the map.
@@ -41,13 +41,14 @@ pub fn nss_values(
     fixations: &[Fixation],
     options: NssOptions,
 ) -> Result<Vec<f64>, MetricError> {
-    check_map(&map, "saliency")?;
+    let summary = check_map(&map, "saliency")?;
     let pixels = fixation_pixels(fixations, map.dim(), options.duplicates)?;
     let ddof = match options.std {
         StdConvention::Population => 0,
         StdConvention::Sample => 1,
     };
-    let (mean, std) = mean_std(map.iter().copied(), ddof);
+    let mean = summary.mean();
+    let std = std_dev(&summary.values, mean, ddof);
     Ok(pixels
         .into_iter()
         .map(|p| {

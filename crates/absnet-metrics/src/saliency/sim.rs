@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{check_map, check_same_shape, min_max_density, pysaliency_density};
+use super::{Density, check_map, check_same_shape};
 use crate::MetricError;
 
 /// How SIM turns each map into a distribution.
@@ -22,15 +22,24 @@ pub fn sim(
     ground_truth: ArrayView2<f64>,
     variant: SimVariant,
 ) -> Result<f64, MetricError> {
-    check_map(&prediction, "saliency")?;
-    check_map(&ground_truth, "ground-truth")?;
     check_same_shape(&prediction, &ground_truth)?;
+    let prediction = check_map(&prediction, "saliency")?;
+    let ground_truth = check_map(&ground_truth, "ground-truth")?;
     let (p, g) = match variant {
-        SimVariant::Mit => (min_max_density(&prediction), min_max_density(&ground_truth)),
+        SimVariant::Mit => (Density::min_max(&prediction), Density::min_max(&ground_truth)),
         SimVariant::Pysaliency => (
-            pysaliency_density(&prediction, 0.0),
-            pysaliency_density(&ground_truth, 0.0),
+            Density::pysaliency(&prediction, 0.0),
+            Density::pysaliency(&ground_truth, 0.0),
         ),
     };
-    Ok(p.iter().zip(&g).map(|(a, b)| a.min(*b)).sum())
+    let mut acc = [0.0; 8];
+    let (pc, gc) = (prediction.values.chunks_exact(8), ground_truth.values.chunks_exact(8));
+    let tail: f64 = pc.remainder().iter().zip(gc.remainder()).map(|(&s, &t)| p.at(s).min(g.at(t))).sum();
+    for (a, b) in pc.zip(gc) {
+        for i in 0..8 {
+            let (x, y) = (p.at(a[i]), g.at(b[i]));
+            acc[i] += if x < y { x } else { y };
+        }
+    }
+    Ok(acc.iter().sum::<f64>() + tail)
 }

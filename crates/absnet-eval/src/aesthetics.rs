@@ -1,0 +1,137 @@
+//! Aesthetics evaluation: predicted score distributions against AVA vote counts.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use absnet_metrics::aesthetics;
+use serde::Serialize;
+
+use crate::EvalError;
+
+/// Image id → 10 values (votes or probabilities for the scores 1..10).
+pub type Distributions = HashMap<String, Vec<f64>>;
+
+/// Reads distributions from JSON — a list of `{"image_id": "…", "label": [10 numbers]}` (the
+/// AVA label form of ../shared/data/ava-labels; `"distribution"` is accepted for `"label"`) — or
+/// CSV with rows `image_id,v1,…,v10` (a header row is skipped).
+pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::file(path, e))?;
+    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
+    let mut out = Distributions::new();
+    let mut insert = |id: String, values: Vec<f64>, at: String| -> Result<(), EvalError> {
+        if values.len() != aesthetics::BINS {
+            return Err(EvalError::file(path, format!("{at}: {} values, expected {}", values.len(), aesthetics::BINS)));
+        }
+        if out.insert(id.clone(), values).is_some() {
+            return Err(EvalError::file(path, format!("{at}: image id `{id}` appears twice")));
+        }
+        Ok(())
+    };
+    if is_json {
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| EvalError::file(path, format!("not a JSON list: {e}")))?;
+        for (i, entry) in entries.iter().enumerate() {
+            let at = format!("entry {i}");
+            let id = match &entry["image_id"] {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return Err(EvalError::file(path, format!("{at}: no `image_id`"))),
+            };
+            let values = entry
+                .get("label")
+                .or_else(|| entry.get("distribution"))
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| EvalError::file(path, format!("{at} ({id}): no `label` list")))?
+                .iter()
+                .map(|v| v.as_f64().ok_or_else(|| EvalError::file(path, format!("{at} ({id}): `{v}` is not a number"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            insert(id, values, at)?;
+        }
+    } else {
+        for (i, line) in text.lines().enumerate() {
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            if line.trim().is_empty() || (i == 0 && fields.get(1).is_some_and(|f| f.parse::<f64>().is_err())) {
+                continue;
+            }
+            let at = format!("line {}", i + 1);
+            let values = fields[1..]
+                .iter()
+                .map(|f| f.parse::<f64>().map_err(|_| EvalError::file(path, format!("{at}: `{f}` is not a number"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            insert(fields[0].to_string(), values, at)?;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct AestheticsReport {
+    pub images: usize,
+    /// Labelled images without a prediction.
+    pub missing_predictions: usize,
+    /// Predictions without a label.
+    pub unlabelled_predictions: usize,
+    pub emd1: f64,
+    pub emd2: f64,
+    pub srcc: f64,
+    pub plcc: f64,
+    pub accuracy: f64,
+    pub mse: f64,
+}
+
+impl std::fmt::Display for AestheticsReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} images scored ({} labelled without prediction, {} predictions without label)",
+            self.images, self.missing_predictions, self.unlabelled_predictions
+        )?;
+        for (name, value) in [
+            ("EMD r=1", self.emd1),
+            ("EMD r=2", self.emd2),
+            ("SRCC", self.srcc),
+            ("PLCC", self.plcc),
+            ("accuracy", self.accuracy),
+            ("MSE", self.mse),
+        ] {
+            writeln!(f, "{name:<10} {value:>9.4}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Scores predictions against labels on the images both have (EMD averaged over images;
+/// SRCC, PLCC, accuracy at 5 and MSE over mean scores).
+pub fn evaluate(labels: &Distributions, predictions: &Distributions) -> Result<AestheticsReport, EvalError> {
+    let mut ids: Vec<&String> = labels.keys().filter(|id| predictions.contains_key(*id)).collect();
+    ids.sort();
+    if ids.is_empty() {
+        return Err(EvalError::Empty("no image has both a label and a prediction".into()));
+    }
+    let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
+        r.map_err(|source| EvalError::Metric { image: id.to_string(), source })
+    };
+    let (mut emd1, mut emd2) = (0.0, 0.0);
+    let mut mean_pred = Vec::with_capacity(ids.len());
+    let mut mean_true = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let (p, t) = (&predictions[*id], &labels[*id]);
+        emd1 += metric(id, aesthetics::emd(p, t, 1))?;
+        emd2 += metric(id, aesthetics::emd(p, t, 2))?;
+        mean_pred.push(metric(id, aesthetics::mean_score(p))?);
+        mean_true.push(metric(id, aesthetics::mean_score(t))?);
+    }
+    let n = ids.len();
+    let all = |r| metric("all images", r);
+    Ok(AestheticsReport {
+        images: n,
+        missing_predictions: labels.len() - n,
+        unlabelled_predictions: predictions.len() - n,
+        emd1: emd1 / n as f64,
+        emd2: emd2 / n as f64,
+        srcc: all(aesthetics::srcc(&mean_pred, &mean_true))?,
+        plcc: all(aesthetics::plcc(&mean_pred, &mean_true))?,
+        accuracy: all(aesthetics::binary_accuracy(&mean_pred, &mean_true, 5.0))?,
+        mse: all(aesthetics::mse(&mean_pred, &mean_true))?,
+    })
+}

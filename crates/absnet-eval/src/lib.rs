@@ -1,0 +1,8 @@
+//! Evaluation: predicted saliency maps against a dataset's fixations, predicted score
+//! distributions against aesthetic votes, with every metric of `absnet-metrics`, in parallel.
+
+pub mod aesthetics;
+mod error;
+pub mod saliency;
+
+pub use error::EvalError;

@@ -1,0 +1,360 @@
+//! Saliency evaluation: one predicted map per stimulus (matched by file stem), scored against
+//! the stimulus's fixations with every saliency metric.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use absnet_data::Sample;
+use absnet_metrics::saliency::{
+    self, AucJuddOptions, Border, KldVariant, NssOptions, SimVariant, SplitRoc,
+};
+use absnet_metrics::{Duplicates, Fixation, MetricError};
+use image::imageops::{self, FilterType};
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::seq::index::sample as sample_indices;
+use rand::SeedableRng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::EvalError;
+
+/// How per-image scores are averaged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Average {
+    /// Every image counts the same (the MIT benchmark).
+    #[default]
+    Image,
+    /// Images weighted by their number of fixations (pysaliency's default for NSS, AUC and IG).
+    Fixation,
+}
+
+/// Conventions of one evaluation; [`SaliencyEvalOptions::mit`] and
+/// [`SaliencyEvalOptions::pysaliency`] are the two benchmarks' choices.
+#[derive(Clone, Debug)]
+pub struct SaliencyEvalOptions {
+    /// σ in pixels of the ground-truth density for CC, KLD and SIM.
+    pub sigma: f64,
+    pub nss: NssOptions,
+    pub auc_judd_duplicates: Duplicates,
+    pub kld: KldVariant,
+    pub sim: SimVariant,
+    pub ig_duplicates: Duplicates,
+    /// AUC-Borji and shuffled AUC.
+    pub split: SplitRoc,
+    /// Other images whose fixations are the shuffled AUC's negatives (the benchmark uses 10).
+    pub shuffled_images: usize,
+    pub average: Average,
+}
+
+impl SaliencyEvalOptions {
+    /// The MIT benchmark's conventions (binary fixation maps, MATLAB's std, KLdiv.m,
+    /// similarity.m, 100 splits at step 0.1, 10 other images, per-image average).
+    pub fn mit(sigma: f64) -> Self {
+        Self {
+            sigma,
+            nss: NssOptions::MIT,
+            auc_judd_duplicates: Duplicates::Collapse,
+            kld: KldVariant::Mit,
+            sim: SimVariant::Mit,
+            ig_duplicates: Duplicates::Collapse,
+            split: SplitRoc::default(),
+            shuffled_images: 10,
+            average: Average::Image,
+        }
+    }
+
+    /// pysaliency's conventions (every fixation counted, numpy's std, per-fixation average).
+    pub fn pysaliency(sigma: f64) -> Self {
+        Self {
+            nss: NssOptions::PYSALIENCY,
+            auc_judd_duplicates: Duplicates::Keep,
+            kld: KldVariant::Pysaliency,
+            sim: SimVariant::Pysaliency,
+            ig_duplicates: Duplicates::Keep,
+            average: Average::Fixation,
+            ..Self::mit(sigma)
+        }
+    }
+}
+
+/// Scores of one image.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageScores {
+    pub image: String,
+    pub fixations: usize,
+    /// Fixations outside the image, not scored.
+    pub dropped_fixations: usize,
+    pub nss: f64,
+    pub auc_judd: f64,
+    pub auc_borji: f64,
+    pub sauc: f64,
+    /// Bits per fixation over the centre-bias baseline (all images' fixations pooled).
+    pub ig: f64,
+    pub cc: f64,
+    pub kld: f64,
+    pub sim: f64,
+}
+
+pub const METRICS: [&str; 8] = ["nss", "auc_judd", "auc_borji", "sauc", "ig", "cc", "kld", "sim"];
+
+impl ImageScores {
+    fn values(&self) -> [f64; 8] {
+        [
+            self.nss,
+            self.auc_judd,
+            self.auc_borji,
+            self.sauc,
+            self.ig,
+            self.cc,
+            self.kld,
+            self.sim,
+        ]
+    }
+}
+
+/// An image left out, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Skipped {
+    pub image: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SaliencyReport {
+    pub images: usize,
+    pub average: Average,
+    /// Mean of each metric over the scored images.
+    pub means: BTreeMap<&'static str, f64>,
+    pub skipped: Vec<Skipped>,
+    pub per_image: Vec<ImageScores>,
+}
+
+impl std::fmt::Display for SaliencyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{} images scored ({:?} average), {} skipped", self.images, self.average, self.skipped.len())?;
+        writeln!(f, "{:<10} {:>9}", "metric", "mean")?;
+        for name in METRICS {
+            writeln!(f, "{:<10} {:>9.4}", name, self.means[name])?;
+        }
+        for s in self.skipped.iter().take(10) {
+            writeln!(f, "skipped {}: {}", s.image, s.reason)?;
+        }
+        if self.skipped.len() > 10 {
+            writeln!(f, "... and {} more skipped", self.skipped.len() - 10)?;
+        }
+        Ok(())
+    }
+}
+
+const MAP_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
+
+/// Prediction files in `dir` by stem.
+pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PathBuf>, EvalError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| EvalError::file(dir, e))?;
+    let mut files = HashMap::new();
+    for entry in entries {
+        let path = entry.map_err(|e| EvalError::file(dir, e))?.path();
+        let known = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| MAP_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if let (true, Some(stem)) = (known, path.file_stem()) {
+            files.insert(stem.to_string_lossy().into_owned(), path);
+        }
+    }
+    Ok(files)
+}
+
+/// A grayscale prediction resized (bilinearly) to `[width, height]`, values in [0, 1].
+pub fn load_prediction(path: &Path, size: [u32; 2]) -> Result<Array2<f64>, EvalError> {
+    let image = image::open(path).map_err(|e| EvalError::file(path, e))?;
+    let mut map = image.to_luma32f();
+    if map.dimensions() != (size[0], size[1]) {
+        map = imageops::resize(&map, size[0], size[1], FilterType::Triangle);
+    }
+    let values = map.into_raw().into_iter().map(f64::from).collect();
+    Ok(Array2::from_shape_vec((size[1] as usize, size[0] as usize), values).expect("w × h values"))
+}
+
+/// Stimulus size: from the labels, else from the image header.
+fn image_size(sample: &Sample) -> Result<[u32; 2], EvalError> {
+    if let Some(size) = sample.size {
+        return Ok(size);
+    }
+    let (w, h) = image::image_dimensions(&sample.image).map_err(|e| EvalError::file(&sample.image, e))?;
+    Ok([w, h])
+}
+
+/// Fixations inside `size`, and how many fell outside.
+fn inside(sample: &Sample, size: [u32; 2]) -> (Vec<Fixation>, usize) {
+    let (w, h) = (f64::from(size[0]), f64::from(size[1]));
+    let all: Vec<_> = sample.fixations().collect();
+    let kept: Vec<Fixation> = all
+        .iter()
+        .filter(|f| f.x >= 0.0 && f.y >= 0.0 && f.x < w && f.y < h)
+        .map(|f| Fixation::new(f.x, f.y))
+        .collect();
+    let dropped = all.len() - kept.len();
+    (kept, dropped)
+}
+
+/// Fixations as fractions of their image's width and height.
+fn relative(fixations: &[Fixation], size: [u32; 2]) -> Vec<(f64, f64)> {
+    fixations
+        .iter()
+        .map(|f| (f.x / f64::from(size[0]), f.y / f64::from(size[1])))
+        .collect()
+}
+
+fn scale(relative: &[(f64, f64)], size: [u32; 2]) -> Vec<Fixation> {
+    relative
+        .iter()
+        .map(|&(x, y)| Fixation::new(x * f64::from(size[0]), y * f64::from(size[1])))
+        .collect()
+}
+
+/// Scores every sample that has a prediction in `predictions`; `progress` is called once per
+/// finished image (from any thread).
+pub fn evaluate(
+    samples: &[Sample],
+    predictions: &Path,
+    options: &SaliencyEvalOptions,
+    progress: &(dyn Fn() + Sync),
+) -> Result<SaliencyReport, EvalError> {
+    let files = prediction_files(predictions)?;
+    let sizes = samples.iter().map(image_size).collect::<Result<Vec<_>, _>>()?;
+    let fixations: Vec<(Vec<Fixation>, usize)> =
+        samples.iter().zip(&sizes).map(|(s, &size)| inside(s, size)).collect();
+    let relatives: Vec<Vec<(f64, f64)>> =
+        fixations.iter().zip(&sizes).map(|((f, _), &size)| relative(f, size)).collect();
+    let pooled: Vec<(f64, f64)> = relatives.iter().flatten().copied().collect();
+    // The centre-bias baseline of IG, once per distinct image size.
+    let mut baselines: HashMap<[u32; 2], Array2<f64>> = HashMap::new();
+    for &size in &sizes {
+        if !baselines.contains_key(&size) && !pooled.is_empty() {
+            let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), options.sigma, Border::Zero)
+                .map_err(|source| EvalError::Metric { image: "centre-bias baseline".into(), source })?;
+            baselines.insert(size, map);
+        }
+    }
+    let results: Vec<Result<ImageScores, Skipped>> = (0..samples.len())
+        .into_par_iter()
+        .map(|i| {
+            let sample = &samples[i];
+            let skip = |reason: String| Skipped {
+                image: sample.id.clone(),
+                reason,
+            };
+            let result = (|| {
+                let Some(file) = files.get(&sample.id) else {
+                    return Err(skip("no prediction".into()));
+                };
+                let (fix, dropped) = &fixations[i];
+                if fix.is_empty() {
+                    return Err(skip(format!("no fixations inside the image ({dropped} outside)")));
+                }
+                let size = sizes[i];
+                let map = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
+                let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
+                let other_count = options.shuffled_images.min(samples.len() - 1);
+                let others: Vec<Fixation> = sample_indices(&mut rng, samples.len() - 1, other_count)
+                    .into_iter()
+                    .map(|k| if k >= i { k + 1 } else { k })
+                    .flat_map(|k| scale(&relatives[k], size))
+                    .collect();
+                score(sample, &map, fix, *dropped, &others, &baselines[&size], options)
+                    .map_err(|e| skip(e.to_string()))
+            })();
+            progress();
+            result
+        })
+        .collect();
+    let mut per_image = Vec::new();
+    let mut skipped = Vec::new();
+    for r in results {
+        match r {
+            Ok(scores) => per_image.push(scores),
+            Err(s) => skipped.push(s),
+        }
+    }
+    if per_image.is_empty() {
+        return Err(EvalError::Empty(format!(
+            "none of {} images could be scored against {} (first problem: {})",
+            samples.len(),
+            predictions.display(),
+            skipped.first().map_or("no images".into(), |s| format!("{}: {}", s.image, s.reason))
+        )));
+    }
+    let means = mean_scores(&per_image, options.average);
+    Ok(SaliencyReport {
+        images: per_image.len(),
+        average: options.average,
+        means,
+        skipped,
+        per_image,
+    })
+}
+
+fn mean_scores(per_image: &[ImageScores], average: Average) -> BTreeMap<&'static str, f64> {
+    METRICS
+        .iter()
+        .enumerate()
+        .map(|(k, &name)| {
+            // NSS, the AUCs and IG are per-fixation quantities; CC, KLD and SIM compare whole
+            // maps and are always averaged per image.
+            let by_fixation = k < 5 && average == Average::Fixation;
+            let (sum, total) = per_image.iter().fold((0.0, 0.0), |(sum, total), s| {
+                let w = if by_fixation { s.fixations as f64 } else { 1.0 };
+                (sum + w * s.values()[k], total + w)
+            });
+            (name, sum / total)
+        })
+        .collect()
+}
+
+fn score(
+    sample: &Sample,
+    map: &Array2<f64>,
+    fixations: &[Fixation],
+    dropped: usize,
+    others: &[Fixation],
+    baseline: &Array2<f64>,
+    options: &SaliencyEvalOptions,
+) -> Result<ImageScores, MetricError> {
+    let (h, w) = map.dim();
+    let m = map.view();
+    let ground_truth = saliency::density_map(w, h, fixations, options.sigma, Border::Zero)?;
+    let split = SplitRoc {
+        seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
+        ..options.split
+    };
+    Ok(ImageScores {
+        image: sample.id.clone(),
+        fixations: fixations.len(),
+        dropped_fixations: dropped,
+        nss: saliency::nss(m, fixations, options.nss)?,
+        auc_judd: saliency::auc_judd(
+            m,
+            fixations,
+            AucJuddOptions {
+                jitter: None,
+                duplicates: options.auc_judd_duplicates,
+            },
+        )?,
+        auc_borji: saliency::auc_borji(m, fixations, &split)?,
+        sauc: saliency::auc_shuffled(m, fixations, others, &split)?,
+        ig: saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)?,
+        cc: saliency::cc(m, ground_truth.view())?,
+        kld: saliency::kld(m, ground_truth.view(), options.kld)?,
+        sim: saliency::sim(m, ground_truth.view(), options.sim)?,
+    })
+}
+
+/// A stable per-image seed offset (FNV-1a of the id), so an image's random negatives do not
+/// depend on which other images are evaluated with it.
+fn image_seed(id: &str) -> u64 {
+    id.bytes()
+        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
+}
