@@ -168,7 +168,7 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
 
     const W: usize = 800;
     const H: usize = 600;
-    let samples = absnet_data::osie::load(&args.osie)?;
+    let samples = absnet_data::osie::load_dataset(&args.osie)?;
     let fixations: Vec<Vec<Fixation>> = samples
         .iter()
         .map(|s| {

@@ -53,10 +53,26 @@ enum Command {
         #[command(subcommand)]
         bench: bench::Bench,
     },
+    /// Inspect datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Score predictions against a benchmark dataset.
     Eval {
         #[command(subcommand)]
         eval: Eval,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Images, observers, fixations, sizes and problems of a dataset (`FORMAT:PATH`; formats:
+    /// osie, scene, salicon2015).
+    Check {
+        dataset: absnet_data::DatasetSpec,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -201,6 +217,17 @@ fn run() -> Result<()> {
         } => classify(&images, arch, weights, top, &device),
         Command::Bench { bench } => bench::run(&bench, &device),
         Command::Eval { eval } => run_eval(eval),
+        Command::Data {
+            command: DataCommand::Check { dataset, json },
+        } => {
+            let summary = absnet_data::check::check(&dataset.load()?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{summary}");
+            }
+            Ok(())
+        }
     }
 }
 

@@ -3,8 +3,12 @@
 //! pixel coordinates), a density map or aesthetic vote counts.
 
 mod error;
+mod mat;
+pub mod check;
 pub mod osie;
 pub mod pipeline;
+pub mod salicon2015;
+pub mod scene;
 pub mod spec;
 
 pub use spec::DatasetSpec;

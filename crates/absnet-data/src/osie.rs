@@ -5,41 +5,18 @@
 
 use std::path::Path;
 
-use matrw::MatVariable;
-
+use crate::mat::{field, numbers};
 use crate::{DataError, GazePoint, Observer, Sample};
 
 /// OSIE's images are all 800×600.
 const SIZE: [u32; 2] = [800, 600];
 
-fn field<'a>(value: &'a MatVariable, name: &str, path: &Path, what: &str) -> Result<&'a MatVariable, DataError> {
-    let has = value.fieldnames().is_some_and(|names| names.iter().any(|n| n == name));
-    if !has {
-        return Err(DataError::invalid(path, format!("{what}: no field `{name}`")));
-    }
-    Ok(&value[name])
-}
-
-fn numbers(value: &MatVariable, path: &Path, what: &str) -> Result<Vec<f64>, DataError> {
-    if value.dim().iter().product::<usize>() == 0 {
-        return Ok(Vec::new());
-    }
-    value
-        .to_vec_f64()
-        .ok_or_else(|| DataError::invalid(path, format!("{what}: expected a double array")))
-}
-
 /// Reads every image's fixations. `root` is the dataset folder (holding `data/`).
-pub fn load(root: &Path) -> Result<Vec<Sample>, DataError> {
+pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
     let path = root.join("data/eye/fixations.mat");
     let stimuli = root.join("data/stimuli");
-    let mat = matrw::load_matfile(&path.to_string_lossy())
-        .map_err(|e| DataError::invalid(&path, format!("not a readable MAT-file: {e:?}")))?;
-    let has = mat.iter().any(|(name, _)| name == "fixations");
-    if !has {
-        return Err(DataError::invalid(&path, "no variable `fixations`"));
-    }
-    let fixations = &mat["fixations"];
+    let mat = crate::mat::load(&path)?;
+    let fixations = crate::mat::variable(&mat, "fixations", &path)?;
     let count: usize = fixations.dim().iter().product();
     let mut samples = Vec::with_capacity(count);
     for i in 0..count {

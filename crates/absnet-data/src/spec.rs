@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{DataError, Sample, osie};
+use crate::{DataError, Sample, osie, salicon2015, scene};
 
 /// A dataset format and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,10 +15,18 @@ pub struct DatasetSpec {
 pub enum Format {
     /// OSIE / EyeCrowd `fixations.mat` layout.
     Osie,
+    /// Scene-style cell array of `[y, x, onset, duration]` plus `imgInfo.mat`.
+    Scene,
+    /// SALICON 2015 COCO-style JSON annotations.
+    Salicon2015,
 }
 
 impl Format {
-    const ALL: [(&'static str, Format); 1] = [("osie", Format::Osie)];
+    const ALL: [(&'static str, Format); 3] = [
+        ("osie", Format::Osie),
+        ("scene", Format::Scene),
+        ("salicon2015", Format::Salicon2015),
+    ];
 }
 
 impl std::str::FromStr for DatasetSpec {
@@ -46,14 +54,19 @@ impl DatasetSpec {
             return Err(DataError::invalid(&self.path, "not a directory"));
         }
         match self.format {
-            Format::Osie => osie::load(&self.path),
+            Format::Osie => osie::load_dataset(&self.path),
+            Format::Scene => scene::load_dataset(&self.path),
+            Format::Salicon2015 => salicon2015::load_dataset(&self.path),
         }
     }
 
     /// The ground-truth σ (pixels) the dataset's authors used, if known.
     pub fn default_sigma(&self) -> Option<f64> {
         match self.format {
+            // The authors' own maps: σ = 24 px at 800 × 600.
             Format::Osie => Some(24.0),
+            // No σ is documented: callers use ~3 % of the image diagonal.
+            Format::Scene | Format::Salicon2015 => None,
         }
     }
 

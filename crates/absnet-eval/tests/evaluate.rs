@@ -34,7 +34,7 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load(&root).unwrap().into_iter().take(20).collect();
+    let samples: Vec<_> = absnet_data::osie::load_dataset(&root).unwrap().into_iter().take(20).collect();
     let dir = temp_dir("osie");
     for (i, sample) in samples.iter().enumerate() {
         let path = dir.join(format!("{}.png", sample.id));
@@ -91,7 +91,7 @@ fn a_prediction_folder_that_matches_nothing_is_an_error() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load(&root).unwrap().into_iter().take(3).collect();
+    let samples: Vec<_> = absnet_data::osie::load_dataset(&root).unwrap().into_iter().take(3).collect();
     let dir = temp_dir("empty");
     let err = saliency::evaluate(&samples, &dir, &saliency::SaliencyEvalOptions::mit(24.0), &|| {}).unwrap_err();
     assert!(err.to_string().contains("no prediction"), "{err}");

@@ -72,7 +72,7 @@ fn saliency_metrics_match_pysaliency_and_mit_on_osie() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let data = absnet_data::osie::load(&root).unwrap();
+    let data = absnet_data::osie::load_dataset(&root).unwrap();
     let reference = reference();
     let centre = centre();
     let mut worst = 0.0f64;
@@ -144,7 +144,7 @@ fn density_maps_match_scipy_gaussian_filter() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let data = absnet_data::osie::load(&root).unwrap();
+    let data = absnet_data::osie::load_dataset(&root).unwrap();
     let reference = reference();
     let fix = fixations(&data[0]);
     for (mode, border) in [("constant", Border::Zero), ("reflect", Border::Reflect)] {

@@ -1,0 +1,114 @@
+//! `absnet data check`: what a dataset holds and what is wrong with it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Serialize;
+
+use crate::Sample;
+
+/// One problem found, with the image it concerns.
+#[derive(Clone, Debug, Serialize)]
+pub struct Problem {
+    pub image: String,
+    pub problem: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub images: usize,
+    pub observers: usize,
+    pub observers_without_fixations: usize,
+    pub fixations: usize,
+    /// Fixations per image: fewest, median, most.
+    pub fixations_per_image: [usize; 3],
+    /// `"WIDTHxHEIGHT"` → number of images.
+    pub sizes: BTreeMap<String, usize>,
+    pub problems: Vec<Problem>,
+}
+
+/// Summarises `samples`, reading image headers (not pixels) to learn sizes and find missing or
+/// unreadable files.
+pub fn check(samples: &[Sample]) -> Summary {
+    let mut problems = Vec::new();
+    let mut sizes = BTreeMap::new();
+    let mut seen = HashSet::new();
+    let mut per_image = Vec::with_capacity(samples.len());
+    let mut observers_without_fixations = 0;
+    for sample in samples {
+        let mut problem = |text: String| {
+            problems.push(Problem {
+                image: sample.id.clone(),
+                problem: text,
+            })
+        };
+        if !seen.insert(&sample.id) {
+            problem("id appears more than once".into());
+        }
+        let header = image::image_dimensions(&sample.image);
+        let size = match (&header, sample.size) {
+            (Ok((w, h)), Some([lw, lh])) if (*w, *h) != (lw, lh) => {
+                problem(format!("{}: image is {w}×{h}, labels say {lw}×{lh}", sample.image.display()));
+                Some([lw, lh])
+            }
+            (Ok((w, h)), _) => Some([*w, *h]),
+            (Err(e), labelled) => {
+                problem(format!("{}: {e}", sample.image.display()));
+                labelled
+            }
+        };
+        if let Some([w, h]) = size {
+            *sizes.entry(format!("{w}x{h}")).or_insert(0) += 1;
+            let (w, h) = (f64::from(w), f64::from(h));
+            let outside = sample
+                .fixations()
+                .filter(|f| !(f.x >= 0.0 && f.y >= 0.0 && f.x < w && f.y < h))
+                .count();
+            if outside > 0 {
+                problem(format!("{outside} fixations outside the image or not finite"));
+            }
+        }
+        observers_without_fixations += sample.observers.iter().filter(|o| o.fixations.is_empty()).count();
+        per_image.push(sample.fixations().count());
+    }
+    let fixations = per_image.iter().sum();
+    per_image.sort_unstable();
+    let fixations_per_image = match per_image.len() {
+        0 => [0; 3],
+        n => [per_image[0], per_image[n / 2], per_image[n - 1]],
+    };
+    Summary {
+        images: samples.len(),
+        observers: samples.iter().map(|s| s.observers.len()).sum(),
+        observers_without_fixations,
+        fixations,
+        fixations_per_image,
+        sizes,
+        problems,
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "images      {}", self.images)?;
+        writeln!(
+            f,
+            "observers   {} ({} without fixations)",
+            self.observers, self.observers_without_fixations
+        )?;
+        let [lo, median, hi] = self.fixations_per_image;
+        writeln!(f, "fixations   {} (per image: min {lo}, median {median}, max {hi})", self.fixations)?;
+        let mut sizes: Vec<_> = self.sizes.iter().collect();
+        sizes.sort_by(|a, b| b.1.cmp(a.1));
+        let shown: Vec<String> = sizes.iter().take(6).map(|(s, n)| format!("{s} ×{n}")).collect();
+        let more = if sizes.len() > 6 { format!(", … {} more sizes", sizes.len() - 6) } else { String::new() };
+        writeln!(f, "sizes       {}{more}", shown.join(", "))?;
+        writeln!(f, "problems    {}", self.problems.len())?;
+        for p in self.problems.iter().take(20) {
+            writeln!(f, "  {}: {}", p.image, p.problem)?;
+        }
+        if self.problems.len() > 20 {
+            writeln!(f, "  … and {} more", self.problems.len() - 20)?;
+        }
+        Ok(())
+    }
+}
