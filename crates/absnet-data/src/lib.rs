@@ -2,12 +2,18 @@
 //! [`Sample`]s: an image path with, depending on the format, per-observer fixations (0-based
 //! pixel coordinates), a density map or aesthetic vote counts.
 
-mod error;
-mod mat;
+pub mod ava;
+pub mod cat2000;
 pub mod check;
+mod error;
+mod files;
+pub mod folder;
+mod mat;
+pub mod mit1003;
 pub mod osie;
 pub mod pipeline;
 pub mod salicon2015;
+pub mod salicon2017;
 pub mod scene;
 pub mod spec;
 
@@ -33,8 +39,10 @@ pub struct Observer {
     pub fixations: Vec<GazePoint>,
 }
 
-/// One stimulus and its labels.
-#[derive(Clone, Debug, PartialEq)]
+/// One stimulus and its labels. Point annotations are read when the dataset is listed; maps
+/// (density, binary fixation map) stay on disk until [`Sample::load_fixation_map`] or the
+/// pipeline reads them.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sample {
     /// Identifier within the dataset (file stem).
     pub id: String,
@@ -42,9 +50,52 @@ pub struct Sample {
     /// `[width, height]` when the labels state it.
     pub size: Option<[u32; 2]>,
     pub observers: Vec<Observer>,
+    /// Binary map of fixated pixels (an image, or a `.mat` holding `fixLocs`).
+    pub fixation_map: Option<PathBuf>,
+    /// Ground-truth fixation density image.
+    pub density: Option<PathBuf>,
+    /// AVA vote counts for the scores 1..10.
+    pub votes: Option<[u32; 10]>,
 }
 
 impl Sample {
+    /// A sample of `image` with nothing else known yet.
+    pub fn new(id: impl Into<String>, image: PathBuf) -> Self {
+        Self {
+            id: id.into(),
+            image,
+            ..Self::default()
+        }
+    }
+
+    /// The fixated pixels of [`Sample::fixation_map`] as one pooled observer (pixel centres;
+    /// an image counts pixels brighter than mid-grey, a `.mat` its non-zero `fixLocs`).
+    pub fn load_fixation_map(&self) -> Result<Option<Observer>, DataError> {
+        let Some(path) = &self.fixation_map else {
+            return Ok(None);
+        };
+        let (width, values) = if path.extension().is_some_and(|e| e == "mat") {
+            mat::binary_map(path, "fixLocs")?
+        } else {
+            let map = image::open(path)
+                .map_err(|e| DataError::invalid(path, e))?
+                .into_luma8();
+            let width = map.width() as usize;
+            (width, map.into_raw().into_iter().map(|v| v > 127).collect())
+        };
+        let fixations = values
+            .iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .map(|(i, _)| GazePoint {
+                x: (i % width) as f64 + 0.5,
+                y: (i / width) as f64 + 0.5,
+                duration_ms: None,
+            })
+            .collect();
+        Ok(Some(Observer { fixations }))
+    }
+
     /// Every observer's fixations, pooled.
     pub fn fixations(&self) -> impl Iterator<Item = &GazePoint> {
         self.observers.iter().flat_map(|o| &o.fixations)

@@ -67,6 +67,7 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
             image: stimuli.join(&name),
             size: Some(SIZE),
             observers,
+            ..Sample::default()
         });
     }
     Ok(samples)

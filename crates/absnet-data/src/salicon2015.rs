@@ -70,7 +70,7 @@ fn load_file(path: &Path, images: &Path) -> Result<Vec<Sample>, DataError> {
             id,
             image: images.join(&image.file_name),
             size: Some([image.width, image.height]),
-            observers: Vec::new(),
+            ..Sample::default()
         });
     }
     for (k, annotation) in parsed.annotations.iter().enumerate() {

@@ -71,6 +71,7 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
                 id,
                 size: Some([width as u32, height as u32]),
                 observers,
+                ..Sample::default()
             })
         })
         .collect()

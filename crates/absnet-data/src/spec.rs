@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{DataError, Sample, osie, salicon2015, scene};
+use crate::{DataError, Sample, ava, cat2000, folder, mit1003, osie, salicon2015, salicon2017, scene};
 
 /// A dataset format and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,13 +19,31 @@ pub enum Format {
     Scene,
     /// SALICON 2015 COCO-style JSON annotations.
     Salicon2015,
+    /// SALICON 2017: images/, maps/ and fixations/ (`gaze` .mat files) per split.
+    Salicon2017,
+    /// MIT1003: ALLSTIMULI/ and ALLFIXATIONMAPS/.
+    Mit1003,
+    /// CAT2000 training set: Stimuli/, FIXATIONMAPS/ and FIXATIONLOCS/ per category.
+    Cat2000,
+    /// images/, maps/ and optional fixations/, matched by stem.
+    Folder,
+    /// AVA.txt with images/.
+    Ava,
+    /// AVA labels as JSON (`[{"image_id", "label"}]`); PATH is the file.
+    AvaJson,
 }
 
 impl Format {
-    const ALL: [(&'static str, Format); 3] = [
+    const ALL: [(&'static str, Format); 9] = [
         ("osie", Format::Osie),
         ("scene", Format::Scene),
         ("salicon2015", Format::Salicon2015),
+        ("salicon2017", Format::Salicon2017),
+        ("mit1003", Format::Mit1003),
+        ("cat2000", Format::Cat2000),
+        ("folder", Format::Folder),
+        ("ava", Format::Ava),
+        ("ava-json", Format::AvaJson),
     ];
 }
 
@@ -50,6 +68,9 @@ impl std::str::FromStr for DatasetSpec {
 
 impl DatasetSpec {
     pub fn load(&self) -> Result<Vec<Sample>, DataError> {
+        if self.format == Format::AvaJson {
+            return ava::load_json(&self.path);
+        }
         if !self.path.is_dir() {
             return Err(DataError::invalid(&self.path, "not a directory"));
         }
@@ -57,6 +78,12 @@ impl DatasetSpec {
             Format::Osie => osie::load_dataset(&self.path),
             Format::Scene => scene::load_dataset(&self.path),
             Format::Salicon2015 => salicon2015::load_dataset(&self.path),
+            Format::Salicon2017 => salicon2017::load_dataset(&self.path),
+            Format::Mit1003 => mit1003::load_dataset(&self.path),
+            Format::Cat2000 => cat2000::load_dataset(&self.path),
+            Format::Folder => folder::load_dataset(&self.path),
+            Format::Ava => ava::load_dataset(&self.path),
+            Format::AvaJson => unreachable!("handled above"),
         }
     }
 
@@ -66,7 +93,7 @@ impl DatasetSpec {
             // The authors' own maps: σ = 24 px at 800 × 600.
             Format::Osie => Some(24.0),
             // No σ is documented: callers use ~3 % of the image diagonal.
-            Format::Scene | Format::Salicon2015 => None,
+            _ => None,
         }
     }
 
