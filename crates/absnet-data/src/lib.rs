@@ -8,6 +8,7 @@ pub mod check;
 mod error;
 mod files;
 pub mod folder;
+pub mod loader;
 mod mat;
 pub mod mit1003;
 pub mod osie;
@@ -16,6 +17,7 @@ pub mod salicon2015;
 pub mod salicon2017;
 pub mod scene;
 pub mod spec;
+pub mod split;
 
 pub use spec::DatasetSpec;
 

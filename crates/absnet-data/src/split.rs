@@ -1,0 +1,96 @@
+//! Reproducible train/validation/test splits for datasets that ship without one: drawn once
+//! from a seed and ratios, written to a small JSON file, and read back from it afterwards, so
+//! every later run sees exactly the same images in each part.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::{DataError, Sample};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    /// How the split was drawn (for the record).
+    pub seed: u64,
+    pub train: Vec<String>,
+    pub val: Vec<String>,
+    pub test: Vec<String>,
+}
+
+impl Split {
+    /// Shuffles `ids` with `seed` and cuts it by `ratios` = [train, val, test] (normalised; the
+    /// test part takes the rounding remainder). Each part is sorted for readable files.
+    pub fn draw(ids: &[String], seed: u64, ratios: [f64; 3]) -> Result<Self, DataError> {
+        let total: f64 = ratios.iter().sum();
+        if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || total <= 0.0 {
+            return Err(DataError::invalid("split ratios", format!("{ratios:?}: expected three non-negative numbers, not all 0")));
+        }
+        let mut shuffled = ids.to_vec();
+        shuffled.sort();
+        shuffled.shuffle(&mut StdRng::seed_from_u64(seed));
+        let n = shuffled.len();
+        let n_train = (n as f64 * ratios[0] / total).round() as usize;
+        let n_val = ((n as f64 * ratios[1] / total).round() as usize).min(n - n_train);
+        let part = |range: std::ops::Range<usize>| {
+            let mut v = shuffled[range].to_vec();
+            v.sort();
+            v
+        };
+        Ok(Self {
+            seed,
+            train: part(0..n_train),
+            val: part(n_train..n_train + n_val),
+            test: part(n_train + n_val..n),
+        })
+    }
+
+    pub fn read(path: &Path) -> Result<Self, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+        let split: Self = serde_json::from_str(&text).map_err(|e| DataError::invalid(path, format!("not a split file: {e}")))?;
+        let mut seen = HashSet::new();
+        for id in split.train.iter().chain(&split.val).chain(&split.test) {
+            if !seen.insert(id) {
+                return Err(DataError::invalid(path, format!("image `{id}` is in more than one part (or twice in one)")));
+            }
+        }
+        Ok(split)
+    }
+
+    /// Writes the split through a temporary file and a rename.
+    pub fn write(&self, path: &Path) -> Result<(), DataError> {
+        let text = serde_json::to_string_pretty(self).expect("a split always serialises");
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|source| DataError::Io { path: path.to_path_buf(), source })
+    }
+
+    /// The split in `path` if it exists, else a new one drawn from `samples` and written there.
+    pub fn read_or_draw(path: &Path, samples: &[Sample], seed: u64, ratios: [f64; 3]) -> Result<Self, DataError> {
+        if path.exists() {
+            return Self::read(path);
+        }
+        let ids: Vec<String> = samples.iter().map(|s| s.id.clone()).collect();
+        let split = Self::draw(&ids, seed, ratios)?;
+        split.write(path)?;
+        Ok(split)
+    }
+
+    /// The samples of one part, in the part's order. An id the dataset lacks is an error naming
+    /// the split file.
+    pub fn select(&self, samples: &[Sample], part: &[String], path: &Path) -> Result<Vec<Sample>, DataError> {
+        let by_id: HashMap<&str, &Sample> = samples.iter().map(|s| (s.id.as_str(), s)).collect();
+        part.iter()
+            .map(|id| {
+                by_id
+                    .get(id.as_str())
+                    .map(|s| (*s).clone())
+                    .ok_or_else(|| DataError::invalid(path, format!("image `{id}` is not in the dataset")))
+            })
+            .collect()
+    }
+}
