@@ -67,6 +67,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum DataCommand {
+    /// How fast examples are prepared (decode, fit, labels) in parallel batches: images/s.
+    Throughput {
+        dataset: absnet_data::DatasetSpec,
+        /// Model input WIDTHxHEIGHT.
+        #[arg(long, default_value = "480x320", value_parser = parse_size)]
+        size: [u32; 2],
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Images to prepare (default: all).
+        #[arg(long)]
+        images: Option<usize>,
+    },
     /// Images, observers, fixations, sizes and problems of a dataset (`FORMAT:PATH`; formats:
     /// osie, scene, salicon2015).
     Check {
@@ -218,6 +230,9 @@ fn run() -> Result<()> {
         Command::Bench { bench } => bench::run(&bench, &device),
         Command::Eval { eval } => run_eval(eval),
         Command::Data {
+            command: DataCommand::Throughput { dataset, size, batch, images },
+        } => data_throughput(&dataset, size, batch, images),
+        Command::Data {
             command: DataCommand::Check { dataset, json },
         } => {
             let summary = absnet_data::check::check(&dataset.load()?);
@@ -249,6 +264,40 @@ fn import(input: &Path, arch: Arch, output: &Path, f16: bool, device: &Device) -
         "{}: {count} tensors of {arch} written to {}",
         input.display(),
         output.display()
+    );
+    Ok(())
+}
+
+fn parse_size(text: &str) -> Result<[u32; 2], String> {
+    let (w, h) = text.split_once('x').ok_or_else(|| format!("`{text}`: expected WIDTHxHEIGHT"))?;
+    let parse = |v: &str| v.parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(|| format!("`{text}`: `{v}` is not a positive integer"));
+    Ok([parse(w)?, parse(h)?])
+}
+
+fn data_throughput(dataset: &absnet_data::DatasetSpec, size: [u32; 2], batch: usize, images: Option<usize>) -> Result<()> {
+    use absnet_data::loader::{Loader, LoaderConfig, Skipped};
+    let samples = dataset.load()?;
+    let config = LoaderConfig {
+        sigma: dataset.default_sigma(),
+        flip: true,
+        ..LoaderConfig::new(size)
+    };
+    let loader = Loader::new(&samples, config);
+    let order = loader.order(0);
+    let order = &order[..images.unwrap_or(order.len()).min(order.len())];
+    let mut skipped = Skipped::default();
+    let start = std::time::Instant::now();
+    let mut done = 0;
+    for visits in order.chunks(batch.max(1)) {
+        done += loader.batch(visits, &mut skipped)?.len();
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{done} examples at {}×{} (decode, fit, flip, fixations, density) in {seconds:.2} s: {:.1} images/s, {} threads",
+        size[0],
+        size[1],
+        done as f64 / seconds,
+        rayon::current_num_threads()
     );
     Ok(())
 }
