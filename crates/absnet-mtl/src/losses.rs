@@ -1,0 +1,122 @@
+//! Task losses on batches, differentiable. Saliency maps are `[batch, 1, h, w]` in (0, 1);
+//! ground-truth densities `[batch, 1, h, w]` summing to 1 per image; fixation masks
+//! `[batch, 1, h, w]` of 0/1. Score distributions are `[batch, 10]`. Every loss is the mean over
+//! the batch.
+
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+/// Keeps divisions and logarithms finite in f32.
+const EPS: f32 = 1e-7;
+
+/// Each image as a distribution over its pixels: `[batch, h·w]`, rows summing to 1.
+fn as_distribution(map: Tensor<4>) -> Tensor<2> {
+    let [b, _, h, w] = map.dims();
+    let flat = map.reshape([b, h * w]);
+    flat.clone() / (flat.sum_dim(1) + EPS)
+}
+
+/// KL divergence of the prediction from the ground truth (both normalised to sum 1), as the
+/// MIT benchmark's KLdiv.m: `Σ G · ln(ε + G / (P + ε))`.
+pub fn kld(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
+    let p = as_distribution(prediction);
+    let g = as_distribution(density);
+    let terms = g.clone() * (g / (p + EPS) + EPS).log();
+    terms.sum_dim(1).mean().reshape([1])
+}
+
+/// Total variation distance `½ Σ |P − G|` between the normalised maps (the reference's saliency
+/// loss).
+pub fn tv(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
+    let p = as_distribution(prediction);
+    let g = as_distribution(density);
+    ((p - g).abs().sum_dim(1) * 0.5).mean().reshape([1])
+}
+
+/// Standardises each image: `(x − mean) / std` over its pixels (population std).
+fn standardise(x: Tensor<2>) -> Tensor<2> {
+    let centred = x.clone() - x.mean_dim(1);
+    let std = (centred.clone().powi_scalar(2).mean_dim(1) + EPS).sqrt();
+    centred / std
+}
+
+/// `1 − CC`: one minus Pearson's correlation of prediction and density (0 when perfect).
+pub fn cc(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
+    let [b, _, h, w] = prediction.dims();
+    let p = standardise(prediction.reshape([b, h * w]));
+    let g = standardise(density.reshape([b, h * w]));
+    let correlation = (p * g).mean_dim(1);
+    (correlation.neg() + 1.0).mean().reshape([1])
+}
+
+/// `−NSS`: minus the mean standardised prediction at the fixated pixels of each image.
+pub fn nss(prediction: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+    let [b, _, h, w] = prediction.dims();
+    let p = standardise(prediction.reshape([b, h * w]));
+    let mask = fixations.reshape([b, h * w]);
+    let per_image = (p * mask.clone()).sum_dim(1) / (mask.sum_dim(1) + EPS);
+    per_image.neg().mean().reshape([1])
+}
+
+/// Mean squared error against the density rescaled to a maximum of 1.
+pub fn mse(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
+    let [b, _, h, w] = prediction.dims();
+    let p = prediction.reshape([b, h * w]);
+    let g = density.reshape([b, h * w]);
+    let g = g.clone() / (g.max_dim(1) + EPS);
+    (p - g).powi_scalar(2).mean().reshape([1])
+}
+
+/// Earth mover's distance with r = 2 between score distributions (NIMA's loss, the ABSNet
+/// aesthetics loss): `sqrt(mean_k (CDF_p(k) − CDF_q(k))²)`, averaged over the batch. The target
+/// rows are normalised (vote counts are fine).
+pub fn emd2(predicted: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
+    let target = target.clone() / (target.sum_dim(1) + EPS);
+    let difference = predicted.cumsum(1) - target.cumsum(1);
+    (difference.powi_scalar(2).mean_dim(1) + EPS).sqrt().mean().reshape([1])
+}
+
+/// A weighted sum of saliency losses (`tv = 1` and nothing else is the reference's choice).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SaliencyLoss {
+    pub tv: f32,
+    pub kld: f32,
+    pub cc: f32,
+    pub nss: f32,
+    pub mse: f32,
+}
+
+impl Default for SaliencyLoss {
+    fn default() -> Self {
+        Self {
+            tv: 1.0,
+            kld: 0.0,
+            cc: 0.0,
+            nss: 0.0,
+            mse: 0.0,
+        }
+    }
+}
+
+impl SaliencyLoss {
+    /// The weighted sum; terms with weight 0 are not computed.
+    pub fn forward(&self, prediction: Tensor<4>, density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+        let device = prediction.device();
+        let mut total = Tensor::<1>::zeros([1], &device);
+        let terms: [(f32, fn(Tensor<4>, Tensor<4>) -> Tensor<1>, bool); 5] = [
+            (self.tv, tv, false),
+            (self.kld, kld, false),
+            (self.cc, cc, false),
+            (self.nss, nss, true),
+            (self.mse, mse, false),
+        ];
+        for (weight, loss, uses_fixations) in terms {
+            if weight != 0.0 {
+                let target = if uses_fixations { fixations.clone() } else { density.clone() };
+                total = total + loss(prediction.clone(), target) * weight;
+            }
+        }
+        total
+    }
+}
