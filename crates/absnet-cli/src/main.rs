@@ -48,6 +48,24 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         top: usize,
     },
+    /// Train a model (saliency on fixation datasets) from a TOML config.
+    Train {
+        /// The run's config (see --print-default-config).
+        #[arg(required_unless_present = "print_default_config")]
+        config: Option<PathBuf>,
+        /// Run directory: resolved config, log.jsonl, checkpoints/.
+        #[arg(long, default_value = "runs/latest")]
+        run: PathBuf,
+        /// Continue the run in --run from its last checkpoint.
+        #[arg(long)]
+        resume: bool,
+        /// Override the number of epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Print the default configuration (the shipped model's) and exit.
+        #[arg(long)]
+        print_default_config: bool,
+    },
     /// Speed against the Python references, side by side in one run.
     Bench {
         #[command(subcommand)]
@@ -229,6 +247,20 @@ fn run() -> Result<()> {
         } => classify(&images, arch, weights, top, &device),
         Command::Bench { bench } => bench::run(&bench, &device),
         Command::Eval { eval } => run_eval(eval),
+        Command::Train { config, run, resume, epochs, print_default_config } => {
+            if print_default_config {
+                print!("{}", absnet_mtl::config::TrainConfig::default_saliency().to_toml());
+                return Ok(());
+            }
+            let path = config.expect("clap requires it");
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let mut config = absnet_mtl::config::TrainConfig::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            if let Some(epochs) = epochs {
+                config.epochs = epochs;
+            }
+            train(&config, &run, resume, &device)
+        }
         Command::Data {
             command: DataCommand::Throughput { dataset, size, batch, images },
         } => data_throughput(&dataset, size, batch, images),
@@ -265,6 +297,25 @@ fn import(input: &Path, arch: Arch, output: &Path, f16: bool, device: &Device) -
         input.display(),
         output.display()
     );
+    Ok(())
+}
+
+fn train(config: &absnet_mtl::config::TrainConfig, run: &Path, resume: bool, device: &Device) -> Result<()> {
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} steps, loss {msg}, ETA {eta}")
+            .expect("valid template"),
+    );
+    let summary = absnet_mtl::run::train(config, run, resume, device, &|p| {
+        bar.set_length(p.steps_in_epoch as u64);
+        bar.set_prefix((p.epoch + 1).to_string());
+        bar.set_position(p.step as u64);
+        bar.set_message(format!("{:.4}", p.loss));
+    })?;
+    bar.finish_and_clear();
+    for (epoch, v) in summary.validations.iter().enumerate() {
+        println!("epoch {}: validation NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}", epoch + 1, v.nss, v.cc, v.kld, v.auc_judd);
+    }
+    println!("{} epochs, {} steps, {} samples skipped; run in {}", summary.epochs, summary.steps, summary.skipped, run.display());
     Ok(())
 }
 

@@ -2,5 +2,7 @@
 //! encoder, each head) with its own optimizer and learning rate, combined in one step — the
 //! ABSNet authors' remedy for loss scales that differ between tasks.
 
+pub mod config;
 pub mod groups;
 pub mod losses;
+pub mod run;
