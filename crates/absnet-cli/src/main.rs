@@ -1,6 +1,7 @@
 //! `absnet`: the command line. Thin: parse, call the libraries, print.
 
 mod bench;
+mod predict;
 
 use std::path::{Path, PathBuf};
 
@@ -47,6 +48,18 @@ enum Command {
         weights: Option<PathBuf>,
         #[arg(long, default_value_t = 5)]
         top: usize,
+    },
+    /// Saliency maps, heatmap overlays and a JSONL summary for photos (the main job).
+    Predict(predict::PredictArgs),
+    /// Write a run's best checkpoint as a model file with its card.
+    Export {
+        /// Run directory of `absnet train`.
+        run: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Store float16 weights (half the size).
+        #[arg(long)]
+        f16: bool,
     },
     /// Train a model (saliency on fixation datasets) from a TOML config.
     Train {
@@ -247,6 +260,13 @@ fn run() -> Result<()> {
         } => classify(&images, arch, weights, top, &device),
         Command::Bench { bench } => bench::run(&bench, &device),
         Command::Eval { eval } => run_eval(eval),
+        Command::Predict(args) => predict::run(&args, &device),
+        Command::Export { run, output, f16 } => {
+            let precision = if f16 { StoredPrecision::F16 } else { StoredPrecision::F32 };
+            let card = absnet_mtl::run::export(&run, &output, precision, &device)?;
+            println!("{}: {} (card in {})", output.display(), card.name, absnet_model::card::card_path(&output).display());
+            Ok(())
+        }
         Command::Train { config, run, resume, epochs, print_default_config } => {
             if print_default_config {
                 print!("{}", absnet_mtl::config::TrainConfig::default_saliency().to_toml());

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::{DataError, Sample};
 
 fn read(path: &Path) -> Result<String, DataError> {
-    std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })
+    std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })
 }
 
 fn sample(root: &Path, id: &str, votes: [u32; 10]) -> Sample {

@@ -9,10 +9,10 @@ pub(crate) const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "ti
 
 /// Image files directly in `dir`, by stem (sorted). Two files with one stem are an error.
 pub(crate) fn images_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>, DataError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io { path: dir.to_path_buf(), cause: source })?;
     let mut out = BTreeMap::new();
     for entry in entries {
-        let path = entry.map_err(|source| DataError::Io { path: dir.to_path_buf(), source })?.path();
+        let path = entry.map_err(|source| DataError::Io { path: dir.to_path_buf(), cause: source })?.path();
         let is_image = path
             .extension()
             .and_then(|e| e.to_str())
@@ -30,7 +30,7 @@ pub(crate) fn images_by_stem(dir: &Path) -> Result<BTreeMap<String, PathBuf>, Da
 
 /// Sub-directories of `dir`, sorted.
 pub(crate) fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io { path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io { path: dir.to_path_buf(), cause: source })?;
     let mut out: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     out.sort();
     Ok(out)

@@ -72,18 +72,11 @@ pub struct Example {
 /// Why a sample could not become an example.
 #[derive(Debug, thiserror::Error)]
 pub enum SampleError {
-    #[error("{id}: {source}")]
-    Image {
-        id: String,
-        #[source]
-        source: pipeline::ImageError,
-    },
-    #[error("{id}: {source}")]
-    Labels {
-        id: String,
-        #[source]
-        source: DataError,
-    },
+    // The messages include the cause, so it is not repeated as a source.
+    #[error("{id}: {cause}")]
+    Image { id: String, cause: pipeline::ImageError },
+    #[error("{id}: {cause}")]
+    Labels { id: String, cause: DataError },
     #[error("{id}: {problem}")]
     Unusable { id: String, problem: String },
 }
@@ -92,7 +85,7 @@ impl SampleError {
     /// A short category for the skip summary.
     pub fn kind(&self) -> &'static str {
         match self {
-            SampleError::Image { source, .. } => match source {
+            SampleError::Image { cause, .. } => match cause {
                 pipeline::ImageError::TooLarge { .. } => "image over the pixel limit",
                 pipeline::ImageError::Empty { .. } => "empty image",
                 pipeline::ImageError::Unreadable { .. } => "unreadable image",
@@ -107,12 +100,12 @@ impl SampleError {
 pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Example, SampleError> {
     let id = || sample.id.clone();
     let original = pipeline::decode_file(&sample.image, config.max_pixels)
-        .map_err(|source| SampleError::Image { id: id(), source })?;
+        .map_err(|cause| SampleError::Image { id: id(), cause })?;
     let (mut image, placement) = pipeline::fit(&original, config.size, config.fit);
     let [w, h] = config.size;
     let (ow, oh) = (f64::from(original.width()), f64::from(original.height()));
     let mut points: Vec<_> = sample.fixations().copied().collect();
-    if let Some(observer) = sample.load_fixation_map().map_err(|source| SampleError::Labels { id: id(), source })? {
+    if let Some(observer) = sample.load_fixation_map().map_err(|cause| SampleError::Labels { id: id(), cause })? {
         points.extend(observer.fixations);
     }
     // Points outside the image or not finite carry no position: dropped.
@@ -131,7 +124,7 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         }
     }
     let density = if let Some(path) = &sample.density {
-        Some(density_from_file(path, &placement, flip, config).map_err(|source| SampleError::Labels { id: id(), source })?)
+        Some(density_from_file(path, &placement, flip, config).map_err(|cause| SampleError::Labels { id: id(), cause })?)
     } else if !fixations.is_empty() {
         let scale = f64::from(placement.content[0]) / ow;
         let sigma = config.sigma.unwrap_or(config.sigma_fraction * ow.hypot(oh)) * scale;

@@ -9,7 +9,7 @@ use crate::DataError;
 /// Loads a MAT-file. Version 7.3 files are HDF5 containers, which are refused with the
 /// conversion to use.
 pub(crate) fn load(path: &Path) -> Result<MatFile, DataError> {
-    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     if bytes.len() < 128 {
         return Err(DataError::invalid(path, "too short for a MAT-file (under 128 bytes)"));
     }

@@ -33,7 +33,7 @@ struct Annotation {
 /// Reads every `annotations/fixations_*.json` under `root`.
 pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
     let dir = root.join("annotations");
-    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io { path: dir.clone(), source })?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io { path: dir.clone(), cause: source })?;
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -55,7 +55,7 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
 }
 
 fn load_file(path: &Path, images: &Path) -> Result<Vec<Sample>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
     let parsed: Annotations = serde_json::from_str(&text).map_err(|e| DataError::invalid(path, format!("not SALICON annotations: {e}")))?;
     let mut index = HashMap::new();
     let mut samples = Vec::with_capacity(parsed.images.len());

@@ -49,7 +49,7 @@ impl Split {
     }
 
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
         let split: Self = serde_json::from_str(&text).map_err(|e| DataError::invalid(path, format!("not a split file: {e}")))?;
         let mut seen = HashSet::new();
         for id in split.train.iter().chain(&split.val).chain(&split.test) {
@@ -66,7 +66,7 @@ impl Split {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|source| DataError::Io { path: path.to_path_buf(), source })
+            .map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })
     }
 
     /// The split in `path` if it exists, else a new one drawn from `samples` and written there.

@@ -109,7 +109,7 @@ pub fn evaluate(labels: &Distributions, predictions: &Distributions) -> Result<A
         return Err(EvalError::Empty("no image has both a label and a prediction".into()));
     }
     let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
-        r.map_err(|source| EvalError::Metric { image: id.to_string(), source })
+        r.map_err(|cause| EvalError::Metric { image: id.to_string(), cause })
     };
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let mut mean_pred = Vec::with_capacity(ids.len());

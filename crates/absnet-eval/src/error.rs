@@ -4,13 +4,13 @@ use std::path::PathBuf;
 pub enum EvalError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Data(#[from] absnet_data::DataError),
-    #[error("{image}: {source}")]
+    /// The message includes the metric's error, so it is not repeated as a source.
+    #[error("{image}: {cause}")]
     Metric {
         image: String,
-        #[source]
-        source: absnet_metrics::MetricError,
+        cause: absnet_metrics::MetricError,
     },
     #[error("nothing to evaluate: {0}")]
     Empty(String),

@@ -235,7 +235,7 @@ pub fn evaluate(
     for &size in &sizes {
         if !baselines.contains_key(&size) && !pooled.is_empty() {
             let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), options.sigma, Border::Zero)
-                .map_err(|source| EvalError::Metric { image: "centre-bias baseline".into(), source })?;
+                .map_err(|cause| EvalError::Metric { image: "centre-bias baseline".into(), cause })?;
             baselines.insert(size, map);
         }
     }

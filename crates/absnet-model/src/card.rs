@@ -36,6 +36,12 @@ pub struct ModelCard {
     pub backbone_weights: String,
     /// Per head (`saliency`, `aesthetics`): trained or not, on what.
     pub heads: BTreeMap<String, HeadTraining>,
+    /// Input `[width, height]` the model was trained at (and predicts at by default).
+    #[serde(default)]
+    pub input: Option<[u32; 2]>,
+    /// Metrics, baselines, command, licences: free text for people.
+    #[serde(default)]
+    pub notes: String,
 }
 
 impl ModelCard {
@@ -53,6 +59,8 @@ impl ModelCard {
             config,
             backbone_weights: backbone_weights.to_string(),
             heads,
+            input: None,
+            notes: String::new(),
         }
     }
 

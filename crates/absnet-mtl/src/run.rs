@@ -338,3 +338,37 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         model: model.valid(),
     })
 }
+
+/// The run's best checkpoint (highest validation CC) as a model file with its card.
+pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::StoredPrecision, device: &Device) -> Result<absnet_model::ModelCard, TrainError> {
+    let config_path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
+    let config = TrainConfig::from_toml(&text).map_err(|e| file_error(&config_path, e))?;
+    let latest_path = run_dir.join("checkpoints/latest.json");
+    let text = std::fs::read_to_string(&latest_path).map_err(|e| file_error(&latest_path, e))?;
+    let state: Checkpoint = serde_json::from_str(&text).map_err(|e| file_error(&latest_path, e))?;
+    let dir = run_dir.join("checkpoints").join(state.best_dir.as_ref().unwrap_or(&state.dir));
+    let model = AbsNet::new(&config.model, device)?
+        .try_load_file(dir.join("model.bpk"))
+        .map_err(|e| file_error(&dir.join("model.bpk"), format!("{e:?}")))?;
+    let name = output.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let backbone = config.backbone_weights.as_ref().map_or_else(|| "none (random initialisation)".into(), |p| p.display().to_string());
+    let mut card = absnet_model::ModelCard::new(&name, config.model.clone(), &backbone);
+    card.input = Some(config.input);
+    if let (Some(task), Some(head)) = (&config.saliency, card.heads.get_mut("saliency")) {
+        head.trained = true;
+        head.data = task.datasets.iter().map(|d| format!("{d} (train part of {})", task.split.display())).collect();
+        head.notes = format!(
+            "{} of {} epochs, checkpoint {}, validation CC {:.4}",
+            state.epoch,
+            config.epochs,
+            dir.display(),
+            state.best_cc
+        );
+    }
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    absnet_model::card::save_model(&model, &card, output, precision)?;
+    Ok(card)
+}
