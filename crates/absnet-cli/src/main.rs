@@ -129,15 +129,33 @@ enum Eval {
         /// Folder of predicted maps.
         predictions: PathBuf,
         /// Ground-truth density σ in pixels (default: the dataset authors' own; required for
-        /// datasets that state none).
+        /// datasets that state none, unless --sigma-fraction is given).
         #[arg(long)]
         sigma: Option<f64>,
+        /// σ as a fraction of each image's diagonal (datasets of mixed sizes; 0.03 is common).
+        #[arg(long, conflicts_with = "sigma")]
+        sigma_fraction: Option<f64>,
         /// Metric conventions: `mit` (the MIT benchmark) or `pysaliency`.
         #[arg(long, default_value = "mit")]
         conventions: Conventions,
         /// Print the report as JSON (with per-image scores).
         #[arg(long)]
         json: bool,
+    },
+    /// The reference points for one part of a split: inter-observer consistency (leave one
+    /// observer out), and centre-bias maps from the training part written for `eval saliency`.
+    Baselines {
+        dataset: absnet_data::DatasetSpec,
+        /// Split file of `absnet train` (ids prefixed by the dataset format).
+        #[arg(long)]
+        split: PathBuf,
+        #[arg(long, default_value = "test")]
+        part: Part,
+        #[arg(long, default_value_t = 0.03)]
+        sigma_fraction: f64,
+        /// Write the centre-bias maps of the part here.
+        #[arg(long)]
+        centre_bias: Option<PathBuf>,
     },
     /// Predicted score distributions against AVA-style labels: EMD, SRCC, PLCC, accuracy, MSE.
     Aesthetics {
@@ -148,6 +166,13 @@ enum Eval {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Part {
+    Train,
+    Val,
+    Test,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -162,17 +187,22 @@ fn run_eval(eval: Eval) -> Result<()> {
             dataset,
             predictions,
             sigma,
+            sigma_fraction,
             conventions,
             json,
         } => {
             let samples = dataset.load()?;
-            let sigma = sigma.or(dataset.default_sigma()).with_context(|| {
-                format!("{}: the dataset has no known σ; pass --sigma", dataset.path().display())
-            })?;
-            let options = match conventions {
+            let sigma = match sigma_fraction {
+                Some(_) => 0.0,
+                None => sigma.or(dataset.default_sigma()).with_context(|| {
+                    format!("{}: the dataset has no known σ; pass --sigma or --sigma-fraction", dataset.path().display())
+                })?,
+            };
+            let mut options = match conventions {
                 Conventions::Mit => absnet_eval::saliency::SaliencyEvalOptions::mit(sigma),
                 Conventions::Pysaliency => absnet_eval::saliency::SaliencyEvalOptions::pysaliency(sigma),
             };
+            options.sigma_fraction = sigma_fraction;
             let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
                     .expect("valid template"),
@@ -183,6 +213,28 @@ fn run_eval(eval: Eval) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{report}");
+            }
+        }
+        Eval::Baselines { dataset, split, part, sigma_fraction, centre_bias } => {
+            let format = dataset.format_name();
+            let mut samples = dataset.load()?;
+            for s in &mut samples {
+                s.id = format!("{format}/{}", s.id);
+            }
+            let split_file = absnet_data::split::Split::read(&split)?;
+            let train = split_file.select_present(&samples, &split_file.train);
+            let ids = match part {
+                Part::Train => &split_file.train,
+                Part::Val => &split_file.val,
+                Part::Test => &split_file.test,
+            };
+            let chosen = split_file.select_present(&samples, ids);
+            let observers = absnet_eval::baselines::inter_observer(&chosen, sigma_fraction)?;
+            println!("{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):", observers.images);
+            println!("  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}", observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim);
+            if let Some(out) = centre_bias {
+                let n = absnet_eval::baselines::write_centre_bias(&train, &chosen, sigma_fraction, &out)?;
+                println!("{n} centre-bias maps (from {} training images) in {}", train.len(), out.display());
             }
         }
         Eval::Aesthetics {

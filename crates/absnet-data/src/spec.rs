@@ -97,6 +97,11 @@ impl DatasetSpec {
         }
     }
 
+    /// The format's name as written in specs (`osie`, `scene`, …).
+    pub fn format_name(&self) -> &'static str {
+        Format::ALL.iter().find(|(_, f)| *f == self.format).map(|(n, _)| *n).expect("every format is listed")
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -80,6 +80,13 @@ impl Split {
         Ok(split)
     }
 
+    /// The samples of `part` that `samples` holds (a split over several datasets, applied to
+    /// one of them), in the part's order.
+    pub fn select_present(&self, samples: &[Sample], part: &[String]) -> Vec<Sample> {
+        let wanted: HashSet<&str> = part.iter().map(String::as_str).collect();
+        samples.iter().filter(|s| wanted.contains(s.id.as_str())).cloned().collect()
+    }
+
     /// The samples of one part, in the part's order. An id the dataset lacks is an error naming
     /// the split file.
     pub fn select(&self, samples: &[Sample], part: &[String], path: &Path) -> Result<Vec<Sample>, DataError> {

@@ -2,6 +2,7 @@
 //! distributions against aesthetic votes, with every metric of `absnet-metrics`, in parallel.
 
 pub mod aesthetics;
+pub mod baselines;
 mod error;
 pub mod saliency;
 

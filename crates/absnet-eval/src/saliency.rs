@@ -36,6 +36,8 @@ pub enum Average {
 pub struct SaliencyEvalOptions {
     /// σ in pixels of the ground-truth density for CC, KLD and SIM.
     pub sigma: f64,
+    /// Instead of `sigma`: σ as this fraction of each image's diagonal (datasets of mixed sizes).
+    pub sigma_fraction: Option<f64>,
     pub nss: NssOptions,
     pub auc_judd_duplicates: Duplicates,
     pub kld: KldVariant,
@@ -54,6 +56,7 @@ impl SaliencyEvalOptions {
     pub fn mit(sigma: f64) -> Self {
         Self {
             sigma,
+            sigma_fraction: None,
             nss: NssOptions::MIT,
             auc_judd_duplicates: Duplicates::Collapse,
             kld: KldVariant::Mit,
@@ -161,7 +164,10 @@ pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PathBuf>, EvalErro
             .and_then(|e| e.to_str())
             .is_some_and(|e| MAP_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
         if let (true, Some(stem)) = (known, path.file_stem()) {
-            files.insert(stem.to_string_lossy().into_owned(), path);
+            // `absnet predict` names its maps `<stem>.saliency.png`.
+            let stem = stem.to_string_lossy();
+            let stem = stem.strip_suffix(".saliency").unwrap_or(&stem);
+            files.insert(stem.to_string(), path);
         }
     }
     Ok(files)
@@ -234,7 +240,8 @@ pub fn evaluate(
     let mut baselines: HashMap<[u32; 2], Array2<f64>> = HashMap::new();
     for &size in &sizes {
         if !baselines.contains_key(&size) && !pooled.is_empty() {
-            let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), options.sigma, Border::Zero)
+            let sigma = options.sigma_fraction.map_or(options.sigma, |f| f * f64::from(size[0]).hypot(f64::from(size[1])));
+            let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), sigma, Border::Zero)
                 .map_err(|cause| EvalError::Metric { image: "centre-bias baseline".into(), cause })?;
             baselines.insert(size, map);
         }
@@ -325,7 +332,8 @@ fn score(
 ) -> Result<ImageScores, MetricError> {
     let (h, w) = map.dim();
     let m = map.view();
-    let ground_truth = saliency::density_map(w, h, fixations, options.sigma, Border::Zero)?;
+    let sigma = options.sigma_fraction.map_or(options.sigma, |f| f * (w as f64).hypot(h as f64));
+    let ground_truth = saliency::density_map(w, h, fixations, sigma, Border::Zero)?;
     let split = SplitRoc {
         seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
         ..options.split
