@@ -1,0 +1,102 @@
+//! `absnet predict` with the shipped model on the shipped sample photo, end to end through the
+//! binary: the map has the photo's size and peaks on its subject, resolution barely matters,
+//! and bad inputs are reported one by one while the rest are processed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("absnet-predict-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn predict(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<Value>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
+        .current_dir(repo())
+        .arg("predict")
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let records = std::fs::read_to_string(out.join("summary.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text, records)
+}
+
+fn gray(path: &Path) -> image::GrayImage {
+    image::open(path).unwrap().into_luma8()
+}
+
+#[test]
+fn the_cat_is_where_the_map_peaks() {
+    let out = temp_dir("chelsea");
+    let photo = repo().join("samples/chelsea.png");
+    let (ok, text, records) = predict(&[&photo], &out, &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("chelsea.overlay.jpg"), "{text}");
+    let record = &records[0];
+    assert_eq!((record["width"].as_u64(), record["height"].as_u64()), (Some(451), Some(300)));
+    let map = gray(&out.join("chelsea.saliency.png"));
+    assert_eq!(map.dimensions(), (451, 300));
+    // The cat's face (eyes, nose and muzzle), marked by hand on the 451×300 photo.
+    let (x, y) = (record["peaks"][0]["x"].as_u64().unwrap(), record["peaks"][0]["y"].as_u64().unwrap());
+    assert!((120..=360).contains(&x) && (70..=280).contains(&y), "peak at ({x}, {y})");
+    assert!(record["aesthetics"].is_null(), "the default model has no trained aesthetics head");
+    assert!(text.contains("no trained aesthetics head"), "{text}");
+}
+
+#[test]
+fn half_resolution_gives_the_same_map() {
+    let out = temp_dir("resolutions");
+    let photo = image::open(repo().join("samples/chelsea.png")).unwrap();
+    let small_path = out.join("small.png");
+    photo.resize_exact(226, 150, image::imageops::FilterType::Triangle).save(&small_path).unwrap();
+    let (ok, text, _) = predict(&[&repo().join("samples/chelsea.png"), &small_path], &out, &[]);
+    assert!(ok, "{text}");
+    let full = gray(&out.join("chelsea.saliency.png"));
+    let small = image::imageops::resize(&gray(&out.join("small.saliency.png")), 451, 300, image::imageops::FilterType::Triangle);
+    let (a, b): (Vec<f64>, Vec<f64>) = full.pixels().zip(small.pixels()).map(|(p, q)| (f64::from(p[0]), f64::from(q[0]))).unzip();
+    let mean_abs = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64 / 255.0;
+    assert!(mean_abs < 0.05, "mean |Δ| = {mean_abs}");
+}
+
+#[test]
+fn bad_inputs_fail_one_by_one() {
+    let out = temp_dir("bad");
+    let dir = temp_dir("bad-inputs");
+    std::fs::write(dir.join("empty.jpg"), b"").unwrap();
+    std::fs::write(dir.join("garbage.png"), b"this is not a png").unwrap();
+    let good = repo().join("samples/coffee.png");
+    let (ok, text, records) = predict(
+        &[&dir.join("empty.jpg"), &dir.join("garbage.png"), &dir.join("missing.jpg"), &good],
+        &out,
+        &[],
+    );
+    assert!(!ok, "the exit status reports failures");
+    for name in ["empty.jpg", "garbage.png", "missing.jpg"] {
+        assert!(text.contains(name), "{name} not reported: {text}");
+    }
+    assert!(text.contains("3 of 4 images failed"), "{text}");
+    assert_eq!(records.len(), 1);
+    assert!(out.join("coffee.saliency.png").exists());
+    // Over the pixel limit: refused before decoding, named.
+    let (ok, text, _) = predict(&[&good], &temp_dir("huge"), &["--max-pixels", "100000"]);
+    assert!(!ok && text.contains("coffee.png") && text.contains("exceeds the limit"), "{text}");
+    // --resume skips what is done.
+    let (ok, text, _) = predict(&[&good], &out, &["--resume"]);
+    assert!(ok && text.contains("1 already done"), "{text}");
+}
