@@ -17,6 +17,24 @@ pub enum Bench {
     Model(ModelArgs),
     /// Saliency metrics over all OSIE images vs pysaliency.
     Metrics(MetricsArgs),
+    /// Prediction throughput (decode, resize, forward) of a model file over a folder of images
+    /// vs the same architecture in PyTorch fed the same images.
+    Predict(PredictBenchArgs),
+}
+
+#[derive(clap::Args)]
+pub struct PredictBenchArgs {
+    #[arg(long, default_value = "models/default/model.safetensors")]
+    model: PathBuf,
+    #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
+    images: PathBuf,
+    #[arg(long, default_value_t = 700)]
+    count: usize,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Python with torch + torchvision: also time PyTorch.
+    #[arg(long)]
+    reference: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -126,6 +144,7 @@ pub fn run(bench: &Bench, device: &Device) -> Result<()> {
     match bench {
         Bench::Model(args) => run_model(args, device),
         Bench::Metrics(args) => run_metrics(args),
+        Bench::Predict(args) => run_predict(args, device),
     }
 }
 
@@ -225,6 +244,58 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
             .context("bench_metrics.py output has no seconds")?;
         println!("pysaliency {theirs:>8.2} s");
         println!("speed-up   {:>8.1}×", theirs / ours);
+    }
+    Ok(())
+}
+
+/// Images per second through decode (parallel), resize to the model's input, normalisation and
+/// the forward pass, in batches: `absnet predict` without writing files.
+fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
+    use absnet_data::pipeline::{self, Fit};
+    use rayon::prelude::*;
+
+    let (model, card) = absnet_model::card::load_model(&args.model, device)?;
+    let model = model.fold_norms();
+    let [w, h] = card.input.unwrap_or([320, 240]);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.images)
+        .with_context(|| format!("reading {}", args.images.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.truncate(args.count);
+    let normalization = card.config.backbone.arch.normalization();
+    let start = Instant::now();
+    for chunk in files.chunks(args.batch.max(1)) {
+        let inputs: Vec<image::RgbImage> = chunk
+            .par_iter()
+            .map(|path| pipeline::decode_file(path, pipeline::DEFAULT_MAX_PIXELS).map(|img| pipeline::fit(&img, [w, h], Fit::Resize).0))
+            .collect::<Result<_, _>>()?;
+        let raw: Vec<&[u8]> = inputs.iter().map(|i| i.as_raw().as_slice()).collect();
+        let x = normalization.batch(&raw, h as usize, w as usize, device);
+        let _ = model.forward(x).saliency.map(|s| s.into_data());
+    }
+    let ours = files.len() as f64 / start.elapsed().as_secs_f64();
+    println!("{} images from {} at {w}×{h}, batch {}, {} threads", files.len(), args.images.display(), args.batch, threads());
+    println!("absnet   {ours:>8.2} images/s");
+    if let Some(python) = &args.reference {
+        let script = reference_script("bench_torch_predict.py");
+        let output = Command::new(python)
+            .arg(&script)
+            .arg("--images")
+            .arg(&args.images)
+            .args(["--count", &args.count.to_string()])
+            .args(["--width", &w.to_string(), "--height", &h.to_string()])
+            .args(["--batch", &args.batch.to_string(), "--threads", &threads().to_string()])
+            .output()
+            .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+        if !output.status.success() {
+            bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
+        }
+        let theirs = json_output(&output.stdout, &script)?["images_per_second"]
+            .as_f64()
+            .context("bench_torch_predict.py output has no images_per_second")?;
+        println!("PyTorch  {theirs:>8.2} images/s");
+        println!("ratio    {:>8.2}×", ours / theirs);
     }
     Ok(())
 }
