@@ -114,12 +114,52 @@ fn collect_sources(inputs: &[PathBuf]) -> Result<Vec<Source>> {
                 .collect();
             files.sort();
             sources.extend(files.into_iter().map(Source::File));
+        } else if let Some(matches) = expand_pattern(input)? {
+            sources.extend(matches.into_iter().map(Source::File));
         } else {
             // Missing files are reported per image, with the others still processed.
             sources.push(Source::File(input.clone()));
         }
     }
     Ok(sources)
+}
+
+/// A quoted pattern such as `photos/*.jpg` (wildcards `*` and `?` in the file name only), for
+/// shells that pass it through unexpanded: the matching files, sorted; `None` if `input` has no
+/// wildcard.
+fn expand_pattern(input: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let Some(name) = input.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    if !name.contains(['*', '?']) {
+        return Ok(None);
+    }
+    let dir = match input.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut matches: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading folder {} for the pattern {name}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|e| wildcard(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
+        .map(|e| e.path())
+        .collect();
+    matches.sort();
+    if matches.is_empty() {
+        bail!("{}: no file matches", input.display());
+    }
+    Ok(Some(matches))
+}
+
+/// `*` matches any run of characters, `?` any one.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..])),
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
+        _ => false,
+    }
 }
 
 fn decode(source: &Source, max_pixels: u64) -> Result<RgbImage> {
@@ -143,8 +183,9 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let aesthetics_trained = model.aesthetics.is_some() && card.is_trained("aesthetics");
     if !aesthetics_trained {
         eprintln!(
-            "note: {} has no trained aesthetics head, so no aesthetic scores are given; \
-             train one with `absnet train` and an AVA dataset",
+            "note: {} has no trained aesthetics head, so no aesthetic scores are given; scores need \
+             a model trained on AVA images with an aesthetics head (`absnet train` gains the \
+             aesthetics task with the multi-task engine)",
             args.model.display()
         );
     }

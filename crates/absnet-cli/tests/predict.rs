@@ -56,6 +56,9 @@ fn the_cat_is_where_the_map_peaks() {
     let (x, y) = (record["peaks"][0]["x"].as_u64().unwrap(), record["peaks"][0]["y"].as_u64().unwrap());
     assert!((120..=360).contains(&x) && (70..=280).contains(&y), "peak at ({x}, {y})");
     assert!(record["aesthetics"].is_null(), "the default model has no trained aesthetics head");
+    // A quoted pattern is expanded by absnet itself.
+    let (ok, text, records) = predict(&[Path::new("samples/c*.png")], &temp_dir("pattern"), &[]);
+    assert!(ok && records.len() == 2, "{text}");
     assert!(text.contains("no trained aesthetics head"), "{text}");
 }
 
