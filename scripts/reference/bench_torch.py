@@ -7,9 +7,8 @@ import json
 import time
 
 import torch
-import torchvision
 
-from make_fixtures import AbsNetRef, dilate_mobilenet_v2
+from make_fixtures import torch_absnet
 
 
 def main():
@@ -20,11 +19,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    mnv2 = torchvision.models.mobilenet_v2()
-    dilate_mobilenet_v2(mnv2, 8)
-    model = AbsNetRef(mnv2.features).eval()
+    model = torch_absnet(args.threads)
     x = torch.randn(args.batch, 3, args.height, args.width)
     model(x)
     model(x)

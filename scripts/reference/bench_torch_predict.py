@@ -9,10 +9,9 @@ import time
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image
 
-from make_fixtures import AbsNetRef, dilate_mobilenet_v2, imagenet_input
+from make_fixtures import torch_absnet, imagenet_input
 
 
 def main():
@@ -24,11 +23,8 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    mnv2 = torchvision.models.mobilenet_v2()
-    dilate_mobilenet_v2(mnv2, 8)
-    model = AbsNetRef(mnv2.features).eval()
+    model = torch_absnet(args.threads)
     files = sorted(os.listdir(args.images))[: args.count]
     model(torch.zeros(1, 3, args.height, args.width))
     start = time.perf_counter()

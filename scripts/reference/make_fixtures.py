@@ -274,6 +274,15 @@ class AbsNetRef(nn.Module):
         return s, a
 
 
+def torch_absnet(threads: int) -> AbsNetRef:
+    """The benchmarks' model: ABSNet-MobileNetV2 at output stride 8, default initialisation,
+    inference mode on `threads` threads."""
+    torch.set_num_threads(threads)
+    mnv2 = torchvision.models.mobilenet_v2()
+    dilate_mobilenet_v2(mnv2, 8)
+    return AbsNetRef(mnv2.features).eval()
+
+
 def absnet_fixture(images):
     mnv2 = torchvision.models.mobilenet_v2()
     mnv2.load_state_dict(torch.load(WEIGHTS / "mobilenet_v2-b0353104.pth", map_location="cpu"))

@@ -100,37 +100,33 @@ fn time_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Device) 
 }
 
 fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> Result<f64> {
-    let script = reference_script("bench_torch.py");
+    let args = [
+        "--height", &args.height.to_string(), "--width", &args.width.to_string(),
+        "--batch", &batch.to_string(), "--repeats", &args.repeats.to_string(),
+        "--threads", &threads.to_string(),
+    ]
+    .map(String::from);
+    reference_value(python, "bench_torch.py", &args, "ms_per_image")
+}
+
+/// Runs `scripts/reference/<script>` with `python` and `args`, and reads `key` from the one
+/// JSON object it prints.
+fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> Result<f64> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference").join(script);
     let output = Command::new(python)
         .arg(&script)
-        .args(["--height", &args.height.to_string()])
-        .args(["--width", &args.width.to_string()])
-        .args(["--batch", &batch.to_string()])
-        .args(["--repeats", &args.repeats.to_string()])
-        .args(["--threads", &threads.to_string()])
+        .args(args)
         .output()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
     if !output.status.success() {
-        bail!(
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
     }
-    let value = json_output(&output.stdout, &script)?;
-    value["ms_per_image"]
+    let text = String::from_utf8_lossy(&output.stdout);
+    let value: serde_json::Value = serde_json::from_str(text.trim())
+        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))?;
+    value[key]
         .as_f64()
-        .context("bench_torch.py output has no ms_per_image")
-}
-
-fn reference_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference").join(name)
-}
-
-fn json_output(stdout: &[u8], script: &Path) -> Result<serde_json::Value> {
-    let text = String::from_utf8_lossy(stdout);
-    serde_json::from_str(text.trim())
-        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))
+        .with_context(|| format!("{} printed no `{key}`", script.display()))
 }
 
 fn threads() -> usize {
@@ -231,17 +227,7 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
     );
     println!("absnet     {ours:>8.2} s   (checksum {checksum:.6})");
     if let Some(python) = &args.reference {
-        let script = reference_script("bench_metrics.py");
-        let output = Command::new(python)
-            .arg(&script)
-            .output()
-            .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-        if !output.status.success() {
-            bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
-        }
-        let theirs = json_output(&output.stdout, &script)?["seconds"]
-            .as_f64()
-            .context("bench_metrics.py output has no seconds")?;
+        let theirs = reference_value(python, "bench_metrics.py", &[], "seconds")?;
         println!("pysaliency {theirs:>8.2} s");
         println!("speed-up   {:>8.1}×", theirs / ours);
     }
@@ -278,22 +264,13 @@ fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
     println!("{} images from {} at {w}×{h}, batch {}, {} threads", files.len(), args.images.display(), args.batch, threads());
     println!("absnet   {ours:>8.2} images/s");
     if let Some(python) = &args.reference {
-        let script = reference_script("bench_torch_predict.py");
-        let output = Command::new(python)
-            .arg(&script)
-            .arg("--images")
-            .arg(&args.images)
-            .args(["--count", &args.count.to_string()])
-            .args(["--width", &w.to_string(), "--height", &h.to_string()])
-            .args(["--batch", &args.batch.to_string(), "--threads", &threads().to_string()])
-            .output()
-            .with_context(|| format!("running {} {}", python.display(), script.display()))?;
-        if !output.status.success() {
-            bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
-        }
-        let theirs = json_output(&output.stdout, &script)?["images_per_second"]
-            .as_f64()
-            .context("bench_torch_predict.py output has no images_per_second")?;
+        let reference_args = [
+            "--images".to_string(), args.images.display().to_string(),
+            "--count".into(), args.count.to_string(), "--width".into(), w.to_string(),
+            "--height".into(), h.to_string(), "--batch".into(), args.batch.to_string(),
+            "--threads".into(), threads().to_string(),
+        ];
+        let theirs = reference_value(python, "bench_torch_predict.py", &reference_args, "images_per_second")?;
         println!("PyTorch  {theirs:>8.2} images/s");
         println!("ratio    {:>8.2}×", ours / theirs);
     }
