@@ -108,8 +108,14 @@ pub fn saliency_samples(config: &TrainConfig) -> Result<(Vec<Sample>, Split, Vec
     Ok((samples, split, train, val, test))
 }
 
+/// Identifies a run's configuration; the number of epochs is left out, so a finished run can be
+/// extended with `--resume --epochs N`.
 fn config_hash(config: &TrainConfig) -> u64 {
-    config
+    let comparable = TrainConfig {
+        epochs: 0,
+        ..config.clone()
+    };
+    comparable
         .to_toml()
         .bytes()
         .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
@@ -215,6 +221,8 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     let latest_path = checkpoints.join("latest.json");
     let hash = config_hash(config);
     let autodiff = device.clone().autodiff();
+    // The untrained neck and heads are drawn from the seed: a run is reproducible.
+    autodiff.seed(config.seed);
     let mut model = AbsNet::new(&config.model, &autodiff)?;
     let mut optimizers = GroupOptimizers::new(&model, config.groups.shared.clone(), config.groups.saliency.clone(), config.groups.aesthetics.clone());
     let mut state = Checkpoint {
