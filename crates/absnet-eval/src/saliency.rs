@@ -238,7 +238,8 @@ pub fn evaluate(
     let pooled: Vec<(f64, f64)> = relatives.iter().flatten().copied().collect();
     // The centre-bias baseline of IG, once per distinct image size.
     let mut baselines: HashMap<[u32; 2], Array2<f64>> = HashMap::new();
-    for &size in &sizes {
+    let scored_sizes = samples.iter().zip(&sizes).filter(|(s, _)| files.contains_key(&s.id)).map(|(_, size)| *size);
+    for size in scored_sizes {
         if !baselines.contains_key(&size) && !pooled.is_empty() {
             let sigma = options.sigma_fraction.map_or(options.sigma, |f| f * f64::from(size[0]).hypot(f64::from(size[1])));
             let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), sigma, Border::Zero)

@@ -204,11 +204,5 @@ pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorM
             .filter(|(k, _)| expected.contains_key(k) || !k.starts_with("classifier."))
             .collect());
     }
-    let arch = match backbone {
-        Backbone::MobilenetV2(_) => "mobilenet_v2",
-        Backbone::EfficientnetLite0(_) => "efficientnet_lite0",
-        Backbone::Resnet50(_) => "resnet50",
-        Backbone::Vgg16(_) => "vgg16",
-    };
-    backbone.name_table("").apply(source, &expected, path, arch)
+    backbone.name_table("").apply(source, &expected, path, backbone.arch().name())
 }

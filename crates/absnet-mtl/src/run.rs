@@ -85,9 +85,16 @@ pub struct Summary {
     pub model: AbsNet,
 }
 
+/// The parts of the saliency task's split.
+pub struct SplitSamples {
+    pub train: Vec<Sample>,
+    pub val: Vec<Sample>,
+    pub test: Vec<Sample>,
+}
+
 /// Loads every saliency dataset, prefixing ids with the format so they stay unique, and splits
-/// them with the task's split file.
-pub fn saliency_samples(config: &TrainConfig) -> Result<(Vec<Sample>, Split, Vec<Sample>, Vec<Sample>, Vec<Sample>), TrainError> {
+/// them with the task's split file (drawn and written first if it does not exist).
+pub fn saliency_samples(config: &TrainConfig) -> Result<SplitSamples, TrainError> {
     let task = config.saliency.as_ref().ok_or_else(|| TrainError::Config("no [saliency] task".into()))?;
     let mut samples = Vec::new();
     for spec in &task.datasets {
@@ -102,10 +109,11 @@ pub fn saliency_samples(config: &TrainConfig) -> Result<(Vec<Sample>, Split, Vec
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
     let split = Split::read_or_draw(&task.split, &samples, task.split_seed, task.split_ratios)?;
-    let train = split.select(&samples, &split.train, &task.split)?;
-    let val = split.select(&samples, &split.val, &task.split)?;
-    let test = split.select(&samples, &split.test, &task.split)?;
-    Ok((samples, split, train, val, test))
+    Ok(SplitSamples {
+        train: split.select(&samples, &split.train, &task.split)?,
+        val: split.select(&samples, &split.val, &task.split)?,
+        test: split.select(&samples, &split.test, &task.split)?,
+    })
 }
 
 /// Identifies a run's configuration; the number of epochs is left out, so a finished run can be
@@ -208,7 +216,7 @@ fn optimizer_slots(optimizers: &mut GroupOptimizers) -> [Option<&mut burn::optim
 /// Trains (or resumes) the run in `run_dir`. `device` is the plain device; training runs on its
 /// autodiff form.
 pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device, progress: &dyn Fn(&Progress)) -> Result<Summary, TrainError> {
-    let (_, _, train_samples, val_samples, _) = saliency_samples(config)?;
+    let SplitSamples { train: train_samples, val: val_samples, .. } = saliency_samples(config)?;
     if train_samples.is_empty() || val_samples.is_empty() {
         return Err(TrainError::Config(format!(
             "the split has {} training and {} validation images; both must be non-empty",

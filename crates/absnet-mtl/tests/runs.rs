@@ -42,7 +42,7 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
     let Some(config) = config(&dir) else { return };
     let device = Device::flex();
     // The starting point: the ImageNet backbone with untrained neck and head.
-    let (_, _, _, val, _) = saliency_samples(&config).unwrap();
+    let val = saliency_samples(&config).unwrap().val;
     let val = &val[..24];
     let loader = Loader::new(val, LoaderConfig { sigma_fraction: 0.03, ..LoaderConfig::new(config.input) });
     let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();

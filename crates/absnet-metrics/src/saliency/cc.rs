@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{check_map, check_same_shape};
+use super::check_pair;
 use crate::MetricError;
 
 /// Pearson's linear correlation coefficient between a saliency map and a ground-truth density
@@ -10,9 +10,7 @@ use crate::MetricError;
 /// A constant prediction correlates with nothing: 0 (pysaliency's value; MATLAB gives NaN). A
 /// constant ground truth is an error.
 pub fn cc(prediction: ArrayView2<f64>, ground_truth: ArrayView2<f64>) -> Result<f64, MetricError> {
-    check_same_shape(&prediction, &ground_truth)?;
-    let p = check_map(&prediction, "saliency")?;
-    let g = check_map(&ground_truth, "ground-truth")?;
+    let (p, g) = check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
     let (mean_p, mean_g) = (p.mean(), g.mean());
     let (mut cross, mut sp, mut sg) = ([0.0; 4], [0.0; 4], [0.0; 4]);
     let (pc, gc) = (p.values.chunks_exact(4), g.values.chunks_exact(4));

@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{Density, Duplicates, Fixation, check_map, check_same_shape, fixation_pixels};
+use super::{Density, Duplicates, Fixation, check_pair, fixation_pixels};
 use crate::MetricError;
 
 /// MATLAB's `eps` (2^−52), as InfoGain.m uses it.
@@ -17,9 +17,8 @@ pub fn information_gain(
     fixations: &[Fixation],
     duplicates: Duplicates,
 ) -> Result<f64, MetricError> {
-    check_same_shape(&prediction, &baseline)?;
-    let p = Density::min_max(&check_map(&prediction, "saliency")?);
-    let b = Density::min_max(&check_map(&baseline, "baseline")?);
+    let (p, b) = check_pair(&prediction, "saliency", &baseline, "baseline")?;
+    let (p, b) = (Density::min_max(&p), Density::min_max(&b));
     let pixels = fixation_pixels(fixations, prediction.dim(), duplicates)?;
     let total: f64 = pixels
         .iter()

@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{Density, check_map, check_same_shape};
+use super::{Density, check_pair};
 use crate::MetricError;
 
 /// MATLAB's `eps` as the MIT benchmark writes it.
@@ -27,9 +27,7 @@ pub fn kld(
     ground_truth: ArrayView2<f64>,
     variant: KldVariant,
 ) -> Result<f64, MetricError> {
-    check_same_shape(&prediction, &ground_truth)?;
-    let prediction = check_map(&prediction, "saliency")?;
-    let ground_truth = check_map(&ground_truth, "ground-truth")?;
+    let (prediction, ground_truth) = check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
     let pairs = prediction.values.iter().zip(ground_truth.values.iter());
     Ok(match variant {
         KldVariant::Mit => {

@@ -101,7 +101,18 @@ pub(crate) fn check_map<'a>(map: &'a ArrayView2<f64>, name: &'static str) -> Res
     Ok(Summary { values, min, max, sum })
 }
 
-pub(crate) fn check_same_shape(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Result<(), MetricError> {
+/// Two maps of one shape, each checked and summarised (see [`check_map`]).
+pub(crate) fn check_pair<'a>(
+    a: &'a ArrayView2<f64>,
+    a_name: &'static str,
+    b: &'a ArrayView2<f64>,
+    b_name: &'static str,
+) -> Result<(Summary<'a>, Summary<'a>), MetricError> {
+    check_same_shape(a, b)?;
+    Ok((check_map(a, a_name)?, check_map(b, b_name)?))
+}
+
+fn check_same_shape(a: &ArrayView2<f64>, b: &ArrayView2<f64>) -> Result<(), MetricError> {
     if a.dim() != b.dim() {
         return Err(MetricError::ShapeMismatch {
             first: [a.nrows(), a.ncols()],

@@ -1,6 +1,6 @@
 use ndarray::ArrayView2;
 
-use super::{Density, check_map, check_same_shape};
+use super::{Density, check_pair};
 use crate::MetricError;
 
 /// How SIM turns each map into a distribution.
@@ -22,9 +22,7 @@ pub fn sim(
     ground_truth: ArrayView2<f64>,
     variant: SimVariant,
 ) -> Result<f64, MetricError> {
-    check_same_shape(&prediction, &ground_truth)?;
-    let prediction = check_map(&prediction, "saliency")?;
-    let ground_truth = check_map(&ground_truth, "ground-truth")?;
+    let (prediction, ground_truth) = check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
     let (p, g) = match variant {
         SimVariant::Mit => (Density::min_max(&prediction), Density::min_max(&ground_truth)),
         SimVariant::Pysaliency => (

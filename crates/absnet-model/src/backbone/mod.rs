@@ -215,6 +215,15 @@ impl Backbone {
         })
     }
 
+    pub fn arch(&self) -> Arch {
+        match self {
+            Backbone::MobilenetV2(_) => Arch::MobilenetV2,
+            Backbone::EfficientnetLite0(_) => Arch::EfficientnetLite0,
+            Backbone::Resnet50(_) => Arch::Resnet50,
+            Backbone::Vgg16(_) => Arch::Vgg16,
+        }
+    }
+
     /// Channels of each tap, `[c2, c3, c4, c5]`.
     pub fn tap_channels(&self) -> [usize; 4] {
         match self {
