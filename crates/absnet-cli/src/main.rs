@@ -61,7 +61,7 @@ enum Command {
         #[arg(long)]
         f16: bool,
     },
-    /// Train a model (saliency on fixation datasets) from a TOML config.
+    /// Train a model — saliency, aesthetics or both with a shared encoder — from a TOML config.
     Train {
         /// The run's config (see --print-default-config).
         #[arg(required_unless_present = "print_default_config")]
@@ -75,6 +75,10 @@ enum Command {
         /// Override the number of epochs.
         #[arg(long)]
         epochs: Option<usize>,
+        /// Override any config field, e.g. `--set batch=4 --set balancing.method=famo`
+        /// (values in TOML syntax; bare words are strings).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
         /// Print the default configuration (the shipped model's) and exit.
         #[arg(long)]
         print_default_config: bool,
@@ -319,14 +323,14 @@ fn run() -> Result<()> {
             println!("{}: {} (card in {})", output.display(), card.name, absnet_model::card::card_path(&output).display());
             Ok(())
         }
-        Command::Train { config, run, resume, epochs, print_default_config } => {
+        Command::Train { config, run, resume, epochs, overrides, print_default_config } => {
             if print_default_config {
-                print!("{}", absnet_mtl::config::TrainConfig::default_saliency().to_toml());
+                print!("{}", absnet_mtl::config::DEFAULT_CONFIG);
                 return Ok(());
             }
             let path = config.expect("clap requires it");
             let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-            let mut config = absnet_mtl::config::TrainConfig::from_toml(&text)
+            let mut config = absnet_mtl::config::TrainConfig::from_toml_with(&text, &overrides)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             if let Some(epochs) = epochs {
                 config.epochs = epochs;
@@ -381,13 +385,27 @@ fn train(config: &absnet_mtl::config::TrainConfig, run: &Path, resume: bool, dev
         bar.set_length(p.steps_in_epoch as u64);
         bar.set_prefix((p.epoch + 1).to_string());
         bar.set_position(p.step as u64);
-        bar.set_message(format!("{:.4}", p.loss));
+        let losses: Vec<String> = p.losses.iter().map(|(task, loss)| format!("{task} {loss:.4}")).collect();
+        bar.set_message(losses.join(" · "));
     })?;
     bar.finish_and_clear();
     for (epoch, v) in summary.validations.iter().enumerate() {
-        println!("epoch {}: validation NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}", epoch + 1, v.nss, v.cc, v.kld, v.auc_judd);
+        let mut parts = Vec::new();
+        if let Some(s) = &v.saliency {
+            parts.push(format!("saliency NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}", s.nss, s.cc, s.kld, s.auc_judd));
+        }
+        if let Some(a) = &v.aesthetics {
+            parts.push(format!("aesthetics EMD {:.4}, SRCC {:.3}, PLCC {:.3}, accuracy {:.3}", a.emd, a.srcc, a.plcc, a.accuracy));
+        }
+        println!("epoch {}: validation {}", epoch + 1, parts.join("; "));
     }
-    println!("{} epochs, {} steps, {} samples skipped; run in {}", summary.epochs, summary.steps, summary.skipped, run.display());
+    println!(
+        "{} epochs, {} steps, {} samples skipped; run in {} (log.jsonl, curves.png, checkpoints/)",
+        summary.epochs,
+        summary.steps,
+        summary.skipped,
+        run.display()
+    );
     Ok(())
 }
 

@@ -146,21 +146,32 @@ impl AbsNet {
 
     /// `x`: normalised images `[batch, 3, height, width]`, any height and width.
     pub fn forward(&self, x: Tensor<4>) -> AbsNetOutput {
+        self.forward_heads(x, true, true)
+    }
+
+    /// Like [`AbsNet::forward`], computing only the heads asked for (a training step of one
+    /// task needs one head).
+    pub fn forward_heads(&self, x: Tensor<4>, saliency: bool, aesthetics: bool) -> AbsNetOutput {
         let [_, _, height, width] = x.dims();
         let taps = self.config.taps();
         let features = self.backbone.forward_taps(x, &taps);
         let tap = |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
-        let neck = self.neck.as_ref().map(|neck| neck.forward(tap(self.config.neck.input)));
+        let heads = &self.config.heads;
+        let reads_neck = |wanted: bool, input: Option<HeadInput>| wanted && input.is_some_and(|i| i.tap().is_none());
+        let neck_needed = reads_neck(saliency, heads.saliency.as_ref().map(|h| h.input))
+            || reads_neck(aesthetics, heads.aesthetics.as_ref().map(|h| h.input));
+        let neck = self.neck.as_ref().filter(|_| neck_needed).map(|neck| neck.forward(tap(self.config.neck.input)));
         let input = |input: HeadInput| match input.tap() {
             Some(t) => tap(t),
             None => neck.clone().expect("a head reading the neck builds the neck"),
         };
-        let saliency = self.saliency.as_ref().zip(self.config.heads.saliency.as_ref()).map(
+        let saliency = self.saliency.as_ref().filter(|_| saliency).zip(self.config.heads.saliency.as_ref()).map(
             |(head, config)| head.forward(input(config.input), [height, width]),
         );
         let aesthetics = self
             .aesthetics
             .as_ref()
+            .filter(|_| aesthetics)
             .zip(self.config.heads.aesthetics.as_ref())
             .map(|(head, config)| head.forward(input(config.input)));
         AbsNetOutput {

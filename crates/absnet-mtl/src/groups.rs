@@ -3,11 +3,35 @@
 
 use absnet_model::AbsNet;
 use burn::optim::{
-    AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig,
+    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig,
     decay::WeightDecayConfig, momentum::MomentumConfig,
 };
-use burn::tensor::Gradients;
 use serde::{Deserialize, Serialize};
+
+use crate::gradients::GroupGradient;
+
+/// Learning-rate schedule: a factor on a group's base rate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LrSchedule {
+    Constant,
+    /// Multiply by `gamma` every `every` epochs (the reference).
+    StepDecay { gamma: f64, every: usize },
+    /// Cosine from 1 to 0 over the run.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The factor at `epoch` of `epochs`, after `warmup` epochs of linear warm-up.
+    pub fn scale(&self, epoch: usize, epochs: usize, warmup: usize) -> f64 {
+        let base = match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::StepDecay { gamma, every } => gamma.powi((epoch / (*every).max(1)) as i32),
+            LrSchedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos()),
+        };
+        if epoch < warmup { base * (epoch + 1) as f64 / (warmup + 1) as f64 } else { base }
+    }
+}
 
 /// Which optimizer a group uses.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +57,9 @@ pub struct GroupConfig {
     /// Keep the group unchanged for the first N epochs.
     #[serde(default)]
     pub frozen_epochs: usize,
+    /// This group's own schedule; without it, the run's `lr_schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<LrSchedule>,
 }
 
 impl GroupConfig {
@@ -43,7 +70,17 @@ impl GroupConfig {
             weight_decay: 0.0,
             clip_norm: None,
             frozen_epochs: 0,
+            schedule: None,
         }
+    }
+
+    /// The learning rate at `epoch` of `epochs` (after `warmup` epochs of warm-up): 0 while the
+    /// group is frozen.
+    pub fn lr_at(&self, epoch: usize, epochs: usize, warmup: usize, run_schedule: &LrSchedule) -> f64 {
+        if epoch < self.frozen_epochs {
+            return 0.0;
+        }
+        self.lr * self.schedule.as_ref().unwrap_or(run_schedule).scale(epoch, epochs, warmup)
     }
 
     /// PyTorch's defaults where burn's differ (Adam eps 1e-8, not 1e-5).
@@ -70,26 +107,40 @@ impl GroupConfig {
     }
 }
 
+/// One step's gradient of each group (`None`: the group received none).
+pub struct StepGradients {
+    pub shared: Option<GroupGradient>,
+    pub saliency: Option<GroupGradient>,
+    pub aesthetics: Option<GroupGradient>,
+}
+
+/// Learning rates of the shared, saliency and aesthetics groups at one step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GroupRates {
+    pub shared: f64,
+    pub saliency: f64,
+    pub aesthetics: f64,
+}
+
 /// The optimizers of ABSNet's groups. A head the model lacks has no optimizer.
 pub struct GroupOptimizers {
-    pub shared: (GroupConfig, ModuleOptimizer),
-    pub saliency: Option<(GroupConfig, ModuleOptimizer)>,
-    pub aesthetics: Option<(GroupConfig, ModuleOptimizer)>,
+    pub shared: ModuleOptimizer,
+    pub saliency: Option<ModuleOptimizer>,
+    pub aesthetics: Option<ModuleOptimizer>,
 }
 
 impl GroupOptimizers {
-    pub fn new(model: &AbsNet, shared: GroupConfig, saliency: GroupConfig, aesthetics: GroupConfig) -> Self {
+    pub fn new(model: &AbsNet, shared: &GroupConfig, saliency: &GroupConfig, aesthetics: &GroupConfig) -> Self {
         Self {
-            shared: (shared.clone(), shared.build()),
-            saliency: model.saliency.is_some().then(|| (saliency.clone(), saliency.build())),
-            aesthetics: model.aesthetics.is_some().then(|| (aesthetics.clone(), aesthetics.build())),
+            shared: shared.build(),
+            saliency: model.saliency.is_some().then(|| saliency.build()),
+            aesthetics: model.aesthetics.is_some().then(|| aesthetics.build()),
         }
     }
 
-    /// One optimizer step per group from the gradients of one backward pass, each at its own
-    /// learning rate scaled by `lr_scale` (the schedule); groups frozen at `epoch` stay as they
-    /// are.
-    pub fn step(&mut self, model: AbsNet, mut grads: Gradients, epoch: usize, lr_scale: f64) -> AbsNet {
+    /// One optimizer step per group that has a gradient, each at its own learning rate; a group
+    /// at rate 0 (frozen) or without a gradient stays as it is, optimizer state included.
+    pub fn step(&mut self, model: AbsNet, gradients: StepGradients, rates: GroupRates) -> AbsNet {
         let AbsNet {
             backbone,
             neck,
@@ -97,33 +148,31 @@ impl GroupOptimizers {
             aesthetics,
             config,
         } = model;
-        let active = |c: &GroupConfig| epoch >= c.frozen_epochs;
-        let (shared_config, shared_optimizer) = &mut self.shared;
-        let (backbone, neck) = if active(shared_config) {
-            let lr = shared_config.lr * lr_scale;
-            let g = GradientsParams::from_module(&mut grads, &backbone);
-            let backbone = shared_optimizer.step(lr, backbone, g);
-            let neck = neck.map(|neck| {
-                let g = GradientsParams::from_module(&mut grads, &neck);
-                shared_optimizer.step(lr, neck, g)
-            });
-            (backbone, neck)
-        } else {
-            (backbone, neck)
-        };
-        let saliency = match (saliency, &mut self.saliency) {
-            (Some(head), Some((c, optimizer))) if active(c) => {
-                let g = GradientsParams::from_module(&mut grads, &head);
-                Some(optimizer.step(c.lr * lr_scale, head, g))
+        let (backbone, neck) = match gradients.shared.filter(|_| rates.shared > 0.0) {
+            Some(g) => {
+                let grads = g.params_for(&backbone);
+                let backbone = self.shared.step(rates.shared, backbone, grads);
+                let neck = neck.map(|neck| {
+                    let grads = g.params_for(&neck);
+                    self.shared.step(rates.shared, neck, grads)
+                });
+                (backbone, neck)
             }
-            (head, _) => head,
+            None => (backbone, neck),
         };
-        let aesthetics = match (aesthetics, &mut self.aesthetics) {
-            (Some(head), Some((c, optimizer))) if active(c) => {
-                let g = GradientsParams::from_module(&mut grads, &head);
-                Some(optimizer.step(c.lr * lr_scale, head, g))
+        let saliency = match (saliency, &mut self.saliency, gradients.saliency) {
+            (Some(head), Some(optimizer), Some(g)) if rates.saliency > 0.0 => {
+                let grads = g.params_for(&head);
+                Some(optimizer.step(rates.saliency, head, grads))
             }
-            (head, _) => head,
+            (head, _, _) => head,
+        };
+        let aesthetics = match (aesthetics, &mut self.aesthetics, gradients.aesthetics) {
+            (Some(head), Some(optimizer), Some(g)) if rates.aesthetics > 0.0 => {
+                let grads = g.params_for(&head);
+                Some(optimizer.step(rates.aesthetics, head, grads))
+            }
+            (head, _, _) => head,
         };
         AbsNet {
             backbone,
@@ -132,5 +181,17 @@ impl GroupOptimizers {
             aesthetics,
             config,
         }
+    }
+
+    /// The optimizers with their file names in a checkpoint.
+    pub fn named(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)> {
+        let mut named = vec![("shared", &mut self.shared)];
+        if let Some(o) = &mut self.saliency {
+            named.push(("saliency", o));
+        }
+        if let Some(o) = &mut self.aesthetics {
+            named.push(("aesthetics", o));
+        }
+        named
     }
 }

@@ -1,27 +1,29 @@
-//! A training run: its directory (resolved config, JSONL log, checkpoints), the loop, validation,
-//! and resuming exactly where a run stopped.
+//! A training run: its directory (resolved config, JSONL log, plots, checkpoints), the loop over
+//! the task schedule, validation, and resuming exactly where a run stopped.
 //!
-//! Checkpoints are written to `checkpoints/epoch-N/` (model and optimizer states in burn's
-//! format, which keeps parameter ids so optimizer state survives) and only then committed by an
-//! atomic rename of `checkpoints/latest.json`: a kill at any moment leaves the previous checkpoint
-//! intact and pointed to.
+//! Checkpoints are written to `checkpoints/epoch-N/` (and `step-N/` every `checkpoint_steps`):
+//! model, optimizer states of every group and the balancing method's parameters in burn's format
+//! (which keeps parameter ids, so optimizer state survives), and only then committed by an
+//! atomic rename of `checkpoints/latest.json`, which also records the step, each task's place in
+//! its data and the balancing method's history. A kill at any moment leaves the previous
+//! checkpoint intact and pointed to.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use absnet_data::loader::{Example, Loader, LoaderConfig, Skipped};
-use absnet_data::split::Split;
-use absnet_data::{DatasetSpec, Sample};
-use absnet_metrics::saliency::{self, AucJuddOptions, KldVariant, NssOptions};
+use absnet_data::Sample;
+use absnet_data::loader::{Example, Loader, Skipped};
 use absnet_model::AbsNet;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
-use ndarray::ArrayView2;
+use burn::tensor::{Device, Gradients};
 use serde::{Deserialize, Serialize};
 
+use crate::balancing::{Balancing, TaskStep};
 use crate::config::{NonFinite, TrainConfig};
-use crate::groups::GroupOptimizers;
+use crate::gradients::{GroupGradientBuilder, aligned};
+use crate::groups::{GroupOptimizers, GroupRates, StepGradients};
+use crate::tasks::{Task, TaskKind, Validation, load_tasks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -35,8 +37,8 @@ pub enum TrainError {
     Sample(#[from] absnet_data::loader::SampleError),
     #[error(transparent)]
     Model(#[from] absnet_model::ModelError),
-    #[error("epoch {epoch}, step {step}: the loss is {loss}; stopped (the last checkpoint is kept)")]
-    NonFinite { epoch: usize, step: usize, loss: f32 },
+    #[error("epoch {epoch}, step {step}: the {what} is not finite ({value}); stopped (the last checkpoint is kept)")]
+    NonFinite { epoch: usize, step: usize, what: String, value: f64 },
 }
 
 fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
@@ -46,25 +48,25 @@ fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     }
 }
 
-/// Validation scores of one epoch (means over the validation images).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Validation {
-    pub nss: f64,
-    pub cc: f64,
-    pub kld: f64,
-    pub auc_judd: f64,
-}
-
 /// What `latest.json` records.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Checkpoint {
     /// Epochs completed.
     epoch: usize,
+    /// Steps completed in the run, and in the current epoch.
     step: usize,
+    epoch_step: usize,
+    /// Batches each task has drawn so far.
+    visits: Vec<usize>,
+    /// Each task's loss sum and count in the current epoch.
+    loss_sums: Vec<f64>,
+    loss_counts: Vec<usize>,
     dir: String,
     config_hash: u64,
-    best_cc: f64,
+    /// The best validation score so far (see [`Validation::score`]) and its checkpoint.
+    best_score: Option<f64>,
     best_dir: Option<String>,
+    balancing: serde_json::Value,
 }
 
 /// Progress reported to the caller after each step.
@@ -72,7 +74,8 @@ pub struct Progress {
     pub epoch: usize,
     pub step: usize,
     pub steps_in_epoch: usize,
-    pub loss: f32,
+    /// Each task's mean loss so far in this epoch.
+    pub losses: Vec<(&'static str, f64)>,
 }
 
 /// A finished (or resumed and finished) run.
@@ -80,40 +83,10 @@ pub struct Progress {
 pub struct Summary {
     pub epochs: usize,
     pub steps: usize,
+    /// One per epoch trained in this call.
     pub validations: Vec<Validation>,
     pub skipped: usize,
     pub model: AbsNet,
-}
-
-/// The parts of the saliency task's split.
-pub struct SplitSamples {
-    pub train: Vec<Sample>,
-    pub val: Vec<Sample>,
-    pub test: Vec<Sample>,
-}
-
-/// Loads every saliency dataset, prefixing ids with the format so they stay unique, and splits
-/// them with the task's split file (drawn and written first if it does not exist).
-pub fn saliency_samples(config: &TrainConfig) -> Result<SplitSamples, TrainError> {
-    let task = config.saliency.as_ref().ok_or_else(|| TrainError::Config("no [saliency] task".into()))?;
-    let mut samples = Vec::new();
-    for spec in &task.datasets {
-        let parsed: DatasetSpec = spec.parse()?;
-        let prefix = spec.split(':').next().unwrap_or_default().to_string();
-        for mut sample in parsed.load()? {
-            sample.id = format!("{prefix}/{}", sample.id);
-            samples.push(sample);
-        }
-    }
-    if let Some(dir) = task.split.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
-    }
-    let split = Split::read_or_draw(&task.split, &samples, task.split_seed, task.split_ratios)?;
-    Ok(SplitSamples {
-        train: split.select(&samples, &split.train, &task.split)?,
-        val: split.select(&samples, &split.val, &task.split)?,
-        test: split.select(&samples, &split.test, &task.split)?,
-    })
 }
 
 /// Identifies a run's configuration; the number of epochs is left out, so a finished run can be
@@ -129,73 +102,6 @@ fn config_hash(config: &TrainConfig) -> u64 {
         .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
 }
 
-/// Images, densities and fixation masks of a batch as tensors.
-pub fn batch_tensors(examples: &[Example], config: &TrainConfig, device: &Device) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
-    let [w, h] = config.input;
-    let (w, h) = (w as usize, h as usize);
-    let normalization = config.model.backbone.arch.normalization();
-    let images: Vec<&[u8]> = examples.iter().map(|e| e.image.as_raw().as_slice()).collect();
-    let x = normalization.batch(&images, h, w, device);
-    let mut density = Vec::with_capacity(examples.len() * h * w);
-    let mut mask = vec![0f32; examples.len() * h * w];
-    for (i, e) in examples.iter().enumerate() {
-        match &e.density {
-            Some(d) => density.extend_from_slice(d),
-            None => density.extend(std::iter::repeat_n(1.0 / (h * w) as f32, h * w)),
-        }
-        for f in &e.fixations {
-            mask[i * h * w + f.y as usize * w + f.x as usize] = 1.0;
-        }
-    }
-    let shape = [examples.len(), 1, h, w];
-    (
-        x,
-        Tensor::from_data(TensorData::new(density, shape), device),
-        Tensor::from_data(TensorData::new(mask, shape), device),
-    )
-}
-
-/// Mean NSS, CC, KLD and AUC-Judd of `model` on `examples`, at input resolution.
-pub fn validate(model: &AbsNet, examples: &[Example], config: &TrainConfig, device: &Device) -> Validation {
-    let [w, h] = config.input;
-    let (w, h) = (w as usize, h as usize);
-    let mut sums = Validation::default();
-    let mut count = 0.0;
-    for chunk in examples.chunks(config.batch) {
-        let (x, _, _) = batch_tensors(chunk, config, device);
-        let maps = model.forward(x).saliency.expect("a saliency model").into_data().convert::<f32>();
-        let maps: Vec<f64> = maps.try_into_vec::<f32>().expect("f32").into_iter().map(f64::from).collect();
-        for (i, example) in chunk.iter().enumerate() {
-            let (Some(density), false) = (&example.density, example.fixations.is_empty()) else {
-                continue;
-            };
-            let map = ArrayView2::from_shape((h, w), &maps[i * h * w..(i + 1) * h * w]).expect("h × w");
-            let gt: Vec<f64> = density.iter().map(|&v| f64::from(v)).collect();
-            let gt = ArrayView2::from_shape((h, w), &gt).expect("h × w");
-            let (Ok(nss), Ok(cc), Ok(kld), Ok(auc)) = (
-                saliency::nss(map, &example.fixations, NssOptions::PYSALIENCY),
-                saliency::cc(map, gt),
-                saliency::kld(map, gt, KldVariant::Mit),
-                saliency::auc_judd(map, &example.fixations, AucJuddOptions::default()),
-            ) else {
-                continue;
-            };
-            sums.nss += nss;
-            sums.cc += cc;
-            sums.kld += kld;
-            sums.auc_judd += auc;
-            count += 1.0;
-        }
-    }
-    let count = f64::max(count, 1.0);
-    Validation {
-        nss: sums.nss / count,
-        cc: sums.cc / count,
-        kld: sums.kld / count,
-        auc_judd: sums.auc_judd / count,
-    }
-}
-
 fn write_atomically(path: &Path, text: &str) -> Result<(), TrainError> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text)
@@ -203,27 +109,111 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), TrainError> {
         .map_err(|e| file_error(path, e))
 }
 
-const GROUPS: [&str; 3] = ["shared", "saliency", "aesthetics"];
+/// The gradients of every group from one backward pass (a single loss).
+pub fn step_gradients(grads: &mut Gradients, model: &AbsNet) -> StepGradients {
+    StepGradients {
+        shared: GroupGradientBuilder::default().add(grads, &model.backbone).add(grads, &model.neck).build(),
+        saliency: GroupGradientBuilder::default().add(grads, &model.saliency).build(),
+        aesthetics: GroupGradientBuilder::default().add(grads, &model.aesthetics).build(),
+    }
+}
 
-fn optimizer_slots(optimizers: &mut GroupOptimizers) -> [Option<&mut burn::optim::ModuleOptimizer>; 3] {
-    [
-        Some(&mut optimizers.shared.1),
-        optimizers.saliency.as_mut().map(|(_, o)| o),
-        optimizers.aesthetics.as_mut().map(|(_, o)| o),
-    ]
+/// A task's training data as an endless sequence of batches: pass p is the loader's seeded
+/// order for p, cut into batches; `visits` batches have been drawn.
+struct TaskStream<'a> {
+    loader: Loader<'a>,
+    batch: usize,
+    batches: usize,
+    visits: usize,
+    order: Option<(u64, Vec<(usize, bool)>)>,
+}
+
+impl<'a> TaskStream<'a> {
+    fn new(samples: &'a [Sample], loader_config: absnet_data::loader::LoaderConfig, batch: usize, visits: usize) -> Self {
+        Self {
+            loader: Loader::new(samples, loader_config),
+            batch,
+            batches: samples.len().div_ceil(batch),
+            visits,
+            order: None,
+        }
+    }
+
+    fn next(&mut self, skipped: &mut Skipped) -> Result<Vec<Example>, TrainError> {
+        let pass = (self.visits / self.batches) as u64;
+        let index = self.visits % self.batches;
+        self.visits += 1;
+        if self.order.as_ref().is_none_or(|(p, _)| *p != pass) {
+            self.order = Some((pass, self.loader.order(pass)));
+        }
+        let (_, order) = self.order.as_ref().expect("just drawn");
+        let visits = &order[index * self.batch..((index + 1) * self.batch).min(order.len())];
+        Ok(self.loader.batch(visits, skipped)?)
+    }
+}
+
+/// Everything a checkpoint holds, written and then committed.
+struct Saver {
+    checkpoints: PathBuf,
+    latest: PathBuf,
+}
+
+/// What a run trains besides the model.
+struct Training {
+    optimizers: GroupOptimizers,
+    balancer: Box<dyn Balancing>,
+}
+
+impl Saver {
+    fn save(&self, name: String, model: &AbsNet, training: &mut Training, state: &mut Checkpoint, validation: Option<&Validation>) -> Result<(), TrainError> {
+        let dir = self.checkpoints.join(&name);
+        std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
+        let path = dir.join("model.bpk");
+        model.clone().save_file(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        for (group, optimizer) in training.optimizers.named() {
+            let path = dir.join(format!("optimizer-{group}.bpk"));
+            optimizer.save(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        }
+        if let Some(learned) = training.balancer.learned() {
+            learned.save(&dir).map_err(|e| file_error(&dir, e))?;
+        }
+        state.balancing = training.balancer.state();
+        let previous = std::mem::replace(&mut state.dir, name.clone());
+        let previous_best = state.best_dir.clone();
+        if let Some(v) = validation.filter(|v| state.best_score.is_none_or(|best| v.score() > best)) {
+            state.best_score = Some(v.score());
+            state.best_dir = Some(name);
+        }
+        write_atomically(&self.latest, &serde_json::to_string_pretty(state).expect("serialisable"))?;
+        // Keep the latest and the best checkpoints only.
+        for old in [Some(previous), previous_best].into_iter().flatten() {
+            if !old.is_empty() && old != state.dir && Some(&old) != state.best_dir.as_ref() {
+                let _ = std::fs::remove_dir_all(self.checkpoints.join(old));
+            }
+        }
+        Ok(())
+    }
+
+    fn load(&self, dir: &Path, model: AbsNet, training: &mut Training) -> Result<AbsNet, TrainError> {
+        let path = dir.join("model.bpk");
+        let model = model.try_load_file(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        for (group, optimizer) in training.optimizers.named() {
+            let path = dir.join(format!("optimizer-{group}.bpk"));
+            *optimizer = optimizer.clone().load(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        }
+        if let Some(learned) = training.balancer.learned() {
+            learned.load(dir).map_err(|e| file_error(dir, e))?;
+        }
+        Ok(model)
+    }
 }
 
 /// Trains (or resumes) the run in `run_dir`. `device` is the plain device; training runs on its
 /// autodiff form.
 pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device, progress: &dyn Fn(&Progress)) -> Result<Summary, TrainError> {
-    let SplitSamples { train: train_samples, val: val_samples, .. } = saliency_samples(config)?;
-    if train_samples.is_empty() || val_samples.is_empty() {
-        return Err(TrainError::Config(format!(
-            "the split has {} training and {} validation images; both must be non-empty",
-            train_samples.len(),
-            val_samples.len()
-        )));
-    }
+    config.validate().map_err(TrainError::Config)?;
+    let tasks = load_tasks(config)?;
+    let names: Vec<&'static str> = tasks.iter().map(Task::name).collect();
     let checkpoints = run_dir.join("checkpoints");
     std::fs::create_dir_all(&checkpoints).map_err(|e| file_error(&checkpoints, e))?;
     let latest_path = checkpoints.join("latest.json");
@@ -232,15 +222,30 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     // The untrained neck and heads are drawn from the seed: a run is reproducible.
     autodiff.seed(config.seed);
     let mut model = AbsNet::new(&config.model, &autodiff)?;
-    let mut optimizers = GroupOptimizers::new(&model, config.groups.shared.clone(), config.groups.saliency.clone(), config.groups.aesthetics.clone());
+    let groups = &config.groups;
+    let fixed_weights: Vec<f64> = tasks.iter().map(|t| t.weight).collect();
+    let mut training = Training {
+        optimizers: GroupOptimizers::new(&model, &groups.shared, &groups.saliency, &groups.aesthetics),
+        balancer: config.balancing.build(&fixed_weights, &groups.balancing, &autodiff, config.seed),
+    };
     let mut state = Checkpoint {
         epoch: 0,
         step: 0,
+        epoch_step: 0,
+        visits: vec![0; tasks.len()],
+        loss_sums: vec![0.0; tasks.len()],
+        loss_counts: vec![0; tasks.len()],
         dir: String::new(),
         config_hash: hash,
-        best_cc: f64::NEG_INFINITY,
+        best_score: None,
         best_dir: None,
+        balancing: serde_json::Value::Null,
     };
+    let saver = Saver {
+        checkpoints: checkpoints.clone(),
+        latest: latest_path.clone(),
+    };
+    let mut resumed_from = None;
     if resume && latest_path.exists() {
         let text = std::fs::read_to_string(&latest_path).map_err(|e| file_error(&latest_path, e))?;
         state = serde_json::from_str(&text).map_err(|e| file_error(&latest_path, e))?;
@@ -251,15 +256,9 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
                 run_dir.display()
             )));
         }
-        let dir = checkpoints.join(&state.dir);
-        model = model.try_load_file(dir.join("model.bpk")).map_err(|e| file_error(&dir.join("model.bpk"), format!("{e:?}")))?;
-        for (name, slot) in GROUPS.iter().zip(optimizer_slots(&mut optimizers)) {
-            if let Some(optimizer) = slot {
-                let path = dir.join(format!("optimizer-{name}.bpk"));
-                let loaded = optimizer.clone().load(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
-                *optimizer = loaded;
-            }
-        }
+        model = saver.load(&checkpoints.join(&state.dir), model, &mut training)?;
+        resumed_from = Some(state.step);
+        training.balancer.restore(&state.balancing).map_err(|e| file_error(&latest_path, e))?;
     } else {
         if let Some(weights) = &config.backbone_weights {
             model = model.load_backbone(weights)?;
@@ -268,83 +267,163 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     }
     let log_path = run_dir.join("log.jsonl");
     let mut log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| file_error(&log_path, e))?;
-    let task = config.saliency.as_ref().expect("checked by saliency_samples");
-    let loader_config = LoaderConfig {
-        flip: config.flip,
-        seed: config.seed,
-        skip_bad: config.skip_bad,
-        sigma_fraction: task.sigma_fraction,
-        ..LoaderConfig::new(config.input)
-    };
-    let loader = Loader::new(&train_samples, loader_config.clone());
-    let val_samples = &val_samples[..config.val_images.unwrap_or(val_samples.len()).min(val_samples.len())];
-    let val_loader = Loader::new(val_samples, LoaderConfig { flip: false, ..loader_config });
+    let mut log_line = |line: serde_json::Value| writeln!(log, "{line}").map_err(|e| file_error(&log_path, e));
+    if let Some(step) = resumed_from {
+        // Steps after the checkpoint that a killed run had logged are trained again.
+        log_line(serde_json::json!({"resumed_at_step": step, "checkpoint": state.dir}))?;
+    }
+
+    let mut streams: Vec<TaskStream> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TaskStream::new(&t.train, t.loader_config(config, i), config.batch, state.visits[i]))
+        .collect();
+    let batches: Vec<usize> = streams.iter().map(|s| s.batches).collect();
+    let steps_in_epoch = config.steps_per_epoch.unwrap_or_else(|| config.task_schedule.epoch_steps(&batches));
     let mut skipped = Skipped::default();
-    let val_visits: Vec<(usize, bool)> = (0..val_samples.len()).map(|i| (i, false)).collect();
-    let val_examples = val_loader.batch(&val_visits, &mut skipped)?;
+    let mut val_examples = Vec::new();
+    for (i, task) in tasks.iter().enumerate() {
+        let val = &task.val[..config.val_images.unwrap_or(task.val.len()).min(task.val.len())];
+        let loader = Loader::new(val, absnet_data::loader::LoaderConfig { flip: false, ..task.loader_config(config, i) });
+        let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();
+        val_examples.push(loader.batch(&visits, &mut skipped)?);
+    }
+
     let mut validations = Vec::new();
     for epoch in state.epoch..config.epochs {
-        let lr_scale = config.schedule.scale(epoch, config.epochs, config.warmup_epochs);
-        let order = loader.order(epoch as u64);
-        let batches: Vec<&[(usize, bool)]> = order.chunks(config.batch).take(config.steps_per_epoch.unwrap_or(usize::MAX)).collect();
-        let steps_in_epoch = batches.len();
-        for (i, visits) in batches.into_iter().enumerate() {
-            let examples = loader.batch(visits, &mut skipped)?;
-            if examples.is_empty() {
-                continue;
+        let rate = |g: &crate::groups::GroupConfig| g.lr_at(epoch, config.epochs, config.warmup_epochs, &config.lr_schedule);
+        let rates = GroupRates {
+            shared: rate(&groups.shared),
+            saliency: rate(&groups.saliency),
+            aesthetics: rate(&groups.aesthetics),
+        };
+        let balancing_rate = rate(&groups.balancing);
+        while state.epoch_step < steps_in_epoch {
+            let trained = config.task_schedule.tasks_at(state.step, &batches);
+            let mut step_tasks = Vec::new();
+            let mut losses = Vec::new();
+            let mut shared = Vec::new();
+            let mut heads = Vec::new();
+            let mut examples_of = Vec::new();
+            let mut non_finite = None;
+            for &t in &trained {
+                let examples = streams[t].next(&mut skipped)?;
+                if examples.is_empty() {
+                    continue;
+                }
+                let loss = tasks[t].loss(&model, &examples, config, &autodiff);
+                let value = f64::from(loss.clone().into_scalar::<f32>());
+                if !value.is_finite() {
+                    non_finite = Some((format!("{} loss", names[t]), value));
+                    break;
+                }
+                let mut grads = loss.backward();
+                let gradients = step_gradients(&mut grads, &model);
+                heads.push(match tasks[t].kind {
+                    TaskKind::Saliency { .. } => gradients.saliency,
+                    TaskKind::Aesthetics => gradients.aesthetics,
+                });
+                shared.push(gradients.shared.expect("every task reaches the shared encoder"));
+                step_tasks.push(t);
+                losses.push(value);
+                examples_of.push(examples);
             }
-            let (x, density, fixations) = batch_tensors(&examples, config, &autodiff);
-            let out = model.forward(x);
-            let loss = task.loss.forward(out.saliency.expect("a saliency model"), density, fixations) * task.weight;
-            let value = loss.clone().into_scalar::<f32>();
+            let mut combined = None;
+            if non_finite.is_none() && !step_tasks.is_empty() {
+                let shared = aligned(shared);
+                let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
+                let c = training.balancer.combine(&TaskStep {
+                    tasks: &step_tasks,
+                    losses: &losses,
+                    shared: &values,
+                    lr: balancing_rate,
+                });
+                let norm = shared[0].with_values(c.shared.clone()).norm();
+                if norm.is_finite() {
+                    combined = Some((shared[0].with_values(c.shared), c.weights));
+                } else {
+                    non_finite = Some(("shared gradient norm".to_string(), norm));
+                }
+            }
             state.step += 1;
-            if !value.is_finite() {
+            state.epoch_step += 1;
+            if let Some((what, value)) = non_finite {
                 match config.non_finite {
-                    NonFinite::Stop => return Err(TrainError::NonFinite { epoch, step: state.step, loss: value }),
+                    NonFinite::Stop => return Err(TrainError::NonFinite { epoch, step: state.step, what, value }),
                     NonFinite::Skip => {
-                        let _ = writeln!(log, "{}", serde_json::json!({"epoch": epoch, "step": state.step, "skipped": "non-finite loss", "loss": value.to_string()}));
+                        log_line(serde_json::json!({"epoch": epoch, "step": state.step, "skipped": format!("{what} is {value}")}))?;
                         continue;
                     }
                 }
             }
-            let grads = loss.backward();
-            model = optimizers.step(model, grads, epoch, lr_scale);
-            let line = serde_json::json!({
-                "epoch": epoch, "step": state.step, "loss": value,
-                "lr": {"shared": config.groups.shared.lr * lr_scale, "saliency": config.groups.saliency.lr * lr_scale},
+            let Some((shared, weights)) = combined else { continue };
+            let mut gradients = StepGradients {
+                shared: Some(shared),
+                saliency: None,
+                aesthetics: None,
+            };
+            for ((&t, head), &w) in step_tasks.iter().zip(heads).zip(&weights) {
+                let head = head.map(|h| h.with_values(h.values.clone() * w as f32));
+                match tasks[t].kind {
+                    TaskKind::Saliency { .. } => gradients.saliency = head,
+                    TaskKind::Aesthetics => gradients.aesthetics = head,
+                }
+            }
+            model = training.optimizers.step(model, gradients, rates);
+            if training.balancer.needs_losses_after_step() {
+                let valid = model.valid();
+                let after: Vec<f64> = step_tasks
+                    .iter()
+                    .zip(&examples_of)
+                    .map(|(&t, examples)| f64::from(tasks[t].loss(&valid, examples, config, device).into_scalar::<f32>()))
+                    .collect();
+                training.balancer.after_step(&step_tasks, &after, balancing_rate);
+            }
+            for (&t, &loss) in step_tasks.iter().zip(&losses) {
+                state.loss_sums[t] += loss;
+                state.loss_counts[t] += 1;
+            }
+            let by_name = |values: &[f64]| -> serde_json::Map<String, serde_json::Value> {
+                step_tasks.iter().zip(values).map(|(&t, &v)| (names[t].to_string(), v.into())).collect()
+            };
+            log_line(serde_json::json!({
+                "epoch": epoch, "step": state.step, "losses": by_name(&losses), "weights": by_name(&weights),
+                "lr": {"shared": rates.shared, "saliency": rates.saliency, "aesthetics": rates.aesthetics, "balancing": balancing_rate},
+            }))?;
+            state.visits = streams.iter().map(|s| s.visits).collect();
+            progress(&Progress {
+                epoch,
+                step: state.epoch_step,
+                steps_in_epoch,
+                losses: epoch_means(&state).into_iter().enumerate().filter_map(|(t, m)| m.map(|m| (names[t], m))).collect(),
             });
-            writeln!(log, "{line}").map_err(|e| file_error(&log_path, e))?;
-            progress(&Progress { epoch, step: i + 1, steps_in_epoch, loss: value });
-        }
-        let validation = validate(&model.valid(), &val_examples, config, device);
-        let line = serde_json::json!({"epoch": epoch, "step": state.step, "validation": validation, "skipped": skipped.total()});
-        writeln!(log, "{line}").map_err(|e| file_error(&log_path, e))?;
-        // Write the checkpoint, then commit it.
-        let dir_name = format!("epoch-{}", epoch + 1);
-        let dir = checkpoints.join(&dir_name);
-        std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
-        model.clone().save_file(dir.join("model.bpk")).map_err(|e| file_error(&dir.join("model.bpk"), format!("{e:?}")))?;
-        for (name, slot) in GROUPS.iter().zip(optimizer_slots(&mut optimizers)) {
-            if let Some(optimizer) = slot {
-                let path = dir.join(format!("optimizer-{name}.bpk"));
-                optimizer.save(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+            if config.checkpoint_steps.is_some_and(|k| state.step % k == 0) && state.epoch_step < steps_in_epoch {
+                saver.save(format!("step-{}", state.step), &model, &mut training, &mut state, None)?;
             }
         }
-        let previous = std::mem::replace(&mut state.dir, dir_name.clone());
-        let previous_best = state.best_dir.clone();
-        if validation.cc > state.best_cc {
-            state.best_cc = validation.cc;
-            state.best_dir = Some(dir_name.clone());
+        let valid = model.valid();
+        let mut validation = Validation::default();
+        for (task, examples) in tasks.iter().zip(&val_examples) {
+            let v = task.validate(&valid, examples, config, device);
+            validation.saliency = validation.saliency.or(v.saliency);
+            validation.aesthetics = validation.aesthetics.or(v.aesthetics);
         }
+        let means = epoch_means(&state);
+        training.balancer.end_epoch(&means);
+        log_line(serde_json::json!({
+            "epoch": epoch, "step": state.step, "validation": validation, "skipped": skipped.total(),
+            "mean_losses": names.iter().zip(&means).map(|(n, m)| (n.to_string(), serde_json::json!(m))).collect::<serde_json::Map<_, _>>(),
+            "task_weights": training.balancer.task_weights(),
+        }))?;
         state.epoch = epoch + 1;
-        write_atomically(&latest_path, &serde_json::to_string_pretty(&state).expect("serialisable"))?;
-        // Keep the latest and the best checkpoints only.
-        for old in [Some(previous), previous_best].into_iter().flatten() {
-            if !old.is_empty() && old != state.dir && Some(&old) != state.best_dir.as_ref() {
-                let _ = std::fs::remove_dir_all(checkpoints.join(old));
-            }
-        }
+        state.epoch_step = 0;
+        state.loss_sums = vec![0.0; tasks.len()];
+        state.loss_counts = vec![0; tasks.len()];
+        saver.save(format!("epoch-{}", epoch + 1), &model, &mut training, &mut state, Some(&validation))?;
         validations.push(validation);
+        if let Err(e) = crate::plots::write_training_curves(&log_path, &run_dir.join("curves.png")) {
+            log_line(serde_json::json!({"epoch": epoch, "plot_error": e.to_string()}))?;
+        }
     }
     Ok(Summary {
         epochs: state.epoch,
@@ -355,7 +434,15 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     })
 }
 
-/// The run's best checkpoint (highest validation CC) as a model file with its card.
+fn epoch_means(state: &Checkpoint) -> Vec<Option<f64>> {
+    state
+        .loss_sums
+        .iter()
+        .zip(&state.loss_counts)
+        .map(|(&s, &n)| (n > 0).then(|| s / n as f64))
+        .collect()
+}
+
 pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::StoredPrecision, device: &Device) -> Result<absnet_model::ModelCard, TrainError> {
     let config_path = run_dir.join("config.toml");
     let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
@@ -371,16 +458,23 @@ pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::S
     let backbone = config.backbone_weights.as_ref().map_or_else(|| "none (random initialisation)".into(), |p| p.display().to_string());
     let mut card = absnet_model::ModelCard::new(&name, config.model.clone(), &backbone);
     card.input = Some(config.input);
-    if let (Some(task), Some(head)) = (&config.saliency, card.heads.get_mut("saliency")) {
-        head.trained = true;
-        head.data = task.datasets.iter().map(|d| format!("{d} (train part of {})", task.split.display())).collect();
-        head.notes = format!(
-            "{} of {} epochs, checkpoint {}, validation CC {:.4}",
-            state.epoch,
-            config.epochs,
-            dir.display(),
-            state.best_cc
-        );
+    let trained = format!(
+        "{} of {} epochs, checkpoint {}, validation score {:.4}",
+        state.epoch,
+        config.epochs,
+        dir.display(),
+        state.best_score.unwrap_or(f64::NAN)
+    );
+    let tasks: [(&str, Option<(&Vec<String>, &Path)>); 2] = [
+        ("saliency", config.saliency.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
+        ("aesthetics", config.aesthetics.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
+    ];
+    for (name, task) in tasks {
+        if let (Some((datasets, split)), Some(head)) = (task, card.heads.get_mut(name)) {
+            head.trained = true;
+            head.data = datasets.iter().map(|d| format!("{d} (train part of {})", split.display())).collect();
+            head.notes = format!("{trained} (best: saliency CC, or aesthetics SRCC without saliency)");
+        }
     }
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;

@@ -3,7 +3,8 @@
 
 use absnet_model::weights::module_tensors;
 use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
-use absnet_mtl::groups::{GroupConfig, GroupOptimizers};
+use absnet_mtl::groups::{GroupConfig, GroupOptimizers, GroupRates};
+use absnet_mtl::run::step_gradients;
 use absnet_mtl::losses;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ndarray::Array2;
@@ -70,9 +71,17 @@ fn one_step(shared: GroupConfig) -> ([f32; 3], bool) {
     let votes = Tensor::<2>::random([2, 10], Distribution::Uniform(0.0, 1.0), &device);
     let out = model.forward(x);
     let loss = losses::tv(out.saliency.unwrap(), density) + losses::emd2(out.aesthetics.unwrap(), votes);
-    let grads = loss.backward();
-    let mut optimizers = GroupOptimizers::new(&model, shared, GroupConfig::adam(1e-2), GroupConfig::adam(1e-1));
-    let model = optimizers.step(model, grads, 0, 1.0);
+    let mut grads = loss.backward();
+    let gradients = step_gradients(&mut grads, &model);
+    let (saliency, aesthetics) = (GroupConfig::adam(1e-2), GroupConfig::adam(1e-1));
+    let mut optimizers = GroupOptimizers::new(&model, &shared, &saliency, &aesthetics);
+    let schedule = absnet_mtl::groups::LrSchedule::Constant;
+    let rates = GroupRates {
+        shared: shared.lr_at(0, 1, 0, &schedule),
+        saliency: saliency.lr_at(0, 1, 0, &schedule),
+        aesthetics: aesthetics.lr_at(0, 1, 0, &schedule),
+    };
+    let model = optimizers.step(model, gradients, rates);
     let after = module_tensors(&model);
     let mut largest = [0f32; 3];
     let mut statistics_moved = false;

@@ -1,12 +1,18 @@
-//! Real, small training runs on OSIE with the ImageNet backbone: they learn, and a run stopped
-//! after one epoch and resumed ends where an uninterrupted run ends.
+//! Real, small training runs with the ImageNet backbone: saliency on OSIE learns; a run stopped
+//! and resumed ends where an uninterrupted run ends; multi-task runs with an aesthetics task on
+//! an AVA-format dataset (images generated here, real vote counts from ../shared/data/ava-labels)
+//! train both heads under the alternating and joint schedules.
 
 use std::path::PathBuf;
 
 use absnet_data::loader::{Loader, LoaderConfig, Skipped};
 use absnet_model::weights::module_tensors;
 use absnet_mtl::config::TrainConfig;
-use absnet_mtl::run::{saliency_samples, train, validate};
+use absnet_mtl::balancing::BalancingConfig;
+use absnet_mtl::config::AestheticsTask;
+use absnet_mtl::run::train;
+use absnet_mtl::schedule::TaskSchedule;
+use absnet_mtl::tasks::{load_tasks, validate_saliency};
 use burn::tensor::Device;
 
 fn config(dir: &PathBuf) -> Option<TrainConfig> {
@@ -42,7 +48,7 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
     let Some(config) = config(&dir) else { return };
     let device = Device::flex();
     // The starting point: the ImageNet backbone with untrained neck and head.
-    let val = saliency_samples(&config).unwrap().val;
+    let val = load_tasks(&config).unwrap().remove(0).val;
     let val = &val[..24];
     let loader = Loader::new(val, LoaderConfig { sigma_fraction: 0.03, ..LoaderConfig::new(config.input) });
     let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();
@@ -51,9 +57,9 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
         .unwrap()
         .load_backbone(config.backbone_weights.as_ref().unwrap())
         .unwrap();
-    let before = validate(&start_model, &examples, &config, &device);
+    let before = validate_saliency(&start_model, &examples, &config, &device);
     let summary = train(&config, &dir.join("run"), false, &device, &|_| {}).unwrap();
-    let after = summary.validations.last().unwrap();
+    let after = summary.validations.last().unwrap().saliency.clone().unwrap();
     eprintln!("before {before:?}\nafter  {after:?}");
     assert!(after.kld < before.kld, "KLD {} → {}", before.kld, after.kld);
     assert!(after.cc > before.cc, "CC {} → {}", before.cc, after.cc);
@@ -88,4 +94,115 @@ fn stopping_and_resuming_ends_where_an_uninterrupted_run_ends() {
         .fold(0.0f32, f32::max);
     eprintln!("largest weight difference straight vs resumed: {worst:e}");
     assert_eq!(worst, 0.0, "bitwise equal on the CPU backend");
+}
+
+/// An AVA-format dataset in `dir`: `count` generated images (brightness rising with the mean
+/// score, so there is something to learn) and the first `count` real vote-count rows.
+fn ava_fixture(dir: &std::path::Path, count: usize) -> Option<PathBuf> {
+    let labels = absnet_testkit::shared_data("ava-labels")?.join("data/AVA/ava_labels_test.json");
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(labels).unwrap()).unwrap();
+    let root = dir.join("ava");
+    std::fs::create_dir_all(root.join("images")).unwrap();
+    let mut rows = String::new();
+    for (i, entry) in entries.iter().take(count).enumerate() {
+        let id = entry["image_id"].as_str().unwrap();
+        let votes: Vec<u64> = entry["label"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let mean = votes.iter().enumerate().map(|(k, v)| (k + 1) as f64 * *v as f64).sum::<f64>() / votes.iter().sum::<u64>() as f64;
+        let noise = absnet_testkit::uniform(id, 80 * 60);
+        let image = image::RgbImage::from_fn(80, 60, |x, y| {
+            let level = (mean / 10.0 * 200.0 + 40.0 * noise[(y * 80 + x) as usize]) as u8;
+            image::Rgb([level, level / 2 + (x as u8), 255 - level])
+        });
+        image.save(root.join("images").join(format!("{id}.jpg"))).unwrap();
+        let votes: Vec<String> = votes.iter().map(u64::to_string).collect();
+        rows.push_str(&format!("{} {id} {} 0 0 1\n", i + 1, votes.join(" ")));
+    }
+    std::fs::write(root.join("AVA.txt"), rows).unwrap();
+    Some(root)
+}
+
+/// Saliency (OSIE) and aesthetics (the AVA fixture) sharing one encoder.
+fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
+    let mut config = config(&dir.to_path_buf())?;
+    let ava = ava_fixture(dir, 32)?;
+    config.input = [64, 48];
+    config.epochs = 2;
+    config.steps_per_epoch = Some(6);
+    config.val_images = Some(8);
+    config.model.heads.aesthetics = Some(absnet_model::heads::AestheticsHeadConfig::default());
+    config.aesthetics = Some(AestheticsTask {
+        datasets: vec![format!("ava:{}", ava.display())],
+        split: dir.join("ava-split.json"),
+        split_seed: 1,
+        split_ratios: [0.75, 0.25, 0.0],
+        weight: 1.0,
+    });
+    Some(config)
+}
+
+fn log_records(run: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("log.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn alternating_rounds_train_both_heads_on_their_own_data() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("alternating");
+    let Some(mut config) = multi_task_config(&dir) else { return };
+    config.task_schedule = TaskSchedule::Alternating { round_steps: Some(2), round_epochs: None };
+    let run = dir.join("run");
+    let summary = train(&config, &run, false, &Device::flex(), &|_| {}).unwrap();
+    // Rounds of two steps: saliency, saliency, aesthetics, aesthetics, …
+    let trained: Vec<String> = log_records(&run)
+        .iter()
+        .filter_map(|r| r["losses"].as_object().map(|l| l.keys().cloned().collect::<Vec<_>>().join("+")))
+        .collect();
+    assert_eq!(trained[..6], ["saliency", "saliency", "aesthetics", "aesthetics", "saliency", "saliency"]);
+    assert_eq!(trained.len(), 12);
+    let last = summary.validations.last().unwrap();
+    let (s, a) = (last.saliency.clone().unwrap(), last.aesthetics.clone().unwrap());
+    eprintln!("{s:?}\n{a:?}");
+    assert!(s.cc.is_finite() && a.emd.is_finite() && a.emd > 0.0);
+    assert!(run.join("curves.png").exists());
+    // The exported model says both heads are trained, and on what.
+    let card = absnet_mtl::run::export(&run, &dir.join("model.safetensors"), absnet_model::weights::StoredPrecision::F32, &Device::flex()).unwrap();
+    assert!(card.heads["saliency"].trained && card.heads["aesthetics"].trained);
+    assert!(card.heads["aesthetics"].data[0].starts_with("ava:"), "{:?}", card.heads["aesthetics"].data);
+}
+
+#[test]
+fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("joint");
+    let Some(mut config) = multi_task_config(&dir) else { return };
+    config.task_schedule = TaskSchedule::Joint {};
+    config.balancing = BalancingConfig::Uncertainty {};
+    config.checkpoint_steps = Some(4);
+    let device = Device::flex();
+    let straight = train(&config, &dir.join("straight"), false, &device, &|_| {}).unwrap();
+    let records = log_records(&dir.join("straight"));
+    let first = &records[0];
+    assert_eq!(first["losses"].as_object().unwrap().len(), 2, "both tasks every step: {first}");
+    // The learned weights start at exp(0) / 2 and move.
+    assert_eq!(first["weights"]["saliency"], 0.5);
+    let last_step = records.iter().rev().find(|r| r["weights"].is_object()).unwrap();
+    assert_ne!(last_step["weights"]["aesthetics"], 0.5);
+    // A run killed after step 5 (its step-4 checkpoint committed) and resumed from there.
+    let killed = dir.join("killed");
+    let kill = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        train(&config, &killed, false, &device, &|p| assert!(p.step < 5, "killed at step {}", p.step))
+    }));
+    assert!(kill.is_err());
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(killed.join("checkpoints/latest.json")).unwrap()).unwrap();
+    assert_eq!((state["step"].as_u64(), state["epoch"].as_u64()), (Some(4), Some(0)));
+    let resumed = train(&config, &killed, true, &device, &|_| {}).unwrap();
+    assert_eq!(resumed.steps, straight.steps);
+    let (a, b) = (module_tensors(&straight.model), module_tensors(&resumed.model));
+    let worst = a
+        .iter()
+        .map(|(name, t)| t.data.iter().zip(&b[name].data).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max))
+        .fold(0.0f32, f32::max);
+    assert_eq!(worst, 0.0, "bitwise equal on the CPU backend");
+    let final_weights = |run: &std::path::Path| log_records(run).iter().rev().find(|r| r["weights"].is_object()).unwrap()["weights"].clone();
+    assert_eq!(final_weights(&dir.join("straight")), final_weights(&killed), "the balancing state resumes too");
 }

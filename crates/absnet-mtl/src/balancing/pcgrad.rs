@@ -1,0 +1,87 @@
+//! PCGrad — Yu, Kumar, Gupta, Levine, Hausman & Finn, "Gradient Surgery for Multi-Task
+//! Learning", NeurIPS 2020, Algorithm 1: for each task i, `gᵢ' = gᵢ`, then for every other task
+//! j in random order, if `gᵢ' · gⱼ < 0`, `gᵢ' ← gᵢ' − (gᵢ' · gⱼ / ‖gⱼ‖²) gⱼ`; the update is
+//! `Σᵢ gᵢ'`. Applied to the shared group only; each head keeps its own task's gradient.
+
+use burn::tensor::Tensor;
+
+use super::{Balancing, Combined, TaskStep};
+
+pub struct PcGrad {
+    seed: u64,
+    steps: u64,
+}
+
+impl PcGrad {
+    pub fn new(seed: u64) -> Self {
+        Self { seed, steps: 0 }
+    }
+}
+
+fn dot(a: &Tensor<1>, b: &Tensor<1>) -> f64 {
+    f64::from((a.clone() * b.clone()).sum().into_scalar::<f32>())
+}
+
+/// Each task's gradient with its conflicting components removed, visiting the others in the
+/// order `orders[i]` gives for task i.
+pub fn project_conflicts(gradients: &[Tensor<1>], orders: &[Vec<usize>]) -> Vec<Tensor<1>> {
+    let squared_norms: Vec<f64> = gradients.iter().map(|g| dot(g, g)).collect();
+    gradients
+        .iter()
+        .zip(orders)
+        .map(|(g, order)| {
+            let mut projected = g.clone();
+            for &j in order {
+                let overlap = dot(&projected, &gradients[j]);
+                if overlap < 0.0 && squared_norms[j] > 0.0 {
+                    projected = projected - gradients[j].clone() * (overlap / squared_norms[j]) as f32;
+                }
+            }
+            projected
+        })
+        .collect()
+}
+
+impl Balancing for PcGrad {
+    fn combine(&mut self, step: &TaskStep) -> Combined {
+        let n = step.shared.len();
+        // A seeded shuffle of the other tasks for each task (Fisher–Yates on SplitMix64).
+        let mut state = self.seed ^ self.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut next = || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        let orders: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                let mut others: Vec<usize> = (0..n).filter(|&j| j != i).collect();
+                for k in (1..others.len()).rev() {
+                    others.swap(k, (next() % (k as u64 + 1)) as usize);
+                }
+                others
+            })
+            .collect();
+        self.steps += 1;
+        let projected = project_conflicts(step.shared, &orders);
+        let shared = projected.into_iter().reduce(|a, b| a + b).expect("at least one task per step");
+        Combined {
+            shared,
+            weights: vec![1.0; n],
+        }
+    }
+
+    fn task_weights(&self) -> Vec<f64> {
+        Vec::new()
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::json!({ "steps": self.steps })
+    }
+
+    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.steps = state["steps"].as_u64().ok_or("PCGrad state: no step count")?;
+        Ok(())
+    }
+}

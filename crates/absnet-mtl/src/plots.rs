@@ -1,0 +1,141 @@
+//! Training curves as a PNG, drawn from a run's `log.jsonl`: each task's loss (a running mean
+//! over 20 steps), the balancing weights, and the validation scores per epoch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+/// DejaVu Sans Mono (Bitstream Vera licence, `assets/fonts/`): text needs a font, and the system's
+/// may not exist.
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansMono.ttf");
+
+type Series = BTreeMap<String, Vec<(f64, f64)>>;
+
+/// The curves of a log: (loss per task, weight per task, validation score per metric).
+fn read_log(text: &str) -> (Series, Series, Series) {
+    let (mut losses, mut weights, mut validation) = (Series::new(), Series::new(), Series::new());
+    for line in text.lines() {
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let step = record["step"].as_f64().unwrap_or(0.0);
+        for (name, series) in [("losses", &mut losses), ("weights", &mut weights)] {
+            if let Some(values) = record[name].as_object() {
+                for (task, v) in values {
+                    if let Some(v) = v.as_f64() {
+                        series.entry(task.clone()).or_default().push((step, v));
+                    }
+                }
+            }
+        }
+        if let Some(tasks) = record["validation"].as_object() {
+            let epoch = record["epoch"].as_f64().unwrap_or(0.0) + 1.0;
+            for (task, metrics) in tasks {
+                for (metric, v) in metrics.as_object().into_iter().flatten() {
+                    if let Some(v) = v.as_f64() {
+                        validation.entry(format!("{task} {metric}")).or_default().push((epoch, v));
+                    }
+                }
+            }
+        }
+    }
+    for series in losses.values_mut() {
+        *series = running_mean(series, 20);
+    }
+    (losses, weights, validation)
+}
+
+fn running_mean(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
+    (0..points.len())
+        .map(|i| {
+            let from = (i + 1).saturating_sub(window);
+            let part = &points[from..=i];
+            (points[i].0, part.iter().map(|p| p.1).sum::<f64>() / part.len() as f64)
+        })
+        .collect()
+}
+
+fn bounds(series: &Series) -> Option<((f64, f64), (f64, f64))> {
+    let points: Vec<&(f64, f64)> = series.values().flatten().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    if points.is_empty() {
+        return None;
+    }
+    let fold = |f: fn(&(f64, f64)) -> f64| {
+        let (lo, hi) = points.iter().map(|p| f(p)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = ((hi - lo) * 0.05).max(1e-6);
+        (lo - pad, hi + pad)
+    };
+    Some((fold(|p| p.0), fold(|p| p.1)))
+}
+
+fn panel(area: &DrawingArea<BitMapBackend, plotters::coord::Shift>, title: &str, x_label: &str, series: &Series) -> Result<(), String> {
+    let Some(((x0, x1), (y0, y1))) = bounds(series) else { return Ok(()) };
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| e.to_string())?;
+    chart.configure_mesh().x_desc(x_label).label_style(("sans-serif", 12)).draw().map_err(|e| e.to_string())?;
+    for (i, (name, points)) in series.iter().enumerate() {
+        let colour = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 12))
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
+/// Draws `log`'s curves into `png` (1500 × 450: losses, weights, validation), written to a
+/// temporary file first and renamed.
+pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let (losses, weights, validation) = read_log(&text);
+    // Registering twice is harmless: the font is replaced by itself.
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| "the bundled font does not load".to_string())?;
+    let tmp = png.with_extension("tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (1500, 450)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let areas = root.split_evenly((1, 3));
+        panel(&areas[0], "training loss (mean of 20 steps)", "step", &losses)?;
+        panel(&areas[1], "task weights", "step", &weights)?;
+        panel(&areas[2], "validation", "epoch", &validation)?;
+        root.present().map_err(|e| format!("{}: {e}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, png).map_err(|e| format!("{}: {e}", png.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_becomes_curves() {
+        let log = [
+            r#"{"epoch":0,"step":1,"losses":{"saliency":2.0},"weights":{"saliency":1.0}}"#,
+            r#"{"epoch":0,"step":2,"losses":{"aesthetics":0.5},"weights":{"aesthetics":1.0}}"#,
+            r#"{"epoch":0,"step":3,"losses":{"saliency":1.0},"weights":{"saliency":0.8}}"#,
+            r#"{"epoch":0,"step":3,"validation":{"saliency":{"cc":0.3,"nss":1.0}}}"#,
+        ]
+        .join("\n");
+        let (losses, weights, validation) = read_log(&log);
+        assert_eq!(losses["saliency"], vec![(1.0, 2.0), (3.0, 1.5)]);
+        assert_eq!(weights["saliency"], vec![(1.0, 1.0), (3.0, 0.8)]);
+        assert_eq!(validation["saliency cc"], vec![(1.0, 0.3)]);
+        let dir = std::env::temp_dir().join(format!("absnet-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("log.jsonl"), log).unwrap();
+        write_training_curves(&dir.join("log.jsonl"), &dir.join("curves.png")).unwrap();
+        let png = image::open(dir.join("curves.png")).unwrap();
+        assert_eq!((png.width(), png.height()), (1500, 450));
+    }
+}
