@@ -1,7 +1,9 @@
 //! `absnet bench`: speed against the Python references, measured side by side in one run on the
 //! same thread count. `bench model`: ABSNet inference vs the same model in PyTorch eager
 //! (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
-//! pysaliency doing the same work (scripts/reference/bench_metrics.py).
+//! pysaliency doing the same work (scripts/reference/bench_metrics.py). `bench train`: one
+//! multi-task training step with an optimizer per group vs PyTorch
+//! (scripts/reference/bench_torch_train.py).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +19,9 @@ pub enum Bench {
     Model(ModelArgs),
     /// Saliency metrics over all OSIE images vs pysaliency.
     Metrics(MetricsArgs),
+    /// One training step (forward through both heads, KLD + EMD, backward, Adam per group) vs
+    /// the same step in PyTorch.
+    Train(TrainArgs),
     /// Prediction throughput (decode, resize, forward) of a model file over a folder of images
     /// vs the same architecture in PyTorch fed the same images.
     Predict(PredictBenchArgs),
@@ -32,6 +37,22 @@ pub struct PredictBenchArgs {
     count: usize,
     #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// Python with torch + torchvision: also time PyTorch.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = 320)]
+    height: usize,
+    #[arg(long, default_value_t = 480)]
+    width: usize,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 10)]
+    repeats: usize,
     /// Python with torch + torchvision: also time PyTorch.
     #[arg(long)]
     reference: Option<PathBuf>,
@@ -112,6 +133,12 @@ fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> 
 /// Runs `scripts/reference/<script>` with `python` and `args`, and reads `key` from the one
 /// JSON object it prints.
 fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> Result<f64> {
+    let value = reference_json(python, script, args)?;
+    value[key].as_f64().with_context(|| format!("{script} printed no `{key}`"))
+}
+
+/// The one JSON object `scripts/reference/<script>` prints.
+fn reference_json(python: &Path, script: &str, args: &[String]) -> Result<serde_json::Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference").join(script);
     let output = Command::new(python)
         .arg(&script)
@@ -122,11 +149,7 @@ fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> R
         bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let value: serde_json::Value = serde_json::from_str(text.trim())
-        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))?;
-    value[key]
-        .as_f64()
-        .with_context(|| format!("{} printed no `{key}`", script.display()))
+    serde_json::from_str(text.trim()).with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))
 }
 
 fn threads() -> usize {
@@ -141,7 +164,71 @@ pub fn run(bench: &Bench, device: &Device) -> Result<()> {
         Bench::Model(args) => run_model(args, device),
         Bench::Metrics(args) => run_metrics(args),
         Bench::Predict(args) => run_predict(args, device),
+        Bench::Train(args) => run_train(args, device),
     }
+}
+
+/// Peak resident memory of this process (VmHWM), in MB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The engine's step on one batch: both heads, KLD + EMD, backward, each group's gradient taken
+/// out and stepped by its own Adam (shared 1e-4, heads 1e-3), BatchNorm frozen.
+fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
+    use absnet_mtl::groups::{GroupConfig, GroupOptimizers, GroupRates};
+    use absnet_mtl::{losses, run::step_gradients};
+
+    let autodiff = device.clone().autodiff();
+    let config = AbsNetConfig::reference(BackboneConfig::new(Arch::MobilenetV2));
+    let mut model = AbsNet::new(&config, &autodiff)?;
+    let (shared, head) = (GroupConfig::adam(1e-4), GroupConfig::adam(1e-3));
+    let mut optimizers = GroupOptimizers::new(&model, &shared, &head, &head);
+    let rates = GroupRates { shared: 1e-4, saliency: 1e-3, aesthetics: 1e-3 };
+    let x = Tensor::<4>::random([args.batch, 3, args.height, args.width], Distribution::Normal(0.0, 1.0), &autodiff);
+    let density = Tensor::<4>::random([args.batch, 1, args.height, args.width], Distribution::Uniform(0.0, 1.0), &autodiff);
+    let votes = Tensor::<2>::random([args.batch, 10], Distribution::Uniform(0.0, 1.0), &autodiff);
+    let mut step = |model: AbsNet| {
+        let out = model.forward(x.clone());
+        let loss = losses::kld(out.saliency.expect("both heads"), density.clone()) + losses::emd2(out.aesthetics.expect("both heads"), votes.clone());
+        let _ = loss.clone().into_scalar::<f32>();
+        let mut grads = loss.backward();
+        let gradients = step_gradients(&mut grads, &model);
+        optimizers.step(model, gradients, rates)
+    };
+    model = step(model);
+    model = step(model);
+    let mut samples = Vec::new();
+    for _ in 0..args.repeats {
+        let start = Instant::now();
+        model = step(model);
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let ours = median(samples);
+    let threads = threads();
+    println!(
+        "ABSNet-MobileNetV2 training step at {}×{}, batch {}, Adam per group, {threads} threads, median of {}",
+        args.width, args.height, args.batch, args.repeats
+    );
+    let rss = peak_rss_mb().map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
+    println!("absnet   {ours:>9.1} ms/step   peak RSS {rss}");
+    if let Some(python) = &args.reference {
+        let reference_args = [
+            "--height", &args.height.to_string(), "--width", &args.width.to_string(),
+            "--batch", &args.batch.to_string(), "--repeats", &args.repeats.to_string(),
+            "--threads", &threads.to_string(),
+        ]
+        .map(String::from);
+        let reference = reference_json(python, "bench_torch_train.py", &reference_args)?;
+        let theirs = reference["ms_per_step"].as_f64().context("bench_torch_train.py printed no `ms_per_step`")?;
+        let their_rss = reference["max_rss_mb"].as_f64().map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
+        println!("PyTorch  {theirs:>9.1} ms/step   peak RSS {their_rss}");
+        println!("speed-up {:>9.2}×", theirs / ours);
+    }
+    Ok(())
 }
 
 fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {

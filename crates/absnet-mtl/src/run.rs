@@ -413,7 +413,7 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         log_line(serde_json::json!({
             "epoch": epoch, "step": state.step, "validation": validation, "skipped": skipped.total(),
             "mean_losses": names.iter().zip(&means).map(|(n, m)| (n.to_string(), serde_json::json!(m))).collect::<serde_json::Map<_, _>>(),
-            "task_weights": training.balancer.task_weights(),
+            "task_weights": names.iter().zip(training.balancer.task_weights()).map(|(n, w)| (n.to_string(), serde_json::json!(w))).collect::<serde_json::Map<_, _>>(),
         }))?;
         state.epoch = epoch + 1;
         state.epoch_step = 0;
