@@ -183,9 +183,10 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let aesthetics_trained = model.aesthetics.is_some() && card.is_trained("aesthetics");
     if !aesthetics_trained {
         eprintln!(
-            "note: {} has no trained aesthetics head, so no aesthetic scores are given; scores need \
-             a model trained on AVA images with an aesthetics head (`absnet train` gains the \
-             aesthetics task with the multi-task engine)",
+            "note: {} has no trained aesthetics head, so no aesthetic scores are given; to train one, \
+             add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
+             `ava-json:FILE`) to a config (see `absnet train --print-default-config`) and run \
+             `absnet train CONFIG --run DIR`, then `absnet export DIR -o MODEL`",
             args.model.display()
         );
     }
@@ -231,6 +232,8 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         .append(true)
         .open(&summary_path)
         .with_context(|| format!("opening {}", summary_path.display()))?;
+    let table_path = args.out.join("summary.csv");
+    let mut table = CsvSummary::open(&table_path)?;
     let todo: Vec<&Source> = sources
         .iter()
         .filter(|s| {
@@ -317,6 +320,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
             match result {
                 Ok(record) => {
                     writeln!(summary, "{record}").with_context(|| format!("writing {}", summary_path.display()))?;
+                    table.write(&record).with_context(|| format!("writing {}", table_path.display()))?;
                     if sources.len() == 1 {
                         bar.suspend(|| println!("{}: heatmap {}", source.name(), record["overlay"].as_str().unwrap_or_default()));
                     }
@@ -332,14 +336,59 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     bar.finish_and_clear();
     let done = todo.len() - failed;
     println!(
-        "{done} images done, {failed} failed, {skipped} already done; maps and overlays in {}, records in {}",
+        "{done} images done, {failed} failed, {skipped} already done; maps and overlays in {}, records in {} and {}",
         args.out.display(),
-        summary_path.display()
+        summary_path.display(),
+        table_path.display()
     );
     if failed > 0 {
         bail!("{failed} of {} images failed", todo.len());
     }
     Ok(())
+}
+
+/// `summary.csv`: one row per image — the JSONL record's scalars and its strongest peak —
+/// appended, with the header written when the file is new.
+struct CsvSummary {
+    writer: csv::Writer<std::fs::File>,
+}
+
+impl CsvSummary {
+    const HEADER: [&'static str; 11] = [
+        "image", "width", "height", "peak_x", "peak_y", "peak_value", "aesthetic_mean", "aesthetic_std", "saliency", "overlay", "ms",
+    ];
+
+    fn open(path: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let new = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
+        let mut writer = csv::Writer::from_writer(file);
+        if new {
+            writer.write_record(Self::HEADER).with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(Self { writer })
+    }
+
+    fn write(&mut self, record: &serde_json::Value) -> Result<()> {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let peak = &record["peaks"][0];
+        let aesthetics = &record["aesthetics"];
+        let row = [
+            &record["image"], &record["width"], &record["height"], &peak["x"], &peak["y"], &peak["value"],
+            &aesthetics["mean"], &aesthetics["std"], &record["saliency"], &record["overlay"], &record["ms"],
+        ]
+        .map(text);
+        self.writer.write_record(row)?;
+        self.writer.flush()?;
+        Ok(())
+    }
 }
 
 /// Writes through a temporary file in the same folder and renames it into place.

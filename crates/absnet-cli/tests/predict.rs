@@ -56,6 +56,12 @@ fn the_cat_is_where_the_map_peaks() {
     let (x, y) = (record["peaks"][0]["x"].as_u64().unwrap(), record["peaks"][0]["y"].as_u64().unwrap());
     assert!((120..=360).contains(&x) && (70..=280).contains(&y), "peak at ({x}, {y})");
     assert!(record["aesthetics"].is_null(), "the default model has no trained aesthetics head");
+    assert!(text.contains("[aesthetics] task on AVA"), "how to train an aesthetics head: {text}");
+    // The same record as a CSV row, under a header.
+    let table = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms");
+    assert!(lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())), "{}", lines[1]);
     // A quoted pattern is expanded by absnet itself.
     let (ok, text, records) = predict(&[Path::new("samples/c*.png")], &temp_dir("pattern"), &[]);
     assert!(ok && records.len() == 2, "{text}");
