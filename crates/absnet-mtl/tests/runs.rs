@@ -206,3 +206,40 @@ fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
     let final_weights = |run: &std::path::Path| log_records(run).iter().rev().find(|r| r["weights"].is_object()).unwrap()["weights"].clone();
     assert_eq!(final_weights(&dir.join("straight")), final_weights(&killed), "the balancing state resumes too");
 }
+
+#[test]
+fn a_missing_dataset_fails_before_training_starts() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("missing");
+    let Some(mut config) = config(&dir) else { return };
+    config.saliency.as_mut().unwrap().datasets = vec!["osie:/nonexistent/osie".into()];
+    let err = train(&config, &dir.join("run"), false, &Device::flex(), &|_| panic!("no step may run")).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/osie"), "{err}");
+    assert!(!dir.join("run/checkpoints/latest.json").exists());
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_stays() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("non-finite");
+    let Some(mut config) = config(&dir) else { return };
+    // A learning rate this large sends the encoder's weights to ±1e30 in one step: the next
+    // forward pass overflows.
+    config.groups.shared.lr = 1e30;
+    config.checkpoint_steps = Some(1);
+    config.epochs = 1;
+    let device = Device::flex();
+    let run = dir.join("stop");
+    let err = train(&config, &run, false, &device, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("not finite") && err.contains("step 2"), "{err}");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/latest.json")).unwrap()).unwrap();
+    assert_eq!(state["step"], 1);
+    assert!(run.join("checkpoints/step-1/model.bpk").exists());
+    // Skipping instead: the run finishes, and every skipped step is in the log.
+    config.non_finite = absnet_mtl::config::NonFinite::Skip;
+    let run = dir.join("skip");
+    let summary = train(&config, &run, false, &device, &|_| {}).unwrap();
+    assert_eq!(summary.steps, 8);
+    let skipped = log_records(&run).iter().filter(|r| r["skipped"].is_string()).count();
+    assert!(skipped >= 1, "skipped steps are logged");
+}
