@@ -175,7 +175,7 @@ fn decode(source: &Source, max_pixels: u64) -> Result<RgbImage> {
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let (model, card) = card::load_model(&args.model, device)
-        .with_context(|| format!("loading the model (run scripts/setup.sh, or pass --model)"))?;
+        .context("loading the model (run scripts/setup.sh, or pass --model)")?;
     let model = model.fold_norms();
     if model.saliency.is_none() || !card.is_trained("saliency") {
         bail!("{}: this model has no trained saliency head", args.model.display());

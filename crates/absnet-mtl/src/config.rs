@@ -127,6 +127,7 @@ pub struct TrainConfig {
     #[serde(default)]
     pub balancing: BalancingConfig,
     pub groups: Groups,
+    #[serde(alias = "schedule")]
     pub lr_schedule: LrSchedule,
     #[serde(default)]
     pub warmup_epochs: usize,

@@ -53,7 +53,7 @@ impl ModuleVisitor for Unflattener<'_> {
         if let Some(span) = self.spans.get(&param.id) {
             let n = span.shape.iter().product::<usize>();
             let dims: [usize; D] = span.shape.clone().try_into().expect("a parameter keeps its rank");
-            let part = self.values.clone().slice([span.start..span.start + n]).reshape(dims);
+            let part = self.values.clone().slice(span.start..span.start + n).reshape(dims);
             self.grads.register::<D>(param.id, part);
         }
     }
@@ -156,7 +156,7 @@ pub fn aligned(gradients: Vec<GroupGradient>) -> Vec<GroupGradient> {
                 .map(|(id, shape)| {
                     let n = shape.iter().product::<usize>();
                     match gradient.spans.get(id) {
-                        Some(span) => gradient.values.clone().slice([span.start..span.start + n]),
+                        Some(span) => gradient.values.clone().slice(span.start..span.start + n),
                         None => Tensor::zeros([n], &device),
                     }
                 })

@@ -104,7 +104,8 @@ impl SaliencyLoss {
     pub fn forward(&self, prediction: Tensor<4>, density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
         let device = prediction.device();
         let mut total = Tensor::<1>::zeros([1], &device);
-        let terms: [(f32, fn(Tensor<4>, Tensor<4>) -> Tensor<1>, bool); 5] = [
+        type Term = (f32, fn(Tensor<4>, Tensor<4>) -> Tensor<1>, bool);
+        let terms: [Term; 5] = [
             (self.tv, tv, false),
             (self.kld, kld, false),
             (self.cc, cc, false),

@@ -397,7 +397,7 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
                 steps_in_epoch,
                 losses: epoch_means(&state).into_iter().enumerate().filter_map(|(t, m)| m.map(|m| (names[t], m))).collect(),
             });
-            if config.checkpoint_steps.is_some_and(|k| state.step % k == 0) && state.epoch_step < steps_in_epoch {
+            if config.checkpoint_steps.is_some_and(|k| state.step.is_multiple_of(k)) && state.epoch_step < steps_in_epoch {
                 saver.save(format!("step-{}", state.step), &model, &mut training, &mut state, None)?;
             }
         }
@@ -465,7 +465,8 @@ pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::S
         dir.display(),
         state.best_score.unwrap_or(f64::NAN)
     );
-    let tasks: [(&str, Option<(&Vec<String>, &Path)>); 2] = [
+    type TaskData<'a> = Option<(&'a Vec<String>, &'a Path)>;
+    let tasks: [(&str, TaskData); 2] = [
         ("saliency", config.saliency.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
         ("aesthetics", config.aesthetics.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
     ];

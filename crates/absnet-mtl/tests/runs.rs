@@ -15,7 +15,7 @@ use absnet_mtl::schedule::TaskSchedule;
 use absnet_mtl::tasks::{load_tasks, validate_saliency};
 use burn::tensor::Device;
 
-fn config(dir: &PathBuf) -> Option<TrainConfig> {
+fn config(dir: &std::path::Path) -> Option<TrainConfig> {
     let osie = absnet_testkit::shared_data("osie")?;
     let weights = absnet_testkit::pretrained("mobilenet_v2.safetensors")?;
     let mut config = TrainConfig::default_saliency();
@@ -123,7 +123,7 @@ fn ava_fixture(dir: &std::path::Path, count: usize) -> Option<PathBuf> {
 
 /// Saliency (OSIE) and aesthetics (the AVA fixture) sharing one encoder.
 fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
-    let mut config = config(&dir.to_path_buf())?;
+    let mut config = config(dir)?;
     let ava = ava_fixture(dir, 32)?;
     config.input = [64, 48];
     config.epochs = 2;

@@ -45,7 +45,7 @@ pub fn density_map(
     };
     let taps = 2 * radius + 1;
     if pixels.len() * taps * taps > 2 * width * height * taps {
-        return Ok(separable(width, height, &pixels, &kernel, radius, border));
+        return Ok(separable(width, height, &pixels, &kernel, border));
     }
     let mut map = Array2::zeros((height, width));
     for (row, column) in pixels {
@@ -113,10 +113,10 @@ fn source(q: i64, len: usize, border: Border) -> Option<usize> {
 }
 
 /// Correlates every line of `input` (`lines` × `len`, stride `step` between neighbours, `jump`
-/// between lines) with the kernel.
-fn filter_axis(input: &[f64], lines: usize, len: usize, step: usize, jump: usize, kernel: &[f64], radius: usize, border: Border) -> Vec<f64> {
+/// between lines) with the kernel (odd length, centred).
+fn filter_axis(input: &[f64], lines: usize, len: usize, step: usize, jump: usize, kernel: &[f64], border: Border) -> Vec<f64> {
     let mut out = vec![0.0; input.len()];
-    let r = radius as i64;
+    let r = (kernel.len() / 2) as i64;
     for line in 0..lines {
         let base = line * jump;
         for y in 0..len {
@@ -132,12 +132,12 @@ fn filter_axis(input: &[f64], lines: usize, len: usize, step: usize, jump: usize
     out
 }
 
-fn separable(width: usize, height: usize, pixels: &[(usize, usize)], kernel: &[f64], radius: usize, border: Border) -> Array2<f64> {
+fn separable(width: usize, height: usize, pixels: &[(usize, usize)], kernel: &[f64], border: Border) -> Array2<f64> {
     let mut counts = vec![0.0; width * height];
     for &(row, column) in pixels {
         counts[row * width + column] += 1.0;
     }
-    let rows = filter_axis(&counts, height, width, 1, width, kernel, radius, border);
-    let both = filter_axis(&rows, width, height, width, 1, kernel, radius, border);
+    let rows = filter_axis(&counts, height, width, 1, width, kernel, border);
+    let both = filter_axis(&rows, width, height, width, 1, kernel, border);
     Array2::from_shape_vec((height, width), both).expect("height × width values")
 }

@@ -93,10 +93,10 @@ pub(crate) fn check_map<'a>(map: &'a ArrayView2<f64>, name: &'static str) -> Res
     }
     let (min, max) = (lo.into_iter().fold(f64::INFINITY, f64::min), hi.into_iter().fold(f64::NEG_INFINITY, f64::max));
     let sum: f64 = sum.iter().sum();
-    if !(sum.is_finite() && min.is_finite() && max.is_finite()) {
-        if let Some(((row, column), &value)) = map.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            return Err(MetricError::NonFinite { map: name, row, column, value });
-        }
+    if !(sum.is_finite() && min.is_finite() && max.is_finite())
+        && let Some(((row, column), &value)) = map.indexed_iter().find(|(_, v)| !v.is_finite())
+    {
+        return Err(MetricError::NonFinite { map: name, row, column, value });
     }
     Ok(Summary { values, min, max, sum })
 }

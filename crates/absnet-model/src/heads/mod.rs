@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::backbone::Tap;
 
 /// Which encoder output a head reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HeadInput {
     /// The multi-dilation neck (the reference wiring for both heads).
+    #[default]
     Neck,
     C2,
     C3,
@@ -35,8 +36,3 @@ impl HeadInput {
     }
 }
 
-impl Default for HeadInput {
-    fn default() -> Self {
-        HeadInput::Neck
-    }
-}

@@ -46,7 +46,7 @@ impl Default for SaliencyHeadConfig {
 
 impl SaliencyHeadConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.kernel % 2 == 0 || self.widths.contains(&0) {
+        if self.kernel.is_multiple_of(2) || self.widths.contains(&0) {
             return Err(ModelError::Config(format!(
                 "heads.saliency: kernel = {}, widths = {:?}: expected an odd kernel and widths > 0",
                 self.kernel, self.widths
