@@ -75,9 +75,8 @@ impl Validation {
     }
 }
 
-/// Loads every dataset of a task, prefixing ids with the format so they stay unique, and splits
-/// them with the task's split file (drawn and written first if it does not exist).
-pub fn split_samples(datasets: &[String], split: &Path, seed: u64, ratios: [f64; 3]) -> Result<[Vec<Sample>; 3], TrainError> {
+/// Loads every dataset of a task, prefixing ids with the format so they stay unique.
+pub fn load_samples(datasets: &[String]) -> Result<Vec<Sample>, TrainError> {
     let mut samples = Vec::new();
     for spec in datasets {
         let parsed: DatasetSpec = spec.parse()?;
@@ -87,32 +86,39 @@ pub fn split_samples(datasets: &[String], split: &Path, seed: u64, ratios: [f64;
             samples.push(sample);
         }
     }
+    Ok(samples)
+}
+
+/// Splits `samples` with the split file `split` (drawn from `seed` and `ratios`, and written,
+/// if it does not exist): train, validation, test.
+pub fn split_samples(samples: &[Sample], split: &Path, seed: u64, ratios: [f64; 3]) -> Result<[Vec<Sample>; 3], TrainError> {
     if let Some(dir) = split.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| TrainError::File {
             path: dir.to_path_buf(),
             message: e.to_string(),
         })?;
     }
-    let drawn = Split::read_or_draw(split, &samples, seed, ratios)?;
+    let drawn = Split::read_or_draw(split, samples, seed, ratios)?;
     Ok([
-        drawn.select(&samples, &drawn.train, split)?,
-        drawn.select(&samples, &drawn.val, split)?,
-        drawn.select(&samples, &drawn.test, split)?,
+        drawn.select(samples, &drawn.train, split)?,
+        drawn.select(samples, &drawn.val, split)?,
+        drawn.select(samples, &drawn.test, split)?,
     ])
 }
 
-fn task_error(section: &str, split: &Path, message: String) -> TrainError {
-    TrainError::Config(format!("[{section}] (split {}): {message}", split.display()))
+fn task_error(section: &str, datasets: &[String], message: String) -> TrainError {
+    TrainError::Config(format!("[{section}] datasets {datasets:?}: {message}"))
 }
 
 /// The run's tasks in schedule order (saliency, then aesthetics), data loaded and checked.
 pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
     let mut tasks = Vec::new();
     if let Some(t) = &config.saliency {
-        let [train, val, test] = split_samples(&t.datasets, &t.split, t.split_seed, t.split_ratios)?;
-        if let Some(s) = train.iter().find(|s| s.votes.is_some() && s.observers.is_empty() && s.fixation_map.is_none() && s.density.is_none()) {
-            return Err(task_error("saliency", &t.split, format!("{} has vote counts but no fixations: an aesthetics dataset?", s.id)));
+        let samples = load_samples(&t.datasets)?;
+        if let Some(s) = samples.iter().find(|s| s.votes.is_some() && s.observers.is_empty() && s.fixation_map.is_none() && s.density.is_none()) {
+            return Err(task_error("saliency", &t.datasets, format!("{} has vote counts but no fixations: an aesthetics dataset?", s.id)));
         }
+        let [train, val, test] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Saliency {
                 loss: t.loss.clone(),
@@ -125,10 +131,11 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
         });
     }
     if let Some(t) = &config.aesthetics {
-        let [train, val, test] = split_samples(&t.datasets, &t.split, t.split_seed, t.split_ratios)?;
-        if let Some(s) = train.iter().chain(&val).find(|s| s.votes.is_none()) {
-            return Err(task_error("aesthetics", &t.split, format!("{} has no vote counts: use an `ava:` or `ava-json:` dataset", s.id)));
+        let samples = load_samples(&t.datasets)?;
+        if let Some(s) = samples.iter().find(|s| s.votes.is_none()) {
+            return Err(task_error("aesthetics", &t.datasets, format!("{} has no vote counts: use an `ava:` or `ava-json:` dataset", s.id)));
         }
+        let [train, val, test] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Aesthetics,
             train,
