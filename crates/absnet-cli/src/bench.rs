@@ -103,7 +103,7 @@ fn time_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Device) 
         device,
     );
     let run = || {
-        let out = model.forward(x.clone());
+        let out = model.forward_parallel(x.clone());
         // Reading the result back waits for the computation, on every backend.
         let _ = out.saliency.map(|s| s.into_data());
         let _ = out.aesthetics.map(|a| a.into_data());
@@ -345,7 +345,7 @@ fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
             .collect::<Result<_, _>>()?;
         let raw: Vec<&[u8]> = inputs.iter().map(|i| i.as_raw().as_slice()).collect();
         let x = normalization.batch(&raw, h as usize, w as usize, device);
-        let _ = model.forward(x).saliency.map(|s| s.into_data());
+        let _ = model.forward_parallel(x).saliency.map(|s| s.into_data());
     }
     let ours = files.len() as f64 / start.elapsed().as_secs_f64();
     println!("{} images from {} at {w}×{h}, batch {}, {} threads", files.len(), args.images.display(), args.batch, threads());

@@ -268,7 +268,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         }
         let images: Vec<&[u8]> = ready.iter().map(|(_, _, input, _)| input.as_raw().as_slice()).collect();
         let x = normalization.batch(&images, size[1] as usize, size[0] as usize, device);
-        let out = model.forward(x);
+        let out = model.forward_parallel(x);
         let maps: Vec<f32> = out
             .saliency
             .expect("checked above")

