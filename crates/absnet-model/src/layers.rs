@@ -123,6 +123,11 @@ impl Conv {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_with(x, self.weight.val(), self.bias.as_ref().map(Param::val))
+    }
+
+    /// This convolution's geometry with other weights (a BatchNorm folded in on the fly).
+    fn forward_with(&self, x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
         let [_, _, h, w] = x.dims();
         let options = ConvOptions::new_with_padding(
             [self.spec.stride; 2],
@@ -130,12 +135,7 @@ impl Conv {
             [self.spec.dilation; 2],
             self.spec.groups,
         );
-        conv2d(
-            x,
-            self.weight.val(),
-            self.bias.as_ref().map(Param::val),
-            options,
-        )
+        conv2d(x, weight, bias, options)
     }
 }
 
@@ -169,12 +169,6 @@ impl BatchNorm {
         let scale = self.weight.val() / (self.running_var.val() + self.eps).sqrt();
         let shift = self.bias.val() - self.running_mean.val() * scale.clone();
         (scale, shift)
-    }
-
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (scale, shift) = self.affine();
-        let c = scale.dims()[0];
-        x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
     }
 }
 
@@ -215,22 +209,23 @@ impl ConvNorm {
         }
     }
 
+    /// With a BatchNorm, the convolution runs with the norm folded into its weights and bias —
+    /// `W · scale`, `b · scale + shift`, computed from the parameters every call, so training
+    /// still reaches the convolution's weights and the norm's `weight` and `bias` — instead of
+    /// two broadcasts over the whole feature map forward and their counterparts backward.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
         let x = match &self.norm {
-            Some(norm) => norm.forward(x),
-            None => x,
+            Some(norm) => {
+                let (weight, bias) = self.folded(norm);
+                self.conv.forward_with(x, weight, Some(bias))
+            }
+            None => self.conv.forward(x),
         };
         self.activation.forward(x)
     }
 
-    /// Folds the BatchNorm into the convolution (`W' = W * scale`, `b' = b * scale + shift`), so
-    /// inference runs one convolution with bias instead of a convolution and two broadcasts.
-    /// Exact up to float rounding; only for inference (the folded layer has no running stats).
-    pub fn fold_norm(self) -> Self {
-        let Some(norm) = self.norm else {
-            return self;
-        };
+    /// The convolution's weight and bias with `norm` folded in.
+    fn folded(&self, norm: &BatchNorm) -> (Tensor<4>, Tensor<1>) {
         let (scale, shift) = norm.affine();
         let out = scale.dims()[0];
         let weight = self.conv.weight.val() * scale.clone().reshape([out, 1, 1, 1]);
@@ -238,6 +233,17 @@ impl ConvNorm {
             Some(bias) => bias.val() * scale + shift,
             None => shift,
         };
+        (weight, bias)
+    }
+
+    /// Folds the BatchNorm into the convolution (`W' = W * scale`, `b' = b * scale + shift`), so
+    /// inference runs one convolution with bias instead of a convolution and two broadcasts.
+    /// Exact up to float rounding; only for inference (the folded layer has no running stats).
+    pub fn fold_norm(self) -> Self {
+        let Some(norm) = &self.norm else {
+            return self;
+        };
+        let (weight, bias) = self.folded(norm);
         let spec = ConvSpec {
             bias: true,
             ..self.conv.spec
