@@ -328,6 +328,7 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
                 losses.push(value);
                 examples_of.push(examples);
             }
+            state.visits = streams.iter().map(|s| s.visits).collect();
             let mut combined = None;
             if non_finite.is_none() && !step_tasks.is_empty() {
                 let shared = aligned(shared);
@@ -390,7 +391,6 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
                 "epoch": epoch, "step": state.step, "losses": by_name(&losses), "weights": by_name(&weights),
                 "lr": {"shared": rates.shared, "saliency": rates.saliency, "aesthetics": rates.aesthetics, "balancing": balancing_rate},
             }))?;
-            state.visits = streams.iter().map(|s| s.visits).collect();
             progress(&Progress {
                 epoch,
                 step: state.epoch_step,
