@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::balancing::{Balancing, TaskStep};
 use crate::config::{NonFinite, TrainConfig};
-use crate::gradients::{GroupGradientBuilder, aligned};
+use crate::gradients::{GroupGradient, GroupGradientBuilder, aligned};
 use crate::groups::{GroupOptimizers, GroupRates, StepGradients};
-use crate::tasks::{Task, TaskKind, Validation, load_tasks};
+use crate::tasks::{Task, Validation, load_tasks};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -300,76 +300,22 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         let balancing_rate = rate(&groups.balancing);
         while state.epoch_step < steps_in_epoch {
             let trained = config.task_schedule.tasks_at(state.step, &batches);
-            let mut step_tasks = Vec::new();
-            let mut losses = Vec::new();
-            let mut shared = Vec::new();
-            let mut heads = Vec::new();
-            let mut examples_of = Vec::new();
-            let mut non_finite = None;
-            for &t in &trained {
-                let examples = streams[t].next(&mut skipped)?;
-                if examples.is_empty() {
-                    continue;
-                }
-                let loss = tasks[t].loss(&model, &examples, config, &autodiff);
-                let value = f64::from(loss.clone().into_scalar::<f32>());
-                if !value.is_finite() {
-                    non_finite = Some((format!("{} loss", names[t]), value));
-                    break;
-                }
-                let mut grads = loss.backward();
-                let gradients = step_gradients(&mut grads, &model);
-                heads.push(match tasks[t].kind {
-                    TaskKind::Saliency { .. } => gradients.saliency,
-                    TaskKind::Aesthetics => gradients.aesthetics,
-                });
-                shared.push(gradients.shared.expect("every task reaches the shared encoder"));
-                step_tasks.push(t);
-                losses.push(value);
-                examples_of.push(examples);
-            }
+            let outcome = backward_tasks(&trained, &tasks, &mut streams, &model, config, &autodiff, &mut skipped)?;
             state.visits = streams.iter().map(|s| s.visits).collect();
-            let mut combined = None;
-            if non_finite.is_none() && !step_tasks.is_empty() {
-                let shared = aligned(shared);
-                let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
-                let c = training.balancer.combine(&TaskStep {
-                    tasks: &step_tasks,
-                    losses: &losses,
-                    shared: &values,
-                    lr: balancing_rate,
-                });
-                let norm = shared[0].with_values(c.shared.clone()).norm();
-                if norm.is_finite() {
-                    combined = Some((shared[0].with_values(c.shared), c.weights));
-                } else {
-                    non_finite = Some(("shared gradient norm".to_string(), norm));
-                }
-            }
             state.step += 1;
             state.epoch_step += 1;
-            if let Some((what, value)) = non_finite {
-                match config.non_finite {
+            let step = outcome.and_then(|step| balance(step, training.balancer.as_mut(), balancing_rate));
+            let step = match step {
+                Ok(step) => step,
+                Err(NotFinite { what, value }) => match config.non_finite {
                     NonFinite::Stop => return Err(TrainError::NonFinite { epoch, step: state.step, what, value }),
                     NonFinite::Skip => {
                         log_line(serde_json::json!({"epoch": epoch, "step": state.step, "skipped": format!("{what} is {value}")}))?;
                         continue;
                     }
-                }
-            }
-            let Some((shared, weights)) = combined else { continue };
-            let mut gradients = StepGradients {
-                shared: Some(shared),
-                saliency: None,
-                aesthetics: None,
+                },
             };
-            for ((&t, head), &w) in step_tasks.iter().zip(heads).zip(&weights) {
-                let head = head.map(|h| h.with_values(h.values.clone() * w as f32));
-                match tasks[t].kind {
-                    TaskKind::Saliency { .. } => gradients.saliency = head,
-                    TaskKind::Aesthetics => gradients.aesthetics = head,
-                }
-            }
+            let Some(BalancedStep { tasks: step_tasks, losses, weights, examples: examples_of, gradients }) = step else { continue };
             model = training.optimizers.step(model, gradients, rates);
             if training.balancer.needs_losses_after_step() {
                 let valid = model.valid();
@@ -432,6 +378,114 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         skipped: skipped.total(),
         model: model.valid(),
     })
+}
+
+/// What made a step unusable.
+struct NotFinite {
+    what: String,
+    value: f64,
+}
+
+/// The tasks of one step, each after its forward and backward pass on its own batch.
+struct TaskPasses {
+    tasks: Vec<usize>,
+    losses: Vec<f64>,
+    shared: Vec<GroupGradient>,
+    /// Each task's head gradients (its own head only: a task's pass computes no other).
+    heads: Vec<StepGradients>,
+    examples: Vec<Vec<Example>>,
+}
+
+/// A step ready for the optimizers: the balanced gradients and what the log records.
+struct BalancedStep {
+    tasks: Vec<usize>,
+    losses: Vec<f64>,
+    weights: Vec<f64>,
+    examples: Vec<Vec<Example>>,
+    gradients: StepGradients,
+}
+
+/// Draws each trained task's next batch and runs its forward and backward pass; a task whose
+/// batch came out empty (all samples skipped) sits the step out.
+fn backward_tasks(
+    trained: &[usize],
+    tasks: &[Task],
+    streams: &mut [TaskStream],
+    model: &AbsNet,
+    config: &TrainConfig,
+    device: &Device,
+    skipped: &mut Skipped,
+) -> Result<Result<TaskPasses, NotFinite>, TrainError> {
+    let mut passes = TaskPasses {
+        tasks: Vec::new(),
+        losses: Vec::new(),
+        shared: Vec::new(),
+        heads: Vec::new(),
+        examples: Vec::new(),
+    };
+    for &t in trained {
+        let examples = streams[t].next(skipped)?;
+        if examples.is_empty() {
+            continue;
+        }
+        let loss = tasks[t].loss(model, &examples, config, device);
+        let value = f64::from(loss.clone().into_scalar::<f32>());
+        if !value.is_finite() {
+            return Ok(Err(NotFinite {
+                what: format!("{} loss", tasks[t].name()),
+                value,
+            }));
+        }
+        let mut grads = loss.backward();
+        let mut gradients = step_gradients(&mut grads, model);
+        passes.shared.push(gradients.shared.take().expect("every task reaches the shared encoder"));
+        passes.heads.push(gradients);
+        passes.tasks.push(t);
+        passes.losses.push(value);
+        passes.examples.push(examples);
+    }
+    Ok(Ok(passes))
+}
+
+/// The balancing method's shared gradient and task weights; each head's gradient scaled by its
+/// task's weight. `None` when no task had a batch.
+fn balance(passes: TaskPasses, balancer: &mut dyn Balancing, lr: f64) -> Result<Option<BalancedStep>, NotFinite> {
+    if passes.tasks.is_empty() {
+        return Ok(None);
+    }
+    let shared = aligned(passes.shared);
+    let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
+    let combined = balancer.combine(&TaskStep {
+        tasks: &passes.tasks,
+        losses: &passes.losses,
+        shared: &values,
+        lr,
+    });
+    let shared = shared[0].with_values(combined.shared);
+    let norm = shared.norm();
+    if !norm.is_finite() {
+        return Err(NotFinite {
+            what: "shared gradient norm".into(),
+            value: norm,
+        });
+    }
+    let mut gradients = StepGradients {
+        shared: Some(shared),
+        saliency: None,
+        aesthetics: None,
+    };
+    for (heads, &w) in passes.heads.into_iter().zip(&combined.weights) {
+        let scaled = |g: Option<GroupGradient>| g.map(|h| h.with_values(h.values.clone() * w as f32));
+        gradients.saliency = scaled(heads.saliency).or(gradients.saliency);
+        gradients.aesthetics = scaled(heads.aesthetics).or(gradients.aesthetics);
+    }
+    Ok(Some(BalancedStep {
+        tasks: passes.tasks,
+        losses: passes.losses,
+        weights: combined.weights,
+        examples: passes.examples,
+        gradients,
+    }))
 }
 
 fn epoch_means(state: &Checkpoint) -> Vec<Option<f64>> {
