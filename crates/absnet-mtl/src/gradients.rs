@@ -109,15 +109,15 @@ impl GroupGradient {
         unflattener.grads
     }
 
-    /// `g · h`.
-    pub fn dot(&self, other: &Tensor<1>) -> f64 {
-        f64::from((self.values.clone() * other.clone()).sum().into_scalar::<f32>())
-    }
-
     /// `‖g‖₂`.
     pub fn norm(&self) -> f64 {
-        self.dot(&self.values).sqrt()
+        dot(&self.values, &self.values).sqrt()
     }
+}
+
+/// `a · b` of two flat gradients.
+pub fn dot(a: &Tensor<1>, b: &Tensor<1>) -> f64 {
+    f64::from((a.clone() * b.clone()).sum().into_scalar::<f32>())
 }
 
 /// The tasks' gradients of one group laid out alike: a parameter one task's loss does not reach

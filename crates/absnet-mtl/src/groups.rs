@@ -2,6 +2,7 @@
 //! optimizer, learning rate and freezing, stepped from one backward pass.
 
 use absnet_model::AbsNet;
+use burn::module::Module;
 use burn::optim::{
     AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig,
     decay::WeightDecayConfig, momentum::MomentumConfig,
@@ -122,6 +123,17 @@ pub struct GroupRates {
     pub aesthetics: f64,
 }
 
+/// One head's step, when it exists, has a gradient and is not frozen (`lr` 0).
+fn step_head<M: Module>(head: Option<M>, optimizer: Option<&mut ModuleOptimizer>, gradient: Option<GroupGradient>, lr: f64) -> Option<M> {
+    match (head, optimizer, gradient) {
+        (Some(head), Some(optimizer), Some(g)) if lr > 0.0 => {
+            let grads = g.params_for(&head);
+            Some(optimizer.step(lr, head, grads))
+        }
+        (head, _, _) => head,
+    }
+}
+
 /// The optimizers of ABSNet's groups. A head the model lacks has no optimizer.
 pub struct GroupOptimizers {
     pub shared: ModuleOptimizer,
@@ -160,20 +172,8 @@ impl GroupOptimizers {
             }
             None => (backbone, neck),
         };
-        let saliency = match (saliency, &mut self.saliency, gradients.saliency) {
-            (Some(head), Some(optimizer), Some(g)) if rates.saliency > 0.0 => {
-                let grads = g.params_for(&head);
-                Some(optimizer.step(rates.saliency, head, grads))
-            }
-            (head, _, _) => head,
-        };
-        let aesthetics = match (aesthetics, &mut self.aesthetics, gradients.aesthetics) {
-            (Some(head), Some(optimizer), Some(g)) if rates.aesthetics > 0.0 => {
-                let grads = g.params_for(&head);
-                Some(optimizer.step(rates.aesthetics, head, grads))
-            }
-            (head, _, _) => head,
-        };
+        let saliency = step_head(saliency, self.saliency.as_mut(), gradients.saliency, rates.saliency);
+        let aesthetics = step_head(aesthetics, self.aesthetics.as_mut(), gradients.aesthetics, rates.aesthetics);
         AbsNet {
             backbone,
             neck,

@@ -41,7 +41,7 @@ pub enum TrainError {
     NonFinite { epoch: usize, step: usize, what: String, value: f64 },
 }
 
-fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
+pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::File {
         path: path.to_path_buf(),
         message: e.to_string(),

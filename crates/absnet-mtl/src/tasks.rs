@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::losses::{self, SaliencyLoss};
-use crate::run::TrainError;
+use crate::run::{TrainError, file_error};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskKind {
@@ -30,7 +30,6 @@ pub struct Task {
     pub kind: TaskKind,
     pub train: Vec<Sample>,
     pub val: Vec<Sample>,
-    pub test: Vec<Sample>,
     /// Its weight under fixed balancing.
     pub weight: f64,
 }
@@ -90,19 +89,15 @@ pub fn load_samples(datasets: &[String]) -> Result<Vec<Sample>, TrainError> {
 }
 
 /// Splits `samples` with the split file `split` (drawn from `seed` and `ratios`, and written,
-/// if it does not exist): train, validation, test.
-pub fn split_samples(samples: &[Sample], split: &Path, seed: u64, ratios: [f64; 3]) -> Result<[Vec<Sample>; 3], TrainError> {
+/// if it does not exist): its training and validation parts (the test part stays held out).
+pub fn split_samples(samples: &[Sample], split: &Path, seed: u64, ratios: [f64; 3]) -> Result<[Vec<Sample>; 2], TrainError> {
     if let Some(dir) = split.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| TrainError::File {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
     let drawn = Split::read_or_draw(split, samples, seed, ratios)?;
     Ok([
         drawn.select(samples, &drawn.train, split)?,
         drawn.select(samples, &drawn.val, split)?,
-        drawn.select(samples, &drawn.test, split)?,
     ])
 }
 
@@ -118,7 +113,7 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
         if let Some(s) = samples.iter().find(|s| s.votes.is_some() && s.observers.is_empty() && s.fixation_map.is_none() && s.density.is_none()) {
             return Err(task_error("saliency", &t.datasets, format!("{} has vote counts but no fixations: an aesthetics dataset?", s.id)));
         }
-        let [train, val, test] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
+        let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Saliency {
                 loss: t.loss.clone(),
@@ -126,7 +121,6 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
             },
             train,
             val,
-            test,
             weight: f64::from(t.weight),
         });
     }
@@ -135,12 +129,11 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
         if let Some(s) = samples.iter().find(|s| s.votes.is_none()) {
             return Err(task_error("aesthetics", &t.datasets, format!("{} has no vote counts: use an `ava:` or `ava-json:` dataset", s.id)));
         }
-        let [train, val, test] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
+        let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Aesthetics,
             train,
             val,
-            test,
             weight: f64::from(t.weight),
         });
     }

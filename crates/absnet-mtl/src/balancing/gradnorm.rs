@@ -11,6 +11,7 @@
 use burn::tensor::Device;
 
 use super::{Balancing, Combined, Learned, TaskStep, spread, step_mask};
+use crate::gradients::dot;
 use crate::groups::GroupConfig;
 
 pub struct GradNorm {
@@ -38,7 +39,7 @@ impl Balancing for GradNorm {
         let norms: Vec<f64> = step
             .shared
             .iter()
-            .map(|g| f64::from((g.clone() * g.clone()).sum().into_scalar::<f32>()).sqrt())
+            .map(|g| dot(g, g).sqrt())
             .collect();
         let relative: Vec<f64> = step
             .tasks

@@ -75,23 +75,6 @@ impl Default for BalancingConfig {
 }
 
 impl BalancingConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Equal {} => "equal",
-            Self::Fixed {} => "fixed",
-            Self::Uncertainty {} => "uncertainty",
-            Self::Dwa { .. } => "dwa",
-            Self::GradNorm { .. } => "grad_norm",
-            Self::Pcgrad {} => "pcgrad",
-            Self::Famo {} => "famo",
-        }
-    }
-
-    /// Whether the method has parameters of its own (trained by the `balancing` group).
-    pub fn learns(&self) -> bool {
-        matches!(self, Self::Uncertainty {} | Self::GradNorm { .. } | Self::Famo {})
-    }
-
     /// The method for `fixed_weights.len()` tasks; `group` trains its own parameters, if any,
     /// on `device` (an autodiff device).
     pub fn build(&self, fixed_weights: &[f64], group: &GroupConfig, device: &Device, seed: u64) -> Box<dyn Balancing> {

@@ -6,6 +6,7 @@
 use burn::tensor::Tensor;
 
 use super::{Balancing, Combined, TaskStep};
+use crate::gradients::dot;
 
 pub struct PcGrad {
     seed: u64,
@@ -16,10 +17,6 @@ impl PcGrad {
     pub fn new(seed: u64) -> Self {
         Self { seed, steps: 0 }
     }
-}
-
-fn dot(a: &Tensor<1>, b: &Tensor<1>) -> f64 {
-    f64::from((a.clone() * b.clone()).sum().into_scalar::<f32>())
 }
 
 /// Each task's gradient with its conflicting components removed, visiting the others in the
