@@ -122,9 +122,16 @@ fn time_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Device) 
 
 fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> Result<f64> {
     let args = [
-        "--height", &args.height.to_string(), "--width", &args.width.to_string(),
-        "--batch", &batch.to_string(), "--repeats", &args.repeats.to_string(),
-        "--threads", &threads.to_string(),
+        "--height",
+        &args.height.to_string(),
+        "--width",
+        &args.width.to_string(),
+        "--batch",
+        &batch.to_string(),
+        "--repeats",
+        &args.repeats.to_string(),
+        "--threads",
+        &threads.to_string(),
     ]
     .map(String::from);
     reference_value(python, "bench_torch.py", &args, "ms_per_image")
@@ -134,22 +141,31 @@ fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> 
 /// JSON object it prints.
 fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> Result<f64> {
     let value = reference_json(python, script, args)?;
-    value[key].as_f64().with_context(|| format!("{script} printed no `{key}`"))
+    value[key]
+        .as_f64()
+        .with_context(|| format!("{script} printed no `{key}`"))
 }
 
 /// The one JSON object `scripts/reference/<script>` prints.
 fn reference_json(python: &Path, script: &str, args: &[String]) -> Result<serde_json::Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/reference").join(script);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scripts/reference")
+        .join(script);
     let output = Command::new(python)
         .arg(&script)
         .args(args)
         .output()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
     if !output.status.success() {
-        bail!("{} failed:\n{}", script.display(), String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(text.trim()).with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))
+    serde_json::from_str(text.trim())
+        .with_context(|| format!("{} printed `{text}`, expected JSON", script.display()))
 }
 
 fn threads() -> usize {
@@ -187,13 +203,26 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
     let mut model = AbsNet::new(&config, &autodiff)?;
     let (shared, head) = (GroupConfig::adam(1e-4), GroupConfig::adam(1e-3));
     let mut optimizers = GroupOptimizers::new(&model, &shared, &head, &head);
-    let rates = GroupRates { shared: 1e-4, saliency: 1e-3, aesthetics: 1e-3 };
-    let x = Tensor::<4>::random([args.batch, 3, args.height, args.width], Distribution::Normal(0.0, 1.0), &autodiff);
-    let density = Tensor::<4>::random([args.batch, 1, args.height, args.width], Distribution::Uniform(0.0, 1.0), &autodiff);
+    let rates = GroupRates {
+        shared: 1e-4,
+        saliency: 1e-3,
+        aesthetics: 1e-3,
+    };
+    let x = Tensor::<4>::random(
+        [args.batch, 3, args.height, args.width],
+        Distribution::Normal(0.0, 1.0),
+        &autodiff,
+    );
+    let density = Tensor::<4>::random(
+        [args.batch, 1, args.height, args.width],
+        Distribution::Uniform(0.0, 1.0),
+        &autodiff,
+    );
     let votes = Tensor::<2>::random([args.batch, 10], Distribution::Uniform(0.0, 1.0), &autodiff);
     let mut step = |model: AbsNet| {
         let out = model.forward(x.clone());
-        let loss = losses::kld(out.saliency.expect("both heads"), density.clone()) + losses::emd2(out.aesthetics.expect("both heads"), votes.clone());
+        let loss = losses::kld(out.saliency.expect("both heads"), density.clone())
+            + losses::emd2(out.aesthetics.expect("both heads"), votes.clone());
         let _ = loss.clone().into_scalar::<f32>();
         let mut grads = loss.backward();
         let gradients = step_gradients(&mut grads, &model);
@@ -217,14 +246,25 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
     println!("absnet   {ours:>9.1} ms/step   peak RSS {rss}");
     if let Some(python) = &args.reference {
         let reference_args = [
-            "--height", &args.height.to_string(), "--width", &args.width.to_string(),
-            "--batch", &args.batch.to_string(), "--repeats", &args.repeats.to_string(),
-            "--threads", &threads.to_string(),
+            "--height",
+            &args.height.to_string(),
+            "--width",
+            &args.width.to_string(),
+            "--batch",
+            &args.batch.to_string(),
+            "--repeats",
+            &args.repeats.to_string(),
+            "--threads",
+            &threads.to_string(),
         ]
         .map(String::from);
         let reference = reference_json(python, "bench_torch_train.py", &reference_args)?;
-        let theirs = reference["ms_per_step"].as_f64().context("bench_torch_train.py printed no `ms_per_step`")?;
-        let their_rss = reference["max_rss_mb"].as_f64().map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
+        let theirs = reference["ms_per_step"]
+            .as_f64()
+            .context("bench_torch_train.py printed no `ms_per_step`")?;
+        let their_rss = reference["max_rss_mb"]
+            .as_f64()
+            .map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
         println!("PyTorch  {theirs:>9.1} ms/step   peak RSS {their_rss}");
         println!("speed-up {:>9.2}×", theirs / ours);
     }
@@ -242,7 +282,10 @@ fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {
         "ABSNet-{} (output stride 8, both heads) at {}×{}, {threads} threads, median of {}",
         args.arch, args.height, args.width, args.repeats
     );
-    println!("{:>6} {:>14} {:>14} {:>10}", "batch", "absnet ms/img", "torch ms/img", "speed-up");
+    println!(
+        "{:>6} {:>14} {:>14} {:>10}",
+        "batch", "absnet ms/img", "torch ms/img", "speed-up"
+    );
     for &batch in &args.batch {
         let ours = time_absnet(&model, args, batch, device);
         let torch = match &args.reference {
@@ -264,7 +307,9 @@ fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {
 /// prediction scored with the ground-truth density (σ 24), NSS, CC, KLD, SIM, AUC-Judd, shuffled
 /// AUC (the next 10 images' fixations) and IG; images in parallel.
 fn run_metrics(args: &MetricsArgs) -> Result<()> {
-    use absnet_metrics::saliency::{self, AucJuddOptions, Border, KldVariant, NssOptions, RocThresholds, SimVariant};
+    use absnet_metrics::saliency::{
+        self, AucJuddOptions, Border, KldVariant, NssOptions, RocThresholds, SimVariant,
+    };
     use absnet_metrics::{Duplicates, Fixation};
     use rayon::prelude::*;
 
@@ -280,7 +325,12 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
                 .collect()
         })
         .collect();
-    let (cx, cy, sx, sy) = ((W as f64 - 1.0) / 2.0, (H as f64 - 1.0) / 2.0, W as f64 / 6.0, H as f64 / 6.0);
+    let (cx, cy, sx, sy) = (
+        (W as f64 - 1.0) / 2.0,
+        (H as f64 - 1.0) / 2.0,
+        W as f64 / 6.0,
+        H as f64 / 6.0,
+    );
     let centre = ndarray::Array2::from_shape_fn((H, W), |(y, x)| {
         let (dx, dy) = (x as f64 - cx, y as f64 - cy);
         (-(dx * dx / (2.0 * sx * sx) + dy * dy / (2.0 * sy * sy))).exp()
@@ -296,7 +346,10 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
                 .flat_map(|k| &fixations[(i + k) % samples.len()])
                 .map(|f| centre[(f.y as usize, f.x as usize)])
                 .collect();
-            let positives: Vec<f64> = fix.iter().map(|f| centre[(f.y as usize, f.x as usize)]).collect();
+            let positives: Vec<f64> = fix
+                .iter()
+                .map(|f| centre[(f.y as usize, f.x as usize)])
+                .collect();
             Ok(saliency::nss(m, fix, NssOptions::PYSALIENCY)?
                 + saliency::cc(m, gt.view())?
                 + saliency::kld(m, gt.view(), KldVariant::Mit)?
@@ -341,23 +394,45 @@ fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
     for chunk in files.chunks(args.batch.max(1)) {
         let inputs: Vec<image::RgbImage> = chunk
             .par_iter()
-            .map(|path| pipeline::decode_file(path, pipeline::DEFAULT_MAX_PIXELS).map(|img| pipeline::fit(&img, [w, h], Fit::Resize).0))
+            .map(|path| {
+                pipeline::decode_file(path, pipeline::DEFAULT_MAX_PIXELS)
+                    .map(|img| pipeline::fit(&img, [w, h], Fit::Resize).0)
+            })
             .collect::<Result<_, _>>()?;
         let raw: Vec<&[u8]> = inputs.iter().map(|i| i.as_raw().as_slice()).collect();
         let x = normalization.batch(&raw, h as usize, w as usize, device);
         let _ = model.forward_parallel(x).saliency.map(|s| s.into_data());
     }
     let ours = files.len() as f64 / start.elapsed().as_secs_f64();
-    println!("{} images from {} at {w}×{h}, batch {}, {} threads", files.len(), args.images.display(), args.batch, threads());
+    println!(
+        "{} images from {} at {w}×{h}, batch {}, {} threads",
+        files.len(),
+        args.images.display(),
+        args.batch,
+        threads()
+    );
     println!("absnet   {ours:>8.2} images/s");
     if let Some(python) = &args.reference {
         let reference_args = [
-            "--images".to_string(), args.images.display().to_string(),
-            "--count".into(), args.count.to_string(), "--width".into(), w.to_string(),
-            "--height".into(), h.to_string(), "--batch".into(), args.batch.to_string(),
-            "--threads".into(), threads().to_string(),
+            "--images".to_string(),
+            args.images.display().to_string(),
+            "--count".into(),
+            args.count.to_string(),
+            "--width".into(),
+            w.to_string(),
+            "--height".into(),
+            h.to_string(),
+            "--batch".into(),
+            args.batch.to_string(),
+            "--threads".into(),
+            threads().to_string(),
         ];
-        let theirs = reference_value(python, "bench_torch_predict.py", &reference_args, "images_per_second")?;
+        let theirs = reference_value(
+            python,
+            "bench_torch_predict.py",
+            &reference_args,
+            "images_per_second",
+        )?;
         println!("PyTorch  {theirs:>8.2} images/s");
         println!("ratio    {:>8.2}×", ours / theirs);
     }

@@ -28,7 +28,11 @@ use burn::tensor::Device;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "absnet", version, about = "Saliency and aesthetics with ABSNet")]
+#[command(
+    name = "absnet",
+    version,
+    about = "Saliency and aesthetics with ABSNet"
+)]
 struct Cli {
     /// Compute device: `cpu` (burn Flex) or `cuda` (with the `cuda` feature).
     #[arg(long, global = true, default_value = "cpu")]
@@ -213,19 +217,25 @@ fn run_eval(eval: Eval) -> Result<()> {
             let sigma = match sigma_fraction {
                 Some(_) => 0.0,
                 None => sigma.or(dataset.default_sigma()).with_context(|| {
-                    format!("{}: the dataset has no known σ; pass --sigma or --sigma-fraction", dataset.path().display())
+                    format!(
+                        "{}: the dataset has no known σ; pass --sigma or --sigma-fraction",
+                        dataset.path().display()
+                    )
                 })?,
             };
             let mut options = match conventions {
                 Conventions::Mit => absnet_eval::saliency::SaliencyEvalOptions::mit(sigma),
-                Conventions::Pysaliency => absnet_eval::saliency::SaliencyEvalOptions::pysaliency(sigma),
+                Conventions::Pysaliency => {
+                    absnet_eval::saliency::SaliencyEvalOptions::pysaliency(sigma)
+                }
             };
             options.sigma_fraction = sigma_fraction;
             let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
                     .expect("valid template"),
             );
-            let report = absnet_eval::saliency::evaluate(&samples, &predictions, &options, &|| bar.inc(1))?;
+            let report =
+                absnet_eval::saliency::evaluate(&samples, &predictions, &options, &|| bar.inc(1))?;
             bar.finish_and_clear();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -233,7 +243,13 @@ fn run_eval(eval: Eval) -> Result<()> {
                 print!("{report}");
             }
         }
-        Eval::Baselines { dataset, split, part, sigma_fraction, centre_bias } => {
+        Eval::Baselines {
+            dataset,
+            split,
+            part,
+            sigma_fraction,
+            centre_bias,
+        } => {
             let format = dataset.format_name();
             let mut samples = dataset.load()?;
             for s in &mut samples {
@@ -248,11 +264,26 @@ fn run_eval(eval: Eval) -> Result<()> {
             };
             let chosen = split_file.select_present(&samples, ids);
             let observers = absnet_eval::baselines::inter_observer(&chosen, sigma_fraction)?;
-            println!("{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):", observers.images);
-            println!("  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}", observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim);
+            println!(
+                "{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):",
+                observers.images
+            );
+            println!(
+                "  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}",
+                observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim
+            );
             if let Some(out) = centre_bias {
-                let n = absnet_eval::baselines::write_centre_bias(&train, &chosen, sigma_fraction, &out)?;
-                println!("{n} centre-bias maps (from {} training images) in {}", train.len(), out.display());
+                let n = absnet_eval::baselines::write_centre_bias(
+                    &train,
+                    &chosen,
+                    sigma_fraction,
+                    &out,
+                )?;
+                println!(
+                    "{n} centre-bias maps (from {} training images) in {}",
+                    train.len(),
+                    out.display()
+                );
             }
         }
         Eval::Aesthetics {
@@ -295,7 +326,9 @@ fn device(name: DeviceName) -> Result<Device> {
         #[cfg(feature = "cuda")]
         DeviceName::Cuda => Ok(Device::cuda(0)),
         #[cfg(not(feature = "cuda"))]
-        DeviceName::Cuda => bail!("this absnet was built without CUDA; rebuild with `--features cuda`"),
+        DeviceName::Cuda => {
+            bail!("this absnet was built without CUDA; rebuild with `--features cuda`")
+        }
     }
 }
 
@@ -333,18 +366,35 @@ fn run() -> Result<()> {
         Command::Eval { eval } => run_eval(eval),
         Command::Predict(args) => predict::run(&args, &device),
         Command::Export { run, output, f16 } => {
-            let precision = if f16 { StoredPrecision::F16 } else { StoredPrecision::F32 };
+            let precision = if f16 {
+                StoredPrecision::F16
+            } else {
+                StoredPrecision::F32
+            };
             let card = absnet_mtl::run::export(&run, &output, precision, &device)?;
-            println!("{}: {} (card in {})", output.display(), card.name, absnet_model::card::card_path(&output).display());
+            println!(
+                "{}: {} (card in {})",
+                output.display(),
+                card.name,
+                absnet_model::card::card_path(&output).display()
+            );
             Ok(())
         }
-        Command::Train { config, run, resume, epochs, overrides, print_default_config } => {
+        Command::Train {
+            config,
+            run,
+            resume,
+            epochs,
+            overrides,
+            print_default_config,
+        } => {
             if print_default_config {
                 print!("{}", absnet_mtl::config::DEFAULT_CONFIG);
                 return Ok(());
             }
             let path = config.expect("clap requires it");
-            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let mut config = absnet_mtl::config::TrainConfig::from_toml_with(&text, &overrides)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             if let Some(epochs) = epochs {
@@ -353,7 +403,13 @@ fn run() -> Result<()> {
             train(&config, &run, resume, &device)
         }
         Command::Data {
-            command: DataCommand::Throughput { dataset, size, batch, images },
+            command:
+                DataCommand::Throughput {
+                    dataset,
+                    size,
+                    batch,
+                    images,
+                },
         } => data_throughput(&dataset, size, batch, images),
         Command::Data {
             command: DataCommand::Check { dataset, json },
@@ -391,26 +447,43 @@ fn import(input: &Path, arch: Arch, output: &Path, f16: bool, device: &Device) -
     Ok(())
 }
 
-fn train(config: &absnet_mtl::config::TrainConfig, run: &Path, resume: bool, device: &Device) -> Result<()> {
+fn train(
+    config: &absnet_mtl::config::TrainConfig,
+    run: &Path,
+    resume: bool,
+    device: &Device,
+) -> Result<()> {
     let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("epoch {prefix} {bar:30} {pos}/{len} steps, loss {msg}, ETA {eta}")
-            .expect("valid template"),
+        indicatif::ProgressStyle::with_template(
+            "epoch {prefix} {bar:30} {pos}/{len} steps, loss {msg}, ETA {eta}",
+        )
+        .expect("valid template"),
     );
     let summary = absnet_mtl::run::train(config, run, resume, device, &|p| {
         bar.set_length(p.steps_in_epoch as u64);
         bar.set_prefix((p.epoch + 1).to_string());
         bar.set_position(p.step as u64);
-        let losses: Vec<String> = p.losses.iter().map(|(task, loss)| format!("{task} {loss:.4}")).collect();
+        let losses: Vec<String> = p
+            .losses
+            .iter()
+            .map(|(task, loss)| format!("{task} {loss:.4}"))
+            .collect();
         bar.set_message(losses.join(" · "));
     })?;
     bar.finish_and_clear();
     for (epoch, v) in summary.validations.iter().enumerate() {
         let mut parts = Vec::new();
         if let Some(s) = &v.saliency {
-            parts.push(format!("saliency NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}", s.nss, s.cc, s.kld, s.auc_judd));
+            parts.push(format!(
+                "saliency NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}",
+                s.nss, s.cc, s.kld, s.auc_judd
+            ));
         }
         if let Some(a) = &v.aesthetics {
-            parts.push(format!("aesthetics EMD {:.4}, SRCC {:.3}, PLCC {:.3}, accuracy {:.3}", a.emd, a.srcc, a.plcc, a.accuracy));
+            parts.push(format!(
+                "aesthetics EMD {:.4}, SRCC {:.3}, PLCC {:.3}, accuracy {:.3}",
+                a.emd, a.srcc, a.plcc, a.accuracy
+            ));
         }
         println!("epoch {}: validation {}", epoch + 1, parts.join("; "));
     }
@@ -425,12 +498,24 @@ fn train(config: &absnet_mtl::config::TrainConfig, run: &Path, resume: bool, dev
 }
 
 fn parse_size(text: &str) -> Result<[u32; 2], String> {
-    let (w, h) = text.split_once('x').ok_or_else(|| format!("`{text}`: expected WIDTHxHEIGHT"))?;
-    let parse = |v: &str| v.parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(|| format!("`{text}`: `{v}` is not a positive integer"));
+    let (w, h) = text
+        .split_once('x')
+        .ok_or_else(|| format!("`{text}`: expected WIDTHxHEIGHT"))?;
+    let parse = |v: &str| {
+        v.parse::<u32>()
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| format!("`{text}`: `{v}` is not a positive integer"))
+    };
     Ok([parse(w)?, parse(h)?])
 }
 
-fn data_throughput(dataset: &absnet_data::DatasetSpec, size: [u32; 2], batch: usize, images: Option<usize>) -> Result<()> {
+fn data_throughput(
+    dataset: &absnet_data::DatasetSpec,
+    size: [u32; 2],
+    batch: usize,
+    images: Option<usize>,
+) -> Result<()> {
     use absnet_data::loader::{Loader, LoaderConfig, Skipped};
     let samples = dataset.load()?;
     let config = LoaderConfig {
@@ -493,7 +578,9 @@ fn classify(
             }
         };
         let (input, _) = pipeline::fit(&image, [224, 224], Fit::Resize);
-        let x = arch.normalization().batch(&[input.as_raw()], 224, 224, device);
+        let x = arch
+            .normalization()
+            .batch(&[input.as_raw()], 224, 224, device);
         let logits = backbone
             .classify(x)
             .expect("built with a classifier")
@@ -506,7 +593,11 @@ fn classify(
         order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
         println!("{}", path.display());
         for &class in order.iter().take(top) {
-            println!("  {:6.2}%  {}", probabilities[class] * 100.0, classes[class]);
+            println!(
+                "  {:6.2}%  {}",
+                probabilities[class] * 100.0,
+                classes[class]
+            );
         }
     }
     if failed > 0 {

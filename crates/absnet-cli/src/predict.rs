@@ -88,7 +88,9 @@ impl Source {
     }
     fn stem(&self) -> String {
         match self {
-            Source::File(p) => p.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned()),
+            Source::File(p) => p
+                .file_stem()
+                .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned()),
             Source::Stdin => "stdin".into(),
         }
     }
@@ -107,9 +109,9 @@ fn collect_sources(inputs: &[PathBuf]) -> Result<Vec<Source>> {
                 .filter_map(Result::ok)
                 .map(|e| e.path())
                 .filter(|p| {
-                    p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                    })
                 })
                 .collect();
             files.sort();
@@ -155,7 +157,9 @@ fn expand_pattern(input: &Path) -> Result<Option<Vec<PathBuf>>> {
 fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
     match (pattern.first(), name.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..])),
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
         (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
         (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
         _ => false,
@@ -167,8 +171,14 @@ fn decode(source: &Source, max_pixels: u64) -> Result<RgbImage> {
         Source::File(path) => Ok(pipeline::decode_file(path, max_pixels)?),
         Source::Stdin => {
             let mut bytes = Vec::new();
-            std::io::stdin().read_to_end(&mut bytes).context("reading standard input")?;
-            Ok(pipeline::decode_bytes(&bytes, Path::new("<stdin>"), max_pixels)?)
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading standard input")?;
+            Ok(pipeline::decode_bytes(
+                &bytes,
+                Path::new("<stdin>"),
+                max_pixels,
+            )?)
         }
     }
 }
@@ -178,7 +188,10 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         .context("loading the model (run scripts/setup.sh, or pass --model)")?;
     let model = model.fold_norms();
     if model.saliency.is_none() || !card.is_trained("saliency") {
-        bail!("{}: this model has no trained saliency head", args.model.display());
+        bail!(
+            "{}: this model has no trained saliency head",
+            args.model.display()
+        );
     }
     let aesthetics_trained = model.aesthetics.is_some() && card.is_trained("aesthetics");
     if !aesthetics_trained {
@@ -204,7 +217,8 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         OverlayFormat::Png => "png",
         OverlayFormat::Jpg => "jpg",
     };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let sources = collect_sources(&args.inputs)?;
     let inputs: HashSet<PathBuf> = sources
         .iter()
@@ -216,7 +230,11 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let mut stems = HashSet::new();
     for source in &sources {
         if !stems.insert(source.stem()) {
-            bail!("two inputs are named `{}`: their outputs in {} would collide", source.stem(), args.out.display());
+            bail!(
+                "two inputs are named `{}`: their outputs in {} would collide",
+                source.stem(),
+                args.out.display()
+            );
         }
     }
     let outputs = |source: &Source| {
@@ -242,13 +260,18 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         })
         .collect();
     let skipped = sources.len() - todo.len();
-    let bar = indicatif::ProgressBar::new(todo.len() as u64)
-        .with_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}").expect("valid template"));
+    let bar = indicatif::ProgressBar::new(todo.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
+            .expect("valid template"),
+    );
     let normalization = card.config.backbone.arch.normalization();
     let mut failed = 0;
     for chunk in todo.chunks(args.batch.max(1)) {
         let start = Instant::now();
-        let decoded: Vec<Result<RgbImage>> = chunk.par_iter().map(|s| decode(s, args.max_pixels)).collect();
+        let decoded: Vec<Result<RgbImage>> = chunk
+            .par_iter()
+            .map(|s| decode(s, args.max_pixels))
+            .collect();
         let mut ready = Vec::new();
         for (source, image) in chunk.iter().zip(decoded) {
             match image {
@@ -266,7 +289,10 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         if ready.is_empty() {
             continue;
         }
-        let images: Vec<&[u8]> = ready.iter().map(|(_, _, input, _)| input.as_raw().as_slice()).collect();
+        let images: Vec<&[u8]> = ready
+            .iter()
+            .map(|(_, _, input, _)| input.as_raw().as_slice())
+            .collect();
         let x = normalization.batch(&images, size[1] as usize, size[0] as usize, device);
         let out = model.forward_parallel(x);
         let maps: Vec<f32> = out
@@ -276,29 +302,47 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
             .convert::<f32>()
             .try_into_vec::<f32>()
             .expect("f32 maps");
-        let distributions: Option<Vec<f32>> = out
-            .aesthetics
-            .filter(|_| aesthetics_trained)
-            .map(|a| a.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32"));
+        let distributions: Option<Vec<f32>> =
+            out.aesthetics.filter(|_| aesthetics_trained).map(|a| {
+                a.into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32")
+            });
         let per_image_ms = start.elapsed().as_secs_f64() * 1e3 / ready.len() as f64;
         let plane = (size[0] * size[1]) as usize;
         for (i, (source, photo, _, placement)) in ready.iter().enumerate() {
             let result = (|| -> Result<serde_json::Value> {
-                let map = render::normalised(&pipeline::map_to_original(&maps[i * plane..(i + 1) * plane], placement));
+                let map = render::normalised(&pipeline::map_to_original(
+                    &maps[i * plane..(i + 1) * plane],
+                    placement,
+                ));
                 let (map_path, overlay_path) = outputs(source);
                 for path in [&map_path, &overlay_path] {
                     if path.canonicalize().is_ok_and(|p| inputs.contains(&p)) {
-                        bail!("{} is one of the inputs; refusing to overwrite it", path.display());
+                        bail!(
+                            "{} is one of the inputs; refusing to overwrite it",
+                            path.display()
+                        );
                     }
                 }
-                save_atomically(&map_path, |tmp| render::gray8(&map).save_with_format(tmp, image::ImageFormat::Png))?;
+                save_atomically(&map_path, |tmp| {
+                    render::gray8(&map).save_with_format(tmp, image::ImageFormat::Png)
+                })?;
                 let overlay = render::overlay(photo, &map, colormap, args.opacity);
-                let format = if overlay_extension == "png" { image::ImageFormat::Png } else { image::ImageFormat::Jpeg };
+                let format = if overlay_extension == "png" {
+                    image::ImageFormat::Png
+                } else {
+                    image::ImageFormat::Jpeg
+                };
                 save_atomically(&overlay_path, |tmp| overlay.save_with_format(tmp, format))?;
                 let diagonal = f64::from(photo.width()).hypot(f64::from(photo.height())) as f32;
                 let peaks = render::peaks(&map, args.top_k, 0.05 * diagonal);
                 let aesthetics = distributions.as_ref().map(|d| {
-                    let bins: Vec<f64> = d[i * 10..(i + 1) * 10].iter().map(|&v| f64::from(v)).collect();
+                    let bins: Vec<f64> = d[i * 10..(i + 1) * 10]
+                        .iter()
+                        .map(|&v| f64::from(v))
+                        .collect();
                     json!({
                         "distribution": bins,
                         "mean": absnet_metrics::aesthetics::mean_score(&bins).ok(),
@@ -319,10 +363,19 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
             })();
             match result {
                 Ok(record) => {
-                    writeln!(summary, "{record}").with_context(|| format!("writing {}", summary_path.display()))?;
-                    table.write(&record).with_context(|| format!("writing {}", table_path.display()))?;
+                    writeln!(summary, "{record}")
+                        .with_context(|| format!("writing {}", summary_path.display()))?;
+                    table
+                        .write(&record)
+                        .with_context(|| format!("writing {}", table_path.display()))?;
                     if sources.len() == 1 {
-                        bar.suspend(|| println!("{}: heatmap {}", source.name(), record["overlay"].as_str().unwrap_or_default()));
+                        bar.suspend(|| {
+                            println!(
+                                "{}: heatmap {}",
+                                source.name(),
+                                record["overlay"].as_str().unwrap_or_default()
+                            )
+                        });
                     }
                 }
                 Err(e) => {
@@ -355,7 +408,17 @@ struct CsvSummary {
 
 impl CsvSummary {
     const HEADER: [&'static str; 11] = [
-        "image", "width", "height", "peak_x", "peak_y", "peak_value", "aesthetic_mean", "aesthetic_std", "saliency", "overlay", "ms",
+        "image",
+        "width",
+        "height",
+        "peak_x",
+        "peak_y",
+        "peak_value",
+        "aesthetic_mean",
+        "aesthetic_std",
+        "saliency",
+        "overlay",
+        "ms",
     ];
 
     fn open(path: &Path) -> Result<Self> {
@@ -367,7 +430,9 @@ impl CsvSummary {
         let new = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
         let mut writer = csv::Writer::from_writer(file);
         if new {
-            writer.write_record(Self::HEADER).with_context(|| format!("writing {}", path.display()))?;
+            writer
+                .write_record(Self::HEADER)
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         Ok(Self { writer })
     }
@@ -381,8 +446,17 @@ impl CsvSummary {
         let peak = &record["peaks"][0];
         let aesthetics = &record["aesthetics"];
         let row = [
-            &record["image"], &record["width"], &record["height"], &peak["x"], &peak["y"], &peak["value"],
-            &aesthetics["mean"], &aesthetics["std"], &record["saliency"], &record["overlay"], &record["ms"],
+            &record["image"],
+            &record["width"],
+            &record["height"],
+            &peak["x"],
+            &peak["y"],
+            &peak["value"],
+            &aesthetics["mean"],
+            &aesthetics["std"],
+            &record["saliency"],
+            &record["overlay"],
+            &record["ms"],
         ]
         .map(text);
         self.writer.write_record(row)?;

@@ -33,7 +33,11 @@ fn predict(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<V
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text, records)
 }
 
@@ -49,19 +53,41 @@ fn the_cat_is_where_the_map_peaks() {
     assert!(ok, "{text}");
     assert!(text.contains("chelsea.overlay.jpg"), "{text}");
     let record = &records[0];
-    assert_eq!((record["width"].as_u64(), record["height"].as_u64()), (Some(451), Some(300)));
+    assert_eq!(
+        (record["width"].as_u64(), record["height"].as_u64()),
+        (Some(451), Some(300))
+    );
     let map = gray(&out.join("chelsea.saliency.png"));
     assert_eq!(map.dimensions(), (451, 300));
     // The cat's face (eyes, nose and muzzle), marked by hand on the 451×300 photo.
-    let (x, y) = (record["peaks"][0]["x"].as_u64().unwrap(), record["peaks"][0]["y"].as_u64().unwrap());
-    assert!((120..=360).contains(&x) && (70..=280).contains(&y), "peak at ({x}, {y})");
-    assert!(record["aesthetics"].is_null(), "the default model has no trained aesthetics head");
-    assert!(text.contains("[aesthetics] task on AVA"), "how to train an aesthetics head: {text}");
+    let (x, y) = (
+        record["peaks"][0]["x"].as_u64().unwrap(),
+        record["peaks"][0]["y"].as_u64().unwrap(),
+    );
+    assert!(
+        (120..=360).contains(&x) && (70..=280).contains(&y),
+        "peak at ({x}, {y})"
+    );
+    assert!(
+        record["aesthetics"].is_null(),
+        "the default model has no trained aesthetics head"
+    );
+    assert!(
+        text.contains("[aesthetics] task on AVA"),
+        "how to train an aesthetics head: {text}"
+    );
     // The same record as a CSV row, under a header.
     let table = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines[0], "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms");
-    assert!(lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())), "{}", lines[1]);
+    assert_eq!(
+        lines[0],
+        "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms"
+    );
+    assert!(
+        lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())),
+        "{}",
+        lines[1]
+    );
     // A quoted pattern is expanded by absnet itself.
     let (ok, text, records) = predict(&[Path::new("samples/c*.png")], &temp_dir("pattern"), &[]);
     assert!(ok && records.len() == 2, "{text}");
@@ -73,13 +99,30 @@ fn half_resolution_gives_the_same_map() {
     let out = temp_dir("resolutions");
     let photo = image::open(repo().join("samples/chelsea.png")).unwrap();
     let small_path = out.join("small.png");
-    photo.resize_exact(226, 150, image::imageops::FilterType::Triangle).save(&small_path).unwrap();
-    let (ok, text, _) = predict(&[&repo().join("samples/chelsea.png"), &small_path], &out, &[]);
+    photo
+        .resize_exact(226, 150, image::imageops::FilterType::Triangle)
+        .save(&small_path)
+        .unwrap();
+    let (ok, text, _) = predict(
+        &[&repo().join("samples/chelsea.png"), &small_path],
+        &out,
+        &[],
+    );
     assert!(ok, "{text}");
     let full = gray(&out.join("chelsea.saliency.png"));
-    let small = image::imageops::resize(&gray(&out.join("small.saliency.png")), 451, 300, image::imageops::FilterType::Triangle);
-    let (a, b): (Vec<f64>, Vec<f64>) = full.pixels().zip(small.pixels()).map(|(p, q)| (f64::from(p[0]), f64::from(q[0]))).unzip();
-    let mean_abs = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64 / 255.0;
+    let small = image::imageops::resize(
+        &gray(&out.join("small.saliency.png")),
+        451,
+        300,
+        image::imageops::FilterType::Triangle,
+    );
+    let (a, b): (Vec<f64>, Vec<f64>) = full
+        .pixels()
+        .zip(small.pixels())
+        .map(|(p, q)| (f64::from(p[0]), f64::from(q[0])))
+        .unzip();
+    let mean_abs =
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64 / 255.0;
     assert!(mean_abs < 0.05, "mean |Δ| = {mean_abs}");
 }
 
@@ -91,7 +134,12 @@ fn bad_inputs_fail_one_by_one() {
     std::fs::write(dir.join("garbage.png"), b"this is not a png").unwrap();
     let good = repo().join("samples/coffee.png");
     let (ok, text, records) = predict(
-        &[&dir.join("empty.jpg"), &dir.join("garbage.png"), &dir.join("missing.jpg"), &good],
+        &[
+            &dir.join("empty.jpg"),
+            &dir.join("garbage.png"),
+            &dir.join("missing.jpg"),
+            &good,
+        ],
         &out,
         &[],
     );
@@ -104,7 +152,10 @@ fn bad_inputs_fail_one_by_one() {
     assert!(out.join("coffee.saliency.png").exists());
     // Over the pixel limit: refused before decoding, named.
     let (ok, text, _) = predict(&[&good], &temp_dir("huge"), &["--max-pixels", "100000"]);
-    assert!(!ok && text.contains("coffee.png") && text.contains("exceeds the limit"), "{text}");
+    assert!(
+        !ok && text.contains("coffee.png") && text.contains("exceeds the limit"),
+        "{text}"
+    );
     // --resume skips what is done.
     let (ok, text, _) = predict(&[&good], &out, &["--resume"]);
     assert!(ok && text.contains("1 already done"), "{text}");

@@ -9,7 +9,10 @@ use std::path::Path;
 use crate::{DataError, Sample};
 
 fn read(path: &Path) -> Result<String, DataError> {
-    std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })
+    std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        cause: source,
+    })
 }
 
 fn sample(root: &Path, id: &str, votes: [u32; 10]) -> Sample {
@@ -22,10 +25,14 @@ fn sample(root: &Path, id: &str, votes: [u32; 10]) -> Sample {
 fn checked_votes(values: &[u64], path: &Path, at: &str) -> Result<[u32; 10], DataError> {
     let mut votes = [0u32; 10];
     for (v, &x) in votes.iter_mut().zip(values) {
-        *v = u32::try_from(x).map_err(|_| DataError::invalid(path, format!("{at}: vote count {x} is too large")))?;
+        *v = u32::try_from(x)
+            .map_err(|_| DataError::invalid(path, format!("{at}: vote count {x} is too large")))?;
     }
     if votes.iter().all(|&v| v == 0) {
-        return Err(DataError::invalid(path, format!("{at}: no votes (all ten counts are 0)")));
+        return Err(DataError::invalid(
+            path,
+            format!("{at}: no votes (all ten counts are 0)"),
+        ));
     }
     Ok(votes)
 }
@@ -45,18 +52,32 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
         if fields.len() != 15 {
             return Err(DataError::invalid(
                 &path,
-                format!("{at}: {} columns; expected 15 (index, image id, 10 vote counts, 2 tags, challenge)", fields.len()),
+                format!(
+                    "{at}: {} columns; expected 15 (index, image id, 10 vote counts, 2 tags, challenge)",
+                    fields.len()
+                ),
             ));
         }
         let numbers = fields
             .iter()
-            .map(|f| f.parse::<u64>().map_err(|_| DataError::invalid(&path, format!("{at}: `{f}` is not a non-negative integer"))))
+            .map(|f| {
+                f.parse::<u64>().map_err(|_| {
+                    DataError::invalid(&path, format!("{at}: `{f}` is not a non-negative integer"))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let id = fields[1];
         if !seen.insert(id.to_string()) {
-            return Err(DataError::invalid(&path, format!("{at}: image id {id} appears twice")));
+            return Err(DataError::invalid(
+                &path,
+                format!("{at}: image id {id} appears twice"),
+            ));
         }
-        samples.push(sample(root, id, checked_votes(&numbers[2..12], &path, &at)?));
+        samples.push(sample(
+            root,
+            id,
+            checked_votes(&numbers[2..12], &path, &at)?,
+        ));
     }
     Ok(samples)
 }
@@ -64,16 +85,16 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
 /// The samples named in a split list (`*.jpgl`), in its order; an id the labels lack is an error.
 pub fn select_split(samples: &[Sample], list: &Path) -> Result<Vec<Sample>, DataError> {
     let text = read(list)?;
-    let by_id: std::collections::HashMap<&str, &Sample> = samples.iter().map(|s| (s.id.as_str(), s)).collect();
+    let by_id: std::collections::HashMap<&str, &Sample> =
+        samples.iter().map(|s| (s.id.as_str(), s)).collect();
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             let id = l.trim();
-            by_id
-                .get(id)
-                .map(|s| (*s).clone())
-                .ok_or_else(|| DataError::invalid(list, format!("line {}: image id {id} has no labels", i + 1)))
+            by_id.get(id).map(|s| (*s).clone()).ok_or_else(|| {
+                DataError::invalid(list, format!("line {}: image id {id} has no labels", i + 1))
+            })
         })
         .collect()
 }
@@ -95,12 +116,22 @@ pub fn load_json(path: &Path) -> Result<Vec<Sample>, DataError> {
         .map(|(i, entry)| {
             let at = format!("entry {i} ({})", entry.image_id);
             if entry.label.len() != 10 {
-                return Err(DataError::invalid(path, format!("{at}: {} counts; expected 10", entry.label.len())));
+                return Err(DataError::invalid(
+                    path,
+                    format!("{at}: {} counts; expected 10", entry.label.len()),
+                ));
             }
             if !seen.insert(&entry.image_id) {
-                return Err(DataError::invalid(path, format!("{at}: image id appears twice")));
+                return Err(DataError::invalid(
+                    path,
+                    format!("{at}: image id appears twice"),
+                ));
             }
-            Ok(sample(root, &entry.image_id, checked_votes(&entry.label, path, &at)?))
+            Ok(sample(
+                root,
+                &entry.image_id,
+                checked_votes(&entry.label, path, &at)?,
+            ))
         })
         .collect()
 }

@@ -47,7 +47,10 @@ pub fn check(samples: &[Sample]) -> Summary {
         let header = image::image_dimensions(&sample.image);
         let size = match (&header, sample.size) {
             (Ok((w, h)), Some([lw, lh])) if (*w, *h) != (lw, lh) => {
-                problem(format!("{}: image is {w}×{h}, labels say {lw}×{lh}", sample.image.display()));
+                problem(format!(
+                    "{}: image is {w}×{h}, labels say {lw}×{lh}",
+                    sample.image.display()
+                ));
                 Some([lw, lh])
             }
             (Ok((w, h)), _) => Some([*w, *h]),
@@ -64,10 +67,16 @@ pub fn check(samples: &[Sample]) -> Summary {
                 .filter(|f| !(f.x >= 0.0 && f.y >= 0.0 && f.x < w && f.y < h))
                 .count();
             if outside > 0 {
-                problem(format!("{outside} fixations outside the image or not finite"));
+                problem(format!(
+                    "{outside} fixations outside the image or not finite"
+                ));
             }
         }
-        observers_without_fixations += sample.observers.iter().filter(|o| o.fixations.is_empty()).count();
+        observers_without_fixations += sample
+            .observers
+            .iter()
+            .filter(|o| o.fixations.is_empty())
+            .count();
         per_image.push(sample.fixations().count());
     }
     let fixations = per_image.iter().sum();
@@ -96,11 +105,23 @@ impl std::fmt::Display for Summary {
             self.observers, self.observers_without_fixations
         )?;
         let [lo, median, hi] = self.fixations_per_image;
-        writeln!(f, "fixations   {} (per image: min {lo}, median {median}, max {hi})", self.fixations)?;
+        writeln!(
+            f,
+            "fixations   {} (per image: min {lo}, median {median}, max {hi})",
+            self.fixations
+        )?;
         let mut sizes: Vec<_> = self.sizes.iter().collect();
         sizes.sort_by(|a, b| b.1.cmp(a.1));
-        let shown: Vec<String> = sizes.iter().take(6).map(|(s, n)| format!("{s} ×{n}")).collect();
-        let more = if sizes.len() > 6 { format!(", … {} more sizes", sizes.len() - 6) } else { String::new() };
+        let shown: Vec<String> = sizes
+            .iter()
+            .take(6)
+            .map(|(s, n)| format!("{s} ×{n}"))
+            .collect();
+        let more = if sizes.len() > 6 {
+            format!(", … {} more sizes", sizes.len() - 6)
+        } else {
+            String::new()
+        };
         writeln!(f, "sizes       {}{more}", shown.join(", "))?;
         writeln!(f, "problems    {}", self.problems.len())?;
         for p in self.problems.iter().take(20) {

@@ -7,7 +7,10 @@ pub enum DataError {
     Invalid { path: PathBuf, message: String },
     /// The message includes the I/O error itself, so it is not repeated as a source.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 impl DataError {

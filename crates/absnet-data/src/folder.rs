@@ -15,7 +15,10 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
     };
     for (stem, path) in maps.iter().chain(&fixations) {
         if !images.contains_key(stem) {
-            return Err(DataError::invalid(path, format!("label for `{stem}`, but images/ has no such image")));
+            return Err(DataError::invalid(
+                path,
+                format!("label for `{stem}`, but images/ has no such image"),
+            ));
         }
     }
     images
@@ -24,7 +27,10 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
             let density = maps.get(&id).cloned();
             let fixation_map = fixations.get(&id).cloned();
             if density.is_none() && fixation_map.is_none() {
-                return Err(DataError::invalid(&image, "no map in maps/ and no fixation map in fixations/"));
+                return Err(DataError::invalid(
+                    &image,
+                    "no map in maps/ and no fixation map in fixations/",
+                ));
             }
             Ok(Sample {
                 density,

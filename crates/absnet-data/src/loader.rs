@@ -74,7 +74,10 @@ pub struct Example {
 pub enum SampleError {
     // The messages include the cause, so it is not repeated as a source.
     #[error("{id}: {cause}")]
-    Image { id: String, cause: pipeline::ImageError },
+    Image {
+        id: String,
+        cause: pipeline::ImageError,
+    },
     #[error("{id}: {cause}")]
     Labels { id: String, cause: DataError },
     #[error("{id}: {problem}")]
@@ -105,7 +108,10 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
     let [w, h] = config.size;
     let (ow, oh) = (f64::from(original.width()), f64::from(original.height()));
     let mut points: Vec<_> = sample.fixations().copied().collect();
-    if let Some(observer) = sample.load_fixation_map().map_err(|cause| SampleError::Labels { id: id(), cause })? {
+    if let Some(observer) = sample
+        .load_fixation_map()
+        .map_err(|cause| SampleError::Labels { id: id(), cause })?
+    {
         points.extend(observer.fixations);
     }
     // Points outside the image or not finite carry no position: dropped.
@@ -124,7 +130,10 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         }
     }
     let density = if let Some(path) = &sample.density {
-        Some(density_from_file(path, &placement, flip, config).map_err(|cause| SampleError::Labels { id: id(), cause })?)
+        Some(
+            density_from_file(path, &placement, flip, config)
+                .map_err(|cause| SampleError::Labels { id: id(), cause })?,
+        )
     } else if !fixations.is_empty() {
         let scale = f64::from(placement.content[0]) / ow;
         let sigma = config.sigma.unwrap_or(config.sigma_fraction * ow.hypot(oh)) * scale;
@@ -138,7 +147,10 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         let problem = if points.is_empty() {
             "no fixations, no density map and no votes".to_string()
         } else {
-            format!("all {} fixations lie outside the {ow}×{oh} image or are not finite", points.len())
+            format!(
+                "all {} fixations lie outside the {ow}×{oh} image or are not finite",
+                points.len()
+            )
         };
         return Err(SampleError::Unusable { id: id(), problem });
     }
@@ -163,8 +175,15 @@ fn normalised(mut values: Vec<f32>) -> Vec<f32> {
 }
 
 /// A density image fitted exactly like the stimulus (same placement, black padding).
-fn density_from_file(path: &Path, placement: &Placement, flip: bool, config: &LoaderConfig) -> Result<Vec<f32>, DataError> {
-    let map = image::open(path).map_err(|e| DataError::invalid(path, e))?.into_luma8();
+fn density_from_file(
+    path: &Path,
+    placement: &Placement,
+    flip: bool,
+    config: &LoaderConfig,
+) -> Result<Vec<f32>, DataError> {
+    let map = image::open(path)
+        .map_err(|e| DataError::invalid(path, e))?
+        .into_luma8();
     if [map.width(), map.height()] != placement.original {
         return Err(DataError::invalid(
             path,
@@ -180,11 +199,18 @@ fn density_from_file(path: &Path, placement: &Placement, flip: bool, config: &Lo
     let [cw, ch] = placement.content;
     let resized = imageops::resize(&map, cw, ch, FilterType::Triangle);
     let mut canvas = GrayImage::new(config.size[0], config.size[1]);
-    imageops::replace(&mut canvas, &resized, placement.offset[0].into(), placement.offset[1].into());
+    imageops::replace(
+        &mut canvas,
+        &resized,
+        placement.offset[0].into(),
+        placement.offset[1].into(),
+    );
     if flip {
         imageops::flip_horizontal_in_place(&mut canvas);
     }
-    Ok(normalised(canvas.into_raw().into_iter().map(f32::from).collect()))
+    Ok(normalised(
+        canvas.into_raw().into_iter().map(f32::from).collect(),
+    ))
 }
 
 /// Samples left out, by kind, with the first message of each kind.
@@ -199,7 +225,10 @@ impl Skipped {
     }
 
     fn add(&mut self, error: &SampleError) {
-        let entry = self.counts.entry(error.kind()).or_insert((0, error.to_string()));
+        let entry = self
+            .counts
+            .entry(error.kind())
+            .or_insert((0, error.to_string()));
         entry.0 += 1;
     }
 }
@@ -228,7 +257,8 @@ impl<'a> Loader<'a> {
     /// Visiting order of epoch `epoch` and whether each visit is flipped: the same for the same
     /// seed and epoch, whatever ran before.
     pub fn order(&self, epoch: u64) -> Vec<(usize, bool)> {
-        let mut rng = StdRng::seed_from_u64(self.config.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            StdRng::seed_from_u64(self.config.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut order: Vec<usize> = (0..self.samples.len()).collect();
         order.shuffle(&mut rng);
         order
@@ -239,7 +269,11 @@ impl<'a> Loader<'a> {
 
     /// Decodes one batch (the visits `visits`) in parallel. Failures stop the batch with the
     /// first error, or, with `skip_bad`, are counted into `skipped`.
-    pub fn batch(&self, visits: &[(usize, bool)], skipped: &mut Skipped) -> Result<Vec<Example>, SampleError> {
+    pub fn batch(
+        &self,
+        visits: &[(usize, bool)],
+        skipped: &mut Skipped,
+    ) -> Result<Vec<Example>, SampleError> {
         let results: Vec<Result<Example, SampleError>> = visits
             .par_iter()
             .map(|&(i, flip)| prepare(&self.samples[i], &self.config, flip))

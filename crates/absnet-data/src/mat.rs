@@ -9,9 +9,15 @@ use crate::DataError;
 /// Loads a MAT-file. Version 7.3 files are HDF5 containers, which are refused with the
 /// conversion to use.
 pub(crate) fn load(path: &Path) -> Result<MatFile, DataError> {
-    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
+    let mut bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        cause: source,
+    })?;
     if bytes.len() < 128 {
-        return Err(DataError::invalid(path, "too short for a MAT-file (under 128 bytes)"));
+        return Err(DataError::invalid(
+            path,
+            "too short for a MAT-file (under 128 bytes)",
+        ));
     }
     let header = &bytes[..128];
     if header.starts_with(b"MATLAB 7.3") || bytes.get(512..516) == Some(b"\x89HDF") {
@@ -22,7 +28,10 @@ pub(crate) fn load(path: &Path) -> Result<MatFile, DataError> {
         ));
     }
     if !header.starts_with(b"MATLAB 5.0 MAT-file") {
-        return Err(DataError::invalid(path, "not a MAT-file (no `MATLAB 5.0 MAT-file` header)"));
+        return Err(DataError::invalid(
+            path,
+            "not a MAT-file (no `MATLAB 5.0 MAT-file` header)",
+        ));
     }
     // The first 116 bytes are free descriptive text; matrw insists on MATLAB's own wording
     // ("MATLAB 5.0 MAT-file, Platform: …") that scipy and Octave do not write.
@@ -34,7 +43,12 @@ pub(crate) fn load(path: &Path) -> Result<MatFile, DataError> {
     // still becomes an error here rather than a crash.
     let parsed = std::panic::catch_unwind(|| matrw::load_matfile_from_u8(&bytes))
         .map_err(|_| DataError::invalid(path, "malformed MAT-file (the parser gave up)"))?;
-    parsed.map_err(|e| DataError::invalid(path, format!("not a readable MAT-file: {}", first_line(&format!("{e:?}")))))
+    parsed.map_err(|e| {
+        DataError::invalid(
+            path,
+            format!("not a readable MAT-file: {}", first_line(&format!("{e:?}"))),
+        )
+    })
 }
 
 /// Walks the top-level data elements (8-byte tag: type, byte count) and checks that each lies
@@ -46,7 +60,10 @@ fn check_elements(bytes: &[u8], path: &Path) -> Result<(), DataError> {
     let mut index = 0;
     while offset < bytes.len() {
         let tag = bytes.get(offset..offset + 8).ok_or_else(|| {
-            DataError::invalid(path, format!("truncated: element {index} at byte {offset} has no complete tag"))
+            DataError::invalid(
+                path,
+                format!("truncated: element {index} at byte {offset} has no complete tag"),
+            )
         })?;
         let kind = u32::from_le_bytes(tag[..4].try_into().expect("4 bytes"));
         let size = u32::from_le_bytes(tag[4..].try_into().expect("4 bytes")) as usize;
@@ -60,10 +77,19 @@ fn check_elements(bytes: &[u8], path: &Path) -> Result<(), DataError> {
         if kind == COMPRESSED {
             let mut inflated = Vec::new();
             std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(body), &mut inflated)
-                .map_err(|e| DataError::invalid(path, format!("element {index} at byte {offset}: corrupt compressed data ({e})")))?;
+                .map_err(|e| {
+                    DataError::invalid(
+                        path,
+                        format!("element {index} at byte {offset}: corrupt compressed data ({e})"),
+                    )
+                })?;
         }
         // Uncompressed elements are padded to 8 bytes.
-        offset = if kind == COMPRESSED { end } else { end.next_multiple_of(8) };
+        offset = if kind == COMPRESSED {
+            end
+        } else {
+            end.next_multiple_of(8)
+        };
         index += 1;
     }
     Ok(())
@@ -81,7 +107,11 @@ fn first_line(text: &str) -> String {
 }
 
 /// A top-level variable.
-pub(crate) fn variable<'a>(mat: &'a MatFile, name: &str, path: &Path) -> Result<&'a MatVariable, DataError> {
+pub(crate) fn variable<'a>(
+    mat: &'a MatFile,
+    name: &str,
+    path: &Path,
+) -> Result<&'a MatVariable, DataError> {
     if !mat.iter().any(|(n, _)| n == name) {
         return Err(DataError::invalid(path, format!("no variable `{name}`")));
     }
@@ -89,10 +119,20 @@ pub(crate) fn variable<'a>(mat: &'a MatFile, name: &str, path: &Path) -> Result<
 }
 
 /// A struct field; `what` says where it is for the error.
-pub(crate) fn field<'a>(value: &'a MatVariable, name: &str, path: &Path, what: &str) -> Result<&'a MatVariable, DataError> {
-    let has = value.fieldnames().is_some_and(|names| names.iter().any(|n| n == name));
+pub(crate) fn field<'a>(
+    value: &'a MatVariable,
+    name: &str,
+    path: &Path,
+    what: &str,
+) -> Result<&'a MatVariable, DataError> {
+    let has = value
+        .fieldnames()
+        .is_some_and(|names| names.iter().any(|n| n == name));
     if !has {
-        return Err(DataError::invalid(path, format!("{what}: no field `{name}`")));
+        return Err(DataError::invalid(
+            path,
+            format!("{what}: no field `{name}`"),
+        ));
     }
     Ok(&value[name])
 }
@@ -114,7 +154,12 @@ pub(crate) fn binary_map(path: &Path, name: &str) -> Result<(usize, Vec<bool>), 
     let value = variable(&mat, name, path)?;
     let [rows, cols] = match value.dim()[..] {
         [r, c] => [r, c],
-        _ => return Err(DataError::invalid(path, format!("`{name}` has shape {:?}; expected a 2-D map", value.dim()))),
+        _ => {
+            return Err(DataError::invalid(
+                path,
+                format!("`{name}` has shape {:?}; expected a 2-D map", value.dim()),
+            ));
+        }
     };
     let column_major: Vec<bool> = if let Some(v) = value.to_vec_f64() {
         v.into_iter().map(|x| x != 0.0).collect()
@@ -125,8 +170,13 @@ pub(crate) fn binary_map(path: &Path, name: &str) -> Result<(usize, Vec<bool>), 
     } else if let Some(v) = value.to_vec_f32() {
         v.into_iter().map(|x| x != 0.0).collect()
     } else {
-        return Err(DataError::invalid(path, format!("`{name}`: expected a numeric or logical map")));
+        return Err(DataError::invalid(
+            path,
+            format!("`{name}`: expected a numeric or logical map"),
+        ));
     };
-    let row_major = (0..rows * cols).map(|i| column_major[(i % cols) * rows + i / cols]).collect();
+    let row_major = (0..rows * cols)
+        .map(|i| column_major[(i % cols) * rows + i / cols])
+        .collect();
     Ok((cols, row_major))
 }

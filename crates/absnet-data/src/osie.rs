@@ -34,7 +34,8 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
                 let subject = &subjects[j];
                 let xs = numbers(field(subject, "fix_x", &path, &what)?, &path, &what)?;
                 let ys = numbers(field(subject, "fix_y", &path, &what)?, &path, &what)?;
-                let durations = numbers(field(subject, "fix_duration", &path, &what)?, &path, &what)?;
+                let durations =
+                    numbers(field(subject, "fix_duration", &path, &what)?, &path, &what)?;
                 if xs.len() != ys.len() || durations.len() != xs.len() {
                     return Err(DataError::invalid(
                         &path,

@@ -62,7 +62,10 @@ pub fn decode_reader<R: BufRead + Seek>(
         .with_guessed_format()
         .map_err(|e| unreadable(path, e))?;
     if reader.format().is_none() {
-        return Err(unreadable(path, "not an image in a known format (empty or unrecognised)"));
+        return Err(unreadable(
+            path,
+            "not an image in a known format (empty or unrecognised)",
+        ));
     }
     let mut decoder = reader.into_decoder().map_err(|e| unreadable(path, e))?;
     let (width, height) = decoder.dimensions();
@@ -133,9 +136,8 @@ pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) 
                 f64::from(size[0]) / f64::from(original[0]),
                 f64::from(size[1]) / f64::from(original[1]),
             );
-            let content = [0, 1].map(|i| {
-                ((f64::from(original[i]) * scale).round() as u32).clamp(1, size[i])
-            });
+            let content =
+                [0, 1].map(|i| ((f64::from(original[i]) * scale).round() as u32).clamp(1, size[i]));
             ([0, 1].map(|i| (size[i] - content[i]) / 2), content)
         }
     };
@@ -198,7 +200,8 @@ mod tests {
     fn zero_bytes_and_garbage_are_named_errors() {
         let err = decode_bytes(&[], &path(), DEFAULT_MAX_PIXELS).unwrap_err();
         assert!(err.to_string().contains("test.img"), "{err}");
-        let err = decode_bytes(b"definitely not an image", &path(), DEFAULT_MAX_PIXELS).unwrap_err();
+        let err =
+            decode_bytes(b"definitely not an image", &path(), DEFAULT_MAX_PIXELS).unwrap_err();
         assert!(err.to_string().contains("test.img"), "{err}");
     }
 
@@ -219,8 +222,14 @@ mod tests {
             .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
             .unwrap();
         let err = decode_bytes(&bytes, &path(), 59_999).unwrap_err();
-        assert!(matches!(err, ImageError::TooLarge { pixels: 60_000, .. }), "{err}");
-        assert_eq!(decode_bytes(&bytes, &path(), 60_000).unwrap().dimensions(), (300, 200));
+        assert!(
+            matches!(err, ImageError::TooLarge { pixels: 60_000, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            decode_bytes(&bytes, &path(), 60_000).unwrap().dimensions(),
+            (300, 200)
+        );
     }
 
     #[test]

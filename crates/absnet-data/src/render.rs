@@ -28,7 +28,11 @@ impl Colormap {
                 let ramp = |centre: f32| 1.5 - (4.0 * t - centre).abs();
                 [channel(ramp(3.0)), channel(ramp(2.0)), channel(ramp(1.0))]
             }
-            Colormap::Hot => [channel(3.0 * t), channel(3.0 * t - 1.0), channel(3.0 * t - 2.0)],
+            Colormap::Hot => [
+                channel(3.0 * t),
+                channel(3.0 * t - 1.0),
+                channel(3.0 * t - 2.0),
+            ],
             Colormap::Gray => [channel(t); 3],
         }
     }
@@ -38,22 +42,32 @@ impl Colormap {
 pub fn normalised(map: &FloatMap) -> FloatMap {
     let max = map.pixels().map(|p| p[0]).fold(0.0f32, f32::max);
     let scale = if max > 0.0 { 1.0 / max } else { 0.0 };
-    FloatMap::from_fn(map.width(), map.height(), |x, y| Luma([map.get_pixel(x, y)[0] * scale]))
+    FloatMap::from_fn(map.width(), map.height(), |x, y| {
+        Luma([map.get_pixel(x, y)[0] * scale])
+    })
 }
 
 /// 8-bit grayscale of a map in [0, 1].
 pub fn gray8(map: &FloatMap) -> GrayImage {
-    GrayImage::from_fn(map.width(), map.height(), |x, y| Luma([(map.get_pixel(x, y)[0].clamp(0.0, 1.0) * 255.0).round() as u8]))
+    GrayImage::from_fn(map.width(), map.height(), |x, y| {
+        Luma([(map.get_pixel(x, y)[0].clamp(0.0, 1.0) * 255.0).round() as u8])
+    })
 }
 
 /// The photo with the map's colours blended in at `opacity` (0: photo only, 1: heatmap only).
 pub fn overlay(photo: &RgbImage, map: &FloatMap, colormap: Colormap, opacity: f32) -> RgbImage {
-    assert_eq!(photo.dimensions(), map.dimensions(), "overlay needs a map of the photo's size");
+    assert_eq!(
+        photo.dimensions(),
+        map.dimensions(),
+        "overlay needs a map of the photo's size"
+    );
     let a = opacity.clamp(0.0, 1.0);
     RgbImage::from_fn(photo.width(), photo.height(), |x, y| {
         let c = colormap.color(map.get_pixel(x, y)[0]);
         let p = photo.get_pixel(x, y).0;
-        Rgb(std::array::from_fn(|i| (f32::from(p[i]) * (1.0 - a) + f32::from(c[i]) * a).round() as u8))
+        Rgb(std::array::from_fn(|i| {
+            (f32::from(p[i]) * (1.0 - a) + f32::from(c[i]) * a).round() as u8
+        }))
     })
 }
 
@@ -77,13 +91,22 @@ pub fn peaks(map: &FloatMap, k: usize, radius: f32) -> Vec<Peak> {
             .filter(|(x, y, _)| !excluded[(y * w + x) as usize])
             .max_by(|a, b| a.2[0].total_cmp(&b.2[0]));
         let Some((x, y, value)) = best else { break };
-        let peak = Peak { x, y, value: value[0] };
+        let peak = Peak {
+            x,
+            y,
+            value: value[0],
+        };
         found.push(peak);
         let r = radius.ceil() as i64;
         for dy in -r..=r {
             for dx in -r..=r {
                 let (px, py) = (i64::from(x) + dx, i64::from(y) + dy);
-                if px >= 0 && py >= 0 && px < i64::from(w) && py < i64::from(h) && ((dx * dx + dy * dy) as f32) <= radius * radius {
+                if px >= 0
+                    && py >= 0
+                    && px < i64::from(w)
+                    && py < i64::from(h)
+                    && ((dx * dx + dy * dy) as f32) <= radius * radius
+                {
                     excluded[(py as u32 * w + px as u32) as usize] = true;
                 }
             }
@@ -108,12 +131,19 @@ mod tests {
     #[test]
     fn peaks_are_separated_and_ordered() {
         let map = FloatMap::from_fn(40, 30, |x, y| {
-            let bump = |cx: f32, cy: f32, a: f32| a * (-((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)) / 8.0).exp();
+            let bump = |cx: f32, cy: f32, a: f32| {
+                a * (-((x as f32 - cx).powi(2) + (y as f32 - cy).powi(2)) / 8.0).exp()
+            };
             Luma([bump(10.0, 10.0, 1.0) + bump(30.0, 20.0, 0.6)])
         });
         let p = peaks(&map, 2, 5.0);
         assert_eq!((p[0].x, p[0].y, p[1].x, p[1].y), (10, 10, 30, 20));
-        let blended = overlay(&RgbImage::new(40, 30), &normalised(&map), Colormap::Jet, 1.0);
+        let blended = overlay(
+            &RgbImage::new(40, 30),
+            &normalised(&map),
+            Colormap::Jet,
+            1.0,
+        );
         assert_eq!(blended.get_pixel(10, 10).0, Colormap::Jet.color(1.0));
     }
 }

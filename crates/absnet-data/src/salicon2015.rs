@@ -33,13 +33,17 @@ struct Annotation {
 /// Reads every `annotations/fixations_*.json` under `root`.
 pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
     let dir = root.join("annotations");
-    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io { path: dir.clone(), cause: source })?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io {
+        path: dir.clone(),
+        cause: source,
+    })?;
     let mut files: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("fixations_"))
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("fixations_"))
         })
         .collect();
     files.sort();
@@ -48,24 +52,36 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
     }
     let mut samples = Vec::new();
     for file in files {
-        let split = file.file_stem().expect("a .json file has a stem").to_string_lossy()["fixations_".len()..].to_string();
+        let split = file
+            .file_stem()
+            .expect("a .json file has a stem")
+            .to_string_lossy()["fixations_".len()..]
+            .to_string();
         samples.extend(load_file(&file, &root.join("images").join(split))?);
     }
     Ok(samples)
 }
 
 fn load_file(path: &Path, images: &Path) -> Result<Vec<Sample>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
-    let parsed: Annotations = serde_json::from_str(&text).map_err(|e| DataError::invalid(path, format!("not SALICON annotations: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        cause: source,
+    })?;
+    let parsed: Annotations = serde_json::from_str(&text)
+        .map_err(|e| DataError::invalid(path, format!("not SALICON annotations: {e}")))?;
     let mut index = HashMap::new();
     let mut samples = Vec::with_capacity(parsed.images.len());
     for image in &parsed.images {
         if index.insert(image.id, samples.len()).is_some() {
-            return Err(DataError::invalid(path, format!("image id {} is listed twice", image.id)));
+            return Err(DataError::invalid(
+                path,
+                format!("image id {} is listed twice", image.id),
+            ));
         }
-        let id = Path::new(&image.file_name)
-            .file_stem()
-            .map_or_else(|| image.file_name.clone(), |s| s.to_string_lossy().into_owned());
+        let id = Path::new(&image.file_name).file_stem().map_or_else(
+            || image.file_name.clone(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         samples.push(Sample {
             id,
             image: images.join(&image.file_name),
@@ -75,7 +91,13 @@ fn load_file(path: &Path, images: &Path) -> Result<Vec<Sample>, DataError> {
     }
     for (k, annotation) in parsed.annotations.iter().enumerate() {
         let &i = index.get(&annotation.image_id).ok_or_else(|| {
-            DataError::invalid(path, format!("annotation {k} refers to image id {}, which `images` lacks", annotation.image_id))
+            DataError::invalid(
+                path,
+                format!(
+                    "annotation {k} refers to image id {}, which `images` lacks",
+                    annotation.image_id
+                ),
+            )
         })?;
         let fixations = annotation
             .fixations

@@ -13,7 +13,11 @@ use crate::{DataError, GazePoint, Observer, Sample};
 pub fn load_split(root: &Path, split: &str) -> Result<Vec<Sample>, DataError> {
     let images = images_by_stem(&root.join("images").join(split))?;
     let labelled = split != "test";
-    let maps = if labelled { images_by_stem(&root.join("maps").join(split))? } else { Default::default() };
+    let maps = if labelled {
+        images_by_stem(&root.join("maps").join(split))?
+    } else {
+        Default::default()
+    };
     images
         .into_iter()
         .map(|(id, image)| {
@@ -22,7 +26,10 @@ pub fn load_split(root: &Path, split: &str) -> Result<Vec<Sample>, DataError> {
             }
             let gaze = root.join("fixations").join(split).join(format!("{id}.mat"));
             if !gaze.is_file() {
-                return Err(DataError::invalid(&image, format!("no fixations file {}", gaze.display())));
+                return Err(DataError::invalid(
+                    &image,
+                    format!("no fixations file {}", gaze.display()),
+                ));
             }
             Ok(Sample {
                 observers: read_gaze(&gaze)?,
@@ -49,7 +56,13 @@ fn read_gaze(path: &Path) -> Result<Vec<Observer>, DataError> {
             let what = format!("gaze({})", j + 1);
             let values = numbers(field(&gaze[j], "fixations", path, &what)?, path, &what)?;
             if values.len() % 2 != 0 {
-                return Err(DataError::invalid(path, format!("{what}.fixations: {} values; expected N × 2 [x, y]", values.len())));
+                return Err(DataError::invalid(
+                    path,
+                    format!(
+                        "{what}.fixations: {} values; expected N × 2 [x, y]",
+                        values.len()
+                    ),
+                ));
             }
             let n = values.len() / 2;
             let fixations = (0..n)

@@ -22,16 +22,26 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
         _ => {
             return Err(DataError::invalid(
                 &fixations_path,
-                format!("`fixations` has shape {:?}; expected images × subjects", cells.dim()),
+                format!(
+                    "`fixations` has shape {:?}; expected images × subjects",
+                    cells.dim()
+                ),
             ));
         }
     };
     let info = variable(&info_mat, "imgInfo", &info_path)?;
-    let sizes = numbers(field(info, "size", &info_path, "imgInfo")?, &info_path, "imgInfo.size")?;
+    let sizes = numbers(
+        field(info, "size", &info_path, "imgInfo")?,
+        &info_path,
+        "imgInfo.size",
+    )?;
     if sizes.len() != 2 * images {
         return Err(DataError::invalid(
             &info_path,
-            format!("imgInfo.size has {} values; expected {images} × 2 for {images} images", sizes.len()),
+            format!(
+                "imgInfo.size has {} values; expected {images} × 2 for {images} images",
+                sizes.len()
+            ),
         ));
     }
     (0..images)
@@ -40,7 +50,10 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
             if !(height >= 1.0 && width >= 1.0 && height.fract() == 0.0 && width.fract() == 0.0) {
                 return Err(DataError::invalid(
                     &info_path,
-                    format!("imgInfo.size({}, :) = [{height}, {width}]: expected positive integers", i + 1),
+                    format!(
+                        "imgInfo.size({}, :) = [{height}, {width}]: expected positive integers",
+                        i + 1
+                    ),
                 ));
             }
             let observers = (0..subjects)
@@ -51,7 +64,10 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
                     if values.len() % 4 != 0 {
                         return Err(DataError::invalid(
                             &fixations_path,
-                            format!("{what}: {} values; expected N × 4 [y, x, onset, duration]", values.len()),
+                            format!(
+                                "{what}: {} values; expected N × 4 [y, x, onset, duration]",
+                                values.len()
+                            ),
                         ));
                     }
                     let n = values.len() / 4;

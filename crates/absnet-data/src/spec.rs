@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{DataError, Sample, ava, cat2000, folder, mit1003, osie, salicon2015, salicon2017, scene};
+use crate::{
+    DataError, Sample, ava, cat2000, folder, mit1003, osie, salicon2015, salicon2017, scene,
+};
 
 /// A dataset format and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,13 +54,21 @@ impl std::str::FromStr for DatasetSpec {
     fn from_str(spec: &str) -> Result<Self, DataError> {
         let known = || Format::ALL.map(|(n, _)| n).join(", ");
         let (name, path) = spec.split_once(':').ok_or_else(|| {
-            DataError::invalid(spec, format!("expected FORMAT:PATH with FORMAT one of {}", known()))
+            DataError::invalid(
+                spec,
+                format!("expected FORMAT:PATH with FORMAT one of {}", known()),
+            )
         })?;
         let format = Format::ALL
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, f)| *f)
-            .ok_or_else(|| DataError::invalid(spec, format!("unknown dataset format `{name}`; known: {}", known())))?;
+            .ok_or_else(|| {
+                DataError::invalid(
+                    spec,
+                    format!("unknown dataset format `{name}`; known: {}", known()),
+                )
+            })?;
         Ok(Self {
             format,
             path: PathBuf::from(path),
@@ -99,7 +109,11 @@ impl DatasetSpec {
 
     /// The format's name as written in specs (`osie`, `scene`, …).
     pub fn format_name(&self) -> &'static str {
-        Format::ALL.iter().find(|(_, f)| *f == self.format).map(|(n, _)| *n).expect("every format is listed")
+        Format::ALL
+            .iter()
+            .find(|(_, f)| *f == self.format)
+            .map(|(n, _)| *n)
+            .expect("every format is listed")
     }
 
     pub fn path(&self) -> &Path {

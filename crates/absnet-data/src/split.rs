@@ -27,7 +27,10 @@ impl Split {
     pub fn draw(ids: &[String], seed: u64, ratios: [f64; 3]) -> Result<Self, DataError> {
         let total: f64 = ratios.iter().sum();
         if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || total <= 0.0 {
-            return Err(DataError::invalid("split ratios", format!("{ratios:?}: expected three non-negative numbers, not all 0")));
+            return Err(DataError::invalid(
+                "split ratios",
+                format!("{ratios:?}: expected three non-negative numbers, not all 0"),
+            ));
         }
         let mut shuffled = ids.to_vec();
         shuffled.sort();
@@ -49,12 +52,19 @@ impl Split {
     }
 
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })?;
-        let split: Self = serde_json::from_str(&text).map_err(|e| DataError::invalid(path, format!("not a split file: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            cause: source,
+        })?;
+        let split: Self = serde_json::from_str(&text)
+            .map_err(|e| DataError::invalid(path, format!("not a split file: {e}")))?;
         let mut seen = HashSet::new();
         for id in split.train.iter().chain(&split.val).chain(&split.test) {
             if !seen.insert(id) {
-                return Err(DataError::invalid(path, format!("image `{id}` is in more than one part (or twice in one)")));
+                return Err(DataError::invalid(
+                    path,
+                    format!("image `{id}` is in more than one part (or twice in one)"),
+                ));
             }
         }
         Ok(split)
@@ -66,11 +76,19 @@ impl Split {
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|source| DataError::Io { path: path.to_path_buf(), cause: source })
+            .map_err(|source| DataError::Io {
+                path: path.to_path_buf(),
+                cause: source,
+            })
     }
 
     /// The split in `path` if it exists, else a new one drawn from `samples` and written there.
-    pub fn read_or_draw(path: &Path, samples: &[Sample], seed: u64, ratios: [f64; 3]) -> Result<Self, DataError> {
+    pub fn read_or_draw(
+        path: &Path,
+        samples: &[Sample],
+        seed: u64,
+        ratios: [f64; 3],
+    ) -> Result<Self, DataError> {
         if path.exists() {
             return Self::read(path);
         }
@@ -84,19 +102,27 @@ impl Split {
     /// one of them), in the part's order.
     pub fn select_present(&self, samples: &[Sample], part: &[String]) -> Vec<Sample> {
         let wanted: HashSet<&str> = part.iter().map(String::as_str).collect();
-        samples.iter().filter(|s| wanted.contains(s.id.as_str())).cloned().collect()
+        samples
+            .iter()
+            .filter(|s| wanted.contains(s.id.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// The samples of one part, in the part's order. An id the dataset lacks is an error naming
     /// the split file.
-    pub fn select(&self, samples: &[Sample], part: &[String], path: &Path) -> Result<Vec<Sample>, DataError> {
+    pub fn select(
+        &self,
+        samples: &[Sample],
+        part: &[String],
+        path: &Path,
+    ) -> Result<Vec<Sample>, DataError> {
         let by_id: HashMap<&str, &Sample> = samples.iter().map(|s| (s.id.as_str(), s)).collect();
         part.iter()
             .map(|id| {
-                by_id
-                    .get(id.as_str())
-                    .map(|s| (*s).clone())
-                    .ok_or_else(|| DataError::invalid(path, format!("image `{id}` is not in the dataset")))
+                by_id.get(id.as_str()).map(|s| (*s).clone()).ok_or_else(|| {
+                    DataError::invalid(path, format!("image `{id}` is not in the dataset"))
+                })
             })
             .collect()
     }

@@ -11,7 +11,9 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn load(format: &str, path: &Path) -> Result<Vec<Sample>, absnet_data::DataError> {
-    format!("{format}:{}", path.display()).parse::<DatasetSpec>()?.load()
+    format!("{format}:{}", path.display())
+        .parse::<DatasetSpec>()?
+        .load()
 }
 
 fn temp_copy(name: &str) -> PathBuf {
@@ -42,10 +44,27 @@ fn salicon2017_reads_gaze_structs_and_splits() {
     let first = &samples[0];
     assert_eq!(first.id, "COCO_train2014_000000000009");
     assert_eq!(first.observers.len(), 2);
-    assert!(first.observers[1].fixations.is_empty(), "an observer without fixations is kept, empty");
-    let xy: Vec<(f64, f64)> = first.observers[0].fixations.iter().map(|f| (f.x, f.y)).collect();
-    assert_eq!(xy, [(0.0, 0.0), (7.0, 5.0), (3.5, 2.5)], "1-based [x, y] → 0-based");
-    assert!(first.density.as_ref().unwrap().ends_with("maps/train/COCO_train2014_000000000009.png"));
+    assert!(
+        first.observers[1].fixations.is_empty(),
+        "an observer without fixations is kept, empty"
+    );
+    let xy: Vec<(f64, f64)> = first.observers[0]
+        .fixations
+        .iter()
+        .map(|f| (f.x, f.y))
+        .collect();
+    assert_eq!(
+        xy,
+        [(0.0, 0.0), (7.0, 5.0), (3.5, 2.5)],
+        "1-based [x, y] → 0-based"
+    );
+    assert!(
+        first
+            .density
+            .as_ref()
+            .unwrap()
+            .ends_with("maps/train/COCO_train2014_000000000009.png")
+    );
     let test = salicon2017::load_split(&root, "test").unwrap();
     assert_eq!(test.len(), 1);
     assert!(test[0].observers.is_empty() && test[0].density.is_none());
@@ -57,7 +76,13 @@ fn mit1003_pairs_stimuli_with_both_maps() {
     assert_eq!(samples.len(), 2);
     let street = &samples[0];
     assert_eq!(street.id, "i05june05_static_street_boston_p1010764");
-    assert!(street.density.as_ref().unwrap().ends_with("i05june05_static_street_boston_p1010764_fixMap.jpg"));
+    assert!(
+        street
+            .density
+            .as_ref()
+            .unwrap()
+            .ends_with("i05june05_static_street_boston_p1010764_fixMap.jpg")
+    );
     let points = street.load_fixation_map().unwrap().unwrap();
     let xy: Vec<(f64, f64)> = points.fixations.iter().map(|f| (f.x, f.y)).collect();
     assert_eq!(xy, [(0.5, 0.5), (3.5, 2.5), (7.5, 5.5)]);
@@ -85,7 +110,10 @@ fn ava_txt_rows_splits_and_json() {
     assert_eq!(samples[0].votes, Some([2, 8, 19, 36, 76, 52, 16, 9, 3, 2]));
     assert!(samples[0].image.ends_with("images/231893.jpg") && samples[0].image.exists());
     let split = ava::select_split(&samples, &root.join("test.jpgl")).unwrap();
-    assert_eq!(split.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["242907", "427487"]);
+    assert_eq!(
+        split.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["242907", "427487"]
+    );
     let Some(json) = absnet_testkit::shared_data("ava-labels/data/AVA/ava_labels_test.json") else {
         return;
     };
@@ -101,19 +129,33 @@ fn broken_ava_rows_name_the_line() {
     let cases = [
         ("5 999 1 2 3\n", "line 5: 5 columns; expected 15"),
         ("5 999 0 0 0 0 0 0 0 0 0 0 0 15 1396\n", "line 5: no votes"),
-        ("5 231893 1 1 1 1 1 1 1 1 1 1 0 15 1396\n", "line 5: image id 231893 appears twice"),
-        ("5 999 1 1 1 x 1 1 1 1 1 1 0 15 1396\n", "line 5: `x` is not a non-negative integer"),
+        (
+            "5 231893 1 1 1 1 1 1 1 1 1 1 0 15 1396\n",
+            "line 5: image id 231893 appears twice",
+        ),
+        (
+            "5 999 1 1 1 x 1 1 1 1 1 1 0 15 1396\n",
+            "line 5: `x` is not a non-negative integer",
+        ),
     ];
     for (row, expected) in cases {
         std::fs::write(dir.join("AVA.txt"), format!("{good}{row}")).unwrap();
         let err = load("ava", &dir).unwrap_err().to_string();
-        assert!(err.contains("AVA.txt") && err.contains(expected), "{row}: {err}");
+        assert!(
+            err.contains("AVA.txt") && err.contains(expected),
+            "{row}: {err}"
+        );
     }
     std::fs::write(dir.join("AVA.txt"), &good).unwrap();
     std::fs::write(dir.join("bad.jpgl"), "231893\n123\n").unwrap();
     let samples = load("ava", &dir).unwrap();
-    let err = ava::select_split(&samples, &dir.join("bad.jpgl")).unwrap_err().to_string();
-    assert!(err.contains("bad.jpgl") && err.contains("line 2: image id 123 has no labels"), "{err}");
+    let err = ava::select_split(&samples, &dir.join("bad.jpgl"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("bad.jpgl") && err.contains("line 2: image id 123 has no labels"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -122,12 +164,18 @@ fn missing_images_and_orphan_labels_are_named() {
     let dir = temp_copy("mit1003");
     std::fs::remove_file(dir.join("ALLSTIMULI/i1000886213.jpeg")).unwrap();
     let err = load("mit1003", &dir).unwrap_err().to_string();
-    assert!(err.contains("i1000886213_fix") && err.contains("no such image"), "{err}");
+    assert!(
+        err.contains("i1000886213_fix") && err.contains("no such image"),
+        "{err}"
+    );
     // An image without its fixation locations.
     let dir = temp_copy("cat2000");
     std::fs::remove_file(dir.join("trainSet/FIXATIONLOCS/Action/002.mat")).unwrap();
     let err = load("cat2000", &dir).unwrap_err().to_string();
-    assert!(err.contains("Action/002.jpg") && err.contains("FIXATIONLOCS/Action/002.mat"), "{err}");
+    assert!(
+        err.contains("Action/002.jpg") && err.contains("FIXATIONLOCS/Action/002.mat"),
+        "{err}"
+    );
     // A truncated and a v7.3 MAT-file.
     let dir = temp_copy("salicon2017");
     let mat = dir.join("fixations/train/COCO_train2014_000000000009.mat");
@@ -146,10 +194,22 @@ fn missing_images_and_orphan_labels_are_named() {
     for sub in ["images", "maps"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    std::fs::copy(fixture("mit1003/ALLSTIMULI/i1000886213.jpeg"), dir.join("images/a.jpg")).unwrap();
-    std::fs::copy(fixture("mit1003/ALLFIXATIONMAPS/i1000886213_fixMap.jpg"), dir.join("maps/a.jpg")).unwrap();
+    std::fs::copy(
+        fixture("mit1003/ALLSTIMULI/i1000886213.jpeg"),
+        dir.join("images/a.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture("mit1003/ALLFIXATIONMAPS/i1000886213_fixMap.jpg"),
+        dir.join("maps/a.jpg"),
+    )
+    .unwrap();
     assert_eq!(load("folder", &dir).unwrap().len(), 1);
-    std::fs::copy(fixture("mit1003/ALLFIXATIONMAPS/i1000886213_fixMap.jpg"), dir.join("maps/b.png")).unwrap();
+    std::fs::copy(
+        fixture("mit1003/ALLFIXATIONMAPS/i1000886213_fixMap.jpg"),
+        dir.join("maps/b.png"),
+    )
+    .unwrap();
     let err = load("folder", &dir).unwrap_err().to_string();
     assert!(err.contains("maps/b.png") && err.contains("`b`"), "{err}");
 }

@@ -11,9 +11,15 @@ fn load(spec: &str, folder: &str) -> Option<Vec<absnet_data::Sample>> {
 
 #[test]
 fn osie_has_700_images_of_15_observers() {
-    let Some(samples) = load("osie", "osie") else { return };
+    let Some(samples) = load("osie", "osie") else {
+        return;
+    };
     assert_eq!(samples.len(), 700);
-    assert!(samples.iter().all(|s| s.observers.len() == 15 && s.size == Some([800, 600])));
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.observers.len() == 15 && s.size == Some([800, 600]))
+    );
     // scipy.io.loadmat(fixations.mat): Σ len(fix_x) over 700 × 15 subjects = 98,321.
     let total: usize = samples.iter().map(|s| s.fixations().count()).sum();
     assert_eq!(total, 98_321);
@@ -28,13 +34,26 @@ fn osie_has_700_images_of_15_observers() {
 
 #[test]
 fn scene_has_500_images_with_empty_cells() {
-    let Some(samples) = load("scene", "scene") else { return };
+    let Some(samples) = load("scene", "scene") else {
+        return;
+    };
     assert_eq!(samples.len(), 500);
     assert!(samples.iter().all(|s| s.observers.len() == 12));
     // scipy: 52 of the 500 × 12 cells are empty; the others hold 43,894 rows.
-    let empty: usize = samples.iter().map(|s| s.observers.iter().filter(|o| o.fixations.is_empty()).count()).sum();
+    let empty: usize = samples
+        .iter()
+        .map(|s| {
+            s.observers
+                .iter()
+                .filter(|o| o.fixations.is_empty())
+                .count()
+        })
+        .sum();
     assert_eq!(empty, 52);
-    assert_eq!(samples.iter().map(|s| s.fixations().count()).sum::<usize>(), 43_894);
+    assert_eq!(
+        samples.iter().map(|s| s.fixations().count()).sum::<usize>(),
+        43_894
+    );
     // Row 1 of fixations{1,1} is [118.47, 49.78, 0.334, 0.134]: [y, x, onset s, duration s].
     let first = samples[0].observers[0].fixations[0];
     assert!((first.y - 118.471_111).abs() < 1e-5 && (first.x - 49.777_778).abs() < 1e-5);
@@ -42,16 +61,31 @@ fn scene_has_500_images_with_empty_cells() {
     let summary = check::check(&samples);
     assert_eq!(summary.sizes.get("256x256"), Some(&311));
     // Every labelled size matches the JPEG header.
-    assert!(summary.problems.iter().all(|p| !p.problem.contains("labels say")), "{:?}", summary.problems);
+    assert!(
+        summary
+            .problems
+            .iter()
+            .all(|p| !p.problem.contains("labels say")),
+        "{:?}",
+        summary.problems
+    );
 }
 
 #[test]
 fn salicon_sample_has_10_images() {
-    let Some(samples) = load("salicon2015", "salicon-examples") else { return };
+    let Some(samples) = load("salicon2015", "salicon-examples") else {
+        return;
+    };
     assert_eq!(samples.len(), 10);
     // json: 610 annotations (workers) with 73,630 fixations in all.
-    assert_eq!(samples.iter().map(|s| s.observers.len()).sum::<usize>(), 610);
-    assert_eq!(samples.iter().map(|s| s.fixations().count()).sum::<usize>(), 73_630);
+    assert_eq!(
+        samples.iter().map(|s| s.observers.len()).sum::<usize>(),
+        610
+    );
+    assert_eq!(
+        samples.iter().map(|s| s.fixations().count()).sum::<usize>(),
+        73_630
+    );
     let summary = check::check(&samples);
     assert_eq!(summary.sizes.get("640x480"), Some(&10));
     assert!(samples.iter().all(|s| s.image.exists()));
@@ -59,10 +93,18 @@ fn salicon_sample_has_10_images() {
 
 #[test]
 fn unknown_formats_and_missing_folders_are_named() {
-    let err = "mit300:/data".parse::<DatasetSpec>().unwrap_err().to_string();
+    let err = "mit300:/data"
+        .parse::<DatasetSpec>()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("mit300") && err.contains("osie"), "{err}");
     let err = "no-colon".parse::<DatasetSpec>().unwrap_err().to_string();
     assert!(err.contains("FORMAT:PATH"), "{err}");
     let spec: DatasetSpec = "osie:/definitely/missing".parse().unwrap();
-    assert!(spec.load().unwrap_err().to_string().contains("/definitely/missing"));
+    assert!(
+        spec.load()
+            .unwrap_err()
+            .to_string()
+            .contains("/definitely/missing")
+    );
 }

@@ -16,20 +16,31 @@ pub type Distributions = HashMap<String, Vec<f64>>;
 /// CSV with rows `image_id,v1,…,v10` (a header row is skipped).
 pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
     let text = std::fs::read_to_string(path).map_err(|e| EvalError::file(path, e))?;
-    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
     let mut out = Distributions::new();
     let mut insert = |id: String, values: Vec<f64>, at: String| -> Result<(), EvalError> {
         if values.len() != aesthetics::BINS {
-            return Err(EvalError::file(path, format!("{at}: {} values, expected {}", values.len(), aesthetics::BINS)));
+            return Err(EvalError::file(
+                path,
+                format!(
+                    "{at}: {} values, expected {}",
+                    values.len(),
+                    aesthetics::BINS
+                ),
+            ));
         }
         if out.insert(id.clone(), values).is_some() {
-            return Err(EvalError::file(path, format!("{at}: image id `{id}` appears twice")));
+            return Err(EvalError::file(
+                path,
+                format!("{at}: image id `{id}` appears twice"),
+            ));
         }
         Ok(())
     };
     if is_json {
-        let entries: Vec<serde_json::Value> =
-            serde_json::from_str(&text).map_err(|e| EvalError::file(path, format!("not a JSON list: {e}")))?;
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| EvalError::file(path, format!("not a JSON list: {e}")))?;
         for (i, entry) in entries.iter().enumerate() {
             let at = format!("entry {i}");
             let id = match &entry["image_id"] {
@@ -43,20 +54,29 @@ pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
                 .and_then(|v| v.as_array())
                 .ok_or_else(|| EvalError::file(path, format!("{at} ({id}): no `label` list")))?
                 .iter()
-                .map(|v| v.as_f64().ok_or_else(|| EvalError::file(path, format!("{at} ({id}): `{v}` is not a number"))))
+                .map(|v| {
+                    v.as_f64().ok_or_else(|| {
+                        EvalError::file(path, format!("{at} ({id}): `{v}` is not a number"))
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             insert(id, values, at)?;
         }
     } else {
         for (i, line) in text.lines().enumerate() {
             let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-            if line.trim().is_empty() || (i == 0 && fields.get(1).is_some_and(|f| f.parse::<f64>().is_err())) {
+            if line.trim().is_empty()
+                || (i == 0 && fields.get(1).is_some_and(|f| f.parse::<f64>().is_err()))
+            {
                 continue;
             }
             let at = format!("line {}", i + 1);
             let values = fields[1..]
                 .iter()
-                .map(|f| f.parse::<f64>().map_err(|_| EvalError::file(path, format!("{at}: `{f}` is not a number"))))
+                .map(|f| {
+                    f.parse::<f64>()
+                        .map_err(|_| EvalError::file(path, format!("{at}: `{f}` is not a number")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             insert(fields[0].to_string(), values, at)?;
         }
@@ -102,14 +122,25 @@ impl std::fmt::Display for AestheticsReport {
 
 /// Scores predictions against labels on the images both have (EMD averaged over images;
 /// SRCC, PLCC, accuracy at 5 and MSE over mean scores).
-pub fn evaluate(labels: &Distributions, predictions: &Distributions) -> Result<AestheticsReport, EvalError> {
-    let mut ids: Vec<&String> = labels.keys().filter(|id| predictions.contains_key(*id)).collect();
+pub fn evaluate(
+    labels: &Distributions,
+    predictions: &Distributions,
+) -> Result<AestheticsReport, EvalError> {
+    let mut ids: Vec<&String> = labels
+        .keys()
+        .filter(|id| predictions.contains_key(*id))
+        .collect();
     ids.sort();
     if ids.is_empty() {
-        return Err(EvalError::Empty("no image has both a label and a prediction".into()));
+        return Err(EvalError::Empty(
+            "no image has both a label and a prediction".into(),
+        ));
     }
     let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
-        r.map_err(|cause| EvalError::Metric { image: id.to_string(), cause })
+        r.map_err(|cause| EvalError::Metric {
+            image: id.to_string(),
+            cause,
+        })
     };
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let mut mean_pred = Vec::with_capacity(ids.len());

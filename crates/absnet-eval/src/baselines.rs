@@ -17,7 +17,8 @@ fn size(sample: &Sample) -> Result<[u32; 2], EvalError> {
     match sample.size {
         Some(size) => Ok(size),
         None => {
-            let (w, h) = image::image_dimensions(&sample.image).map_err(|e| EvalError::file(&sample.image, e))?;
+            let (w, h) = image::image_dimensions(&sample.image)
+                .map_err(|e| EvalError::file(&sample.image, e))?;
             Ok([w, h])
         }
     }
@@ -32,7 +33,12 @@ fn inside(fixations: impl Iterator<Item = Fixation>, [w, h]: [u32; 2]) -> Vec<Fi
 /// Writes, for each of `targets`, a centre-bias map (16-bit PNG named by the sample id's last
 /// path part): the pooled fixations of `training`, placed by their relative position in their
 /// own image, blurred with σ = `sigma_fraction` of the target's diagonal.
-pub fn write_centre_bias(training: &[Sample], targets: &[Sample], sigma_fraction: f64, out: &Path) -> Result<usize, EvalError> {
+pub fn write_centre_bias(
+    training: &[Sample],
+    targets: &[Sample],
+    sigma_fraction: f64,
+    out: &Path,
+) -> Result<usize, EvalError> {
     let mut relative = Vec::new();
     for sample in training {
         let [w, h] = size(sample)?;
@@ -45,12 +51,21 @@ pub fn write_centre_bias(training: &[Sample], targets: &[Sample], sigma_fraction
         .par_iter()
         .map(|sample| {
             let [w, h] = size(sample)?;
-            let points: Vec<Fixation> =
-                relative.iter().map(|&(x, y)| Fixation::new(x * f64::from(w), y * f64::from(h))).collect();
+            let points: Vec<Fixation> = relative
+                .iter()
+                .map(|&(x, y)| Fixation::new(x * f64::from(w), y * f64::from(h)))
+                .collect();
             let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
             let map = saliency::density_map(w as usize, h as usize, &points, sigma, Border::Zero)
-                .map_err(|cause| EvalError::Metric { image: sample.id.clone(), cause })?;
-            let max = map.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+                .map_err(|cause| EvalError::Metric {
+                image: sample.id.clone(),
+                cause,
+            })?;
+            let max = map
+                .iter()
+                .copied()
+                .fold(0.0f64, f64::max)
+                .max(f64::MIN_POSITIVE);
             let png = ImageBuffer::<Luma<u16>, Vec<u16>>::from_fn(w, h, |x, y| {
                 Luma([(map[(y as usize, x as usize)] / max * 65535.0).round() as u16])
             });
@@ -81,42 +96,69 @@ pub struct InterObserver {
 /// score would be near perfect and say nothing). Scores are averaged over observers, then images
 /// (MIT conventions).
 pub fn inter_observer(samples: &[Sample], sigma_fraction: f64) -> Result<InterObserver, EvalError> {
-    let per_image: Vec<Option<[f64; 5]>> = samples
-        .par_iter()
-        .map(|sample| -> Result<Option<[f64; 5]>, EvalError> {
-            let [w, h] = size(sample)?;
-            let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
-            let observers: Vec<Vec<Fixation>> = sample
-                .observers
-                .iter()
-                .map(|o| inside(o.fixations.iter().map(|f| Fixation::new(f.x, f.y)), [w, h]))
-                .filter(|f| !f.is_empty())
-                .collect();
-            if observers.len() < 2 {
-                return Ok(None);
-            }
-            let metric = |r: Result<f64, absnet_metrics::MetricError>| r.map_err(|cause| EvalError::Metric { image: sample.id.clone(), cause });
-            let (w, h) = (w as usize, h as usize);
-            let mut sums = [0.0; 5];
-            for (k, left_out) in observers.iter().enumerate() {
-                let others: Vec<Fixation> = observers.iter().enumerate().filter(|(j, _)| *j != k).flat_map(|(_, f)| f.iter().copied()).collect();
-                let map = saliency::density_map(w, h, &others, sigma, Border::Zero)
-                    .map_err(|cause| EvalError::Metric { image: sample.id.clone(), cause })?;
-                let truth = saliency::density_map(w, h, left_out, sigma, Border::Zero)
-                    .map_err(|cause| EvalError::Metric { image: sample.id.clone(), cause })?;
-                let m = map.view();
-                sums[0] += metric(saliency::nss(m, left_out, NssOptions::MIT))?;
-                sums[1] += metric(saliency::auc_judd(m, left_out, AucJuddOptions { jitter: None, duplicates: Duplicates::Collapse }))?;
-                sums[2] += metric(saliency::cc(m, truth.view()))?;
-                sums[3] += metric(saliency::kld(m, truth.view(), KldVariant::Mit))?;
-                sums[4] += metric(saliency::sim(m, truth.view(), SimVariant::Mit))?;
-            }
-            Ok(Some(sums.map(|s| s / observers.len() as f64)))
-        })
-        .collect::<Result<_, _>>()?;
+    let per_image: Vec<Option<[f64; 5]>> =
+        samples
+            .par_iter()
+            .map(|sample| -> Result<Option<[f64; 5]>, EvalError> {
+                let [w, h] = size(sample)?;
+                let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
+                let observers: Vec<Vec<Fixation>> = sample
+                    .observers
+                    .iter()
+                    .map(|o| inside(o.fixations.iter().map(|f| Fixation::new(f.x, f.y)), [w, h]))
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                if observers.len() < 2 {
+                    return Ok(None);
+                }
+                let metric = |r: Result<f64, absnet_metrics::MetricError>| {
+                    r.map_err(|cause| EvalError::Metric {
+                        image: sample.id.clone(),
+                        cause,
+                    })
+                };
+                let (w, h) = (w as usize, h as usize);
+                let mut sums = [0.0; 5];
+                for (k, left_out) in observers.iter().enumerate() {
+                    let others: Vec<Fixation> = observers
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != k)
+                        .flat_map(|(_, f)| f.iter().copied())
+                        .collect();
+                    let map = saliency::density_map(w, h, &others, sigma, Border::Zero).map_err(
+                        |cause| EvalError::Metric {
+                            image: sample.id.clone(),
+                            cause,
+                        },
+                    )?;
+                    let truth = saliency::density_map(w, h, left_out, sigma, Border::Zero)
+                        .map_err(|cause| EvalError::Metric {
+                            image: sample.id.clone(),
+                            cause,
+                        })?;
+                    let m = map.view();
+                    sums[0] += metric(saliency::nss(m, left_out, NssOptions::MIT))?;
+                    sums[1] += metric(saliency::auc_judd(
+                        m,
+                        left_out,
+                        AucJuddOptions {
+                            jitter: None,
+                            duplicates: Duplicates::Collapse,
+                        },
+                    ))?;
+                    sums[2] += metric(saliency::cc(m, truth.view()))?;
+                    sums[3] += metric(saliency::kld(m, truth.view(), KldVariant::Mit))?;
+                    sums[4] += metric(saliency::sim(m, truth.view(), SimVariant::Mit))?;
+                }
+                Ok(Some(sums.map(|s| s / observers.len() as f64)))
+            })
+            .collect::<Result<_, _>>()?;
     let scored: Vec<[f64; 5]> = per_image.into_iter().flatten().collect();
     if scored.is_empty() {
-        return Err(EvalError::Empty("no image has two observers with fixations".into()));
+        return Err(EvalError::Empty(
+            "no image has two observers with fixations".into(),
+        ));
     }
     let n = scored.len() as f64;
     let mean = |k: usize| scored.iter().map(|s| s[k]).sum::<f64>() / n;

@@ -11,9 +11,9 @@ use absnet_metrics::saliency::{
 use absnet_metrics::{Duplicates, Fixation, MetricError};
 use image::imageops::{self, FilterType};
 use ndarray::Array2;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::index::sample as sample_indices;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -100,7 +100,16 @@ pub struct ImageScores {
     pub sim: f64,
 }
 
-pub const METRICS: [&str; 8] = ["nss", "auc_judd", "auc_borji", "sauc", "ig", "cc", "kld", "sim"];
+pub const METRICS: [&str; 8] = [
+    "nss",
+    "auc_judd",
+    "auc_borji",
+    "sauc",
+    "ig",
+    "cc",
+    "kld",
+    "sim",
+];
 
 impl ImageScores {
     fn values(&self) -> [f64; 8] {
@@ -136,7 +145,13 @@ pub struct SaliencyReport {
 
 impl std::fmt::Display for SaliencyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} images scored ({:?} average), {} skipped", self.images, self.average, self.skipped.len())?;
+        writeln!(
+            f,
+            "{} images scored ({:?} average), {} skipped",
+            self.images,
+            self.average,
+            self.skipped.len()
+        )?;
         writeln!(f, "{:<10} {:>9}", "metric", "mean")?;
         for name in METRICS {
             writeln!(f, "{:<10} {:>9.4}", name, self.means[name])?;
@@ -189,7 +204,8 @@ fn image_size(sample: &Sample) -> Result<[u32; 2], EvalError> {
     if let Some(size) = sample.size {
         return Ok(size);
     }
-    let (w, h) = image::image_dimensions(&sample.image).map_err(|e| EvalError::file(&sample.image, e))?;
+    let (w, h) =
+        image::image_dimensions(&sample.image).map_err(|e| EvalError::file(&sample.image, e))?;
     Ok([w, h])
 }
 
@@ -230,20 +246,44 @@ pub fn evaluate(
     progress: &(dyn Fn() + Sync),
 ) -> Result<SaliencyReport, EvalError> {
     let files = prediction_files(predictions)?;
-    let sizes = samples.iter().map(image_size).collect::<Result<Vec<_>, _>>()?;
-    let fixations: Vec<(Vec<Fixation>, usize)> =
-        samples.iter().zip(&sizes).map(|(s, &size)| inside(s, size)).collect();
-    let relatives: Vec<Vec<(f64, f64)>> =
-        fixations.iter().zip(&sizes).map(|((f, _), &size)| relative(f, size)).collect();
+    let sizes = samples
+        .iter()
+        .map(image_size)
+        .collect::<Result<Vec<_>, _>>()?;
+    let fixations: Vec<(Vec<Fixation>, usize)> = samples
+        .iter()
+        .zip(&sizes)
+        .map(|(s, &size)| inside(s, size))
+        .collect();
+    let relatives: Vec<Vec<(f64, f64)>> = fixations
+        .iter()
+        .zip(&sizes)
+        .map(|((f, _), &size)| relative(f, size))
+        .collect();
     let pooled: Vec<(f64, f64)> = relatives.iter().flatten().copied().collect();
     // The centre-bias baseline of IG, once per distinct image size.
     let mut baselines: HashMap<[u32; 2], Array2<f64>> = HashMap::new();
-    let scored_sizes = samples.iter().zip(&sizes).filter(|(s, _)| files.contains_key(&s.id)).map(|(_, size)| *size);
+    let scored_sizes = samples
+        .iter()
+        .zip(&sizes)
+        .filter(|(s, _)| files.contains_key(&s.id))
+        .map(|(_, size)| *size);
     for size in scored_sizes {
         if !baselines.contains_key(&size) && !pooled.is_empty() {
-            let sigma = options.sigma_fraction.map_or(options.sigma, |f| f * f64::from(size[0]).hypot(f64::from(size[1])));
-            let map = saliency::density_map(size[0] as usize, size[1] as usize, &scale(&pooled, size), sigma, Border::Zero)
-                .map_err(|cause| EvalError::Metric { image: "centre-bias baseline".into(), cause })?;
+            let sigma = options.sigma_fraction.map_or(options.sigma, |f| {
+                f * f64::from(size[0]).hypot(f64::from(size[1]))
+            });
+            let map = saliency::density_map(
+                size[0] as usize,
+                size[1] as usize,
+                &scale(&pooled, size),
+                sigma,
+                Border::Zero,
+            )
+            .map_err(|cause| EvalError::Metric {
+                image: "centre-bias baseline".into(),
+                cause,
+            })?;
             baselines.insert(size, map);
         }
     }
@@ -261,19 +301,30 @@ pub fn evaluate(
                 };
                 let (fix, dropped) = &fixations[i];
                 if fix.is_empty() {
-                    return Err(skip(format!("no fixations inside the image ({dropped} outside)")));
+                    return Err(skip(format!(
+                        "no fixations inside the image ({dropped} outside)"
+                    )));
                 }
                 let size = sizes[i];
                 let map = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
                 let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
                 let other_count = options.shuffled_images.min(samples.len() - 1);
-                let others: Vec<Fixation> = sample_indices(&mut rng, samples.len() - 1, other_count)
-                    .into_iter()
-                    .map(|k| if k >= i { k + 1 } else { k })
-                    .flat_map(|k| scale(&relatives[k], size))
-                    .collect();
-                score(sample, &map, fix, *dropped, &others, &baselines[&size], options)
-                    .map_err(|e| skip(e.to_string()))
+                let others: Vec<Fixation> =
+                    sample_indices(&mut rng, samples.len() - 1, other_count)
+                        .into_iter()
+                        .map(|k| if k >= i { k + 1 } else { k })
+                        .flat_map(|k| scale(&relatives[k], size))
+                        .collect();
+                score(
+                    sample,
+                    &map,
+                    fix,
+                    *dropped,
+                    &others,
+                    &baselines[&size],
+                    options,
+                )
+                .map_err(|e| skip(e.to_string()))
             })();
             progress();
             result
@@ -292,7 +343,9 @@ pub fn evaluate(
             "none of {} images could be scored against {} (first problem: {})",
             samples.len(),
             predictions.display(),
-            skipped.first().map_or("no images".into(), |s| format!("{}: {}", s.image, s.reason))
+            skipped
+                .first()
+                .map_or("no images".into(), |s| format!("{}: {}", s.image, s.reason))
         )));
     }
     let means = mean_scores(&per_image, options.average);
@@ -333,7 +386,9 @@ fn score(
 ) -> Result<ImageScores, MetricError> {
     let (h, w) = map.dim();
     let m = map.view();
-    let sigma = options.sigma_fraction.map_or(options.sigma, |f| f * (w as f64).hypot(h as f64));
+    let sigma = options
+        .sigma_fraction
+        .map_or(options.sigma, |f| f * (w as f64).hypot(h as f64));
     let ground_truth = saliency::density_map(w, h, fixations, sigma, Border::Zero)?;
     let split = SplitRoc {
         seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
@@ -364,6 +419,7 @@ fn score(
 /// A stable per-image seed offset (FNV-1a of the id), so an image's random negatives do not
 /// depend on which other images are evaluated with it.
 fn image_seed(id: &str) -> u64 {
-    id.bytes()
-        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
+    id.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    })
 }

@@ -15,7 +15,10 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn reference() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(absnet_testkit::fixture("metrics_reference.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(absnet_testkit::fixture("metrics_reference.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// The reference's centre-bias map as a 16-bit PNG of `w × h`.
@@ -34,7 +37,11 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load_dataset(&root).unwrap().into_iter().take(20).collect();
+    let samples: Vec<_> = absnet_data::osie::load_dataset(&root)
+        .unwrap()
+        .into_iter()
+        .take(20)
+        .collect();
     let dir = temp_dir("osie");
     for (i, sample) in samples.iter().enumerate() {
         let path = dir.join(format!("{}.png", sample.id));
@@ -51,10 +58,24 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
     let options = saliency::SaliencyEvalOptions::pysaliency(24.0);
     let report = saliency::evaluate(&samples, &dir, &options, &|| {}).unwrap();
     assert_eq!(report.images, 18);
-    let skipped: Vec<_> = report.skipped.iter().map(|s| (s.image.as_str(), s.reason.as_str())).collect();
+    let skipped: Vec<_> = report
+        .skipped
+        .iter()
+        .map(|s| (s.image.as_str(), s.reason.as_str()))
+        .collect();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert!(skipped.iter().any(|(id, why)| *id == samples[5].id && why.contains(&format!("{}.png", samples[5].id))), "{skipped:?}");
-    assert!(skipped.iter().any(|(id, why)| *id == samples[7].id && *why == "no prediction"), "{skipped:?}");
+    assert!(
+        skipped.iter().any(
+            |(id, why)| *id == samples[5].id && why.contains(&format!("{}.png", samples[5].id))
+        ),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|(id, why)| *id == samples[7].id && *why == "no prediction"),
+        "{skipped:?}"
+    );
     let reference = reference();
     for scores in &report.per_image {
         let index = samples.iter().position(|s| s.id == scores.image).unwrap();
@@ -69,18 +90,34 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
             ("AUC-Judd", scores.auc_judd, "auc_judd"),
         ] {
             let want = want[key].as_f64().unwrap();
-            assert!((got - want).abs() < tolerance, "image {index} {name}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < tolerance,
+                "image {index} {name}: {got} vs {want}"
+            );
         }
         // Random negatives: close to the reference's own draws, not equal. The shuffled AUC's
         // other images are drawn at random here (the next ten there), so it varies more.
         let borji = want["auc_borji_seeded"].as_f64().unwrap();
-        assert!((scores.auc_borji - borji).abs() < 0.02, "image {index} AUC-Borji: {} vs {borji}", scores.auc_borji);
+        assert!(
+            (scores.auc_borji - borji).abs() < 0.02,
+            "image {index} AUC-Borji: {} vs {borji}",
+            scores.auc_borji
+        );
         let shuffled = want["auc_shuffled_seeded"].as_f64().unwrap();
-        assert!((scores.sauc - shuffled).abs() < 0.1, "image {index} sAUC: {} vs {shuffled}", scores.sauc);
+        assert!(
+            (scores.sauc - shuffled).abs() < 0.1,
+            "image {index} sAUC: {} vs {shuffled}",
+            scores.sauc
+        );
     }
     // The fixation-weighted mean NSS is the weighted mean of the per-image values.
     let total: usize = report.per_image.iter().map(|s| s.fixations).sum();
-    let weighted: f64 = report.per_image.iter().map(|s| s.nss * s.fixations as f64).sum::<f64>() / total as f64;
+    let weighted: f64 = report
+        .per_image
+        .iter()
+        .map(|s| s.nss * s.fixations as f64)
+        .sum::<f64>()
+        / total as f64;
     assert!((report.means["nss"] - weighted).abs() < 1e-12);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["per_image"].as_array().unwrap().len(), 18);
@@ -91,36 +128,72 @@ fn a_prediction_folder_that_matches_nothing_is_an_error() {
     let Some(root) = absnet_testkit::shared_data("osie") else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load_dataset(&root).unwrap().into_iter().take(3).collect();
+    let samples: Vec<_> = absnet_data::osie::load_dataset(&root)
+        .unwrap()
+        .into_iter()
+        .take(3)
+        .collect();
     let dir = temp_dir("empty");
-    let err = saliency::evaluate(&samples, &dir, &saliency::SaliencyEvalOptions::mit(24.0), &|| {}).unwrap_err();
+    let err = saliency::evaluate(
+        &samples,
+        &dir,
+        &saliency::SaliencyEvalOptions::mit(24.0),
+        &|| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no prediction"), "{err}");
     let missing = dir.join("does-not-exist");
-    let err = saliency::evaluate(&samples, &missing, &saliency::SaliencyEvalOptions::mit(24.0), &|| {}).unwrap_err();
+    let err = saliency::evaluate(
+        &samples,
+        &missing,
+        &saliency::SaliencyEvalOptions::mit(24.0),
+        &|| {},
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("does-not-exist"), "{err}");
 }
 
 #[test]
 fn aesthetic_predictions_in_csv_score_like_scipy_on_ava() {
-    let Some(labels_path) = absnet_testkit::shared_data("ava-labels/data/AVA/ava_labels_test.json") else {
+    let Some(labels_path) = absnet_testkit::shared_data("ava-labels/data/AVA/ava_labels_test.json")
+    else {
         return;
     };
     let labels = aesthetics::read_distributions(&labels_path).unwrap();
     assert_eq!(labels.len(), 25_551);
     let want = &reference()["aesthetics"];
-    let entries: Value = serde_json::from_str(&std::fs::read_to_string(&labels_path).unwrap()).unwrap();
+    let entries: Value =
+        serde_json::from_str(&std::fs::read_to_string(&labels_path).unwrap()).unwrap();
     let dir = temp_dir("ava");
     let csv = dir.join("predictions.csv");
     let mut text = String::from("image_id,p1,p2,p3,p4,p5,p6,p7,p8,p9,p10\n");
     for entry in &entries.as_array().unwrap()[..2000] {
-        let c: Vec<f64> = entry["label"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let p: Vec<String> = (0..10).map(|i| (c[i] + 0.5 * c[(i + 9) % 10] + 1.0).to_string()).collect();
-        text.push_str(&format!("{},{}\n", entry["image_id"].as_str().unwrap(), p.join(",")));
+        let c: Vec<f64> = entry["label"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let p: Vec<String> = (0..10)
+            .map(|i| (c[i] + 0.5 * c[(i + 9) % 10] + 1.0).to_string())
+            .collect();
+        text.push_str(&format!(
+            "{},{}\n",
+            entry["image_id"].as_str().unwrap(),
+            p.join(",")
+        ));
     }
     std::fs::write(&csv, text).unwrap();
     let predictions = aesthetics::read_distributions(&csv).unwrap();
     let report = aesthetics::evaluate(&labels, &predictions).unwrap();
-    assert_eq!((report.images, report.missing_predictions, report.unlabelled_predictions), (2000, 23_551, 0));
+    assert_eq!(
+        (
+            report.images,
+            report.missing_predictions,
+            report.unlabelled_predictions
+        ),
+        (2000, 23_551, 0)
+    );
     for (name, got, key, tolerance) in [
         ("EMD r=1", report.emd1, "emd1_mean", 1e-12),
         ("EMD r=2", report.emd2, "emd2_mean", 1e-12),
@@ -139,14 +212,31 @@ fn malformed_label_files_name_the_problem() {
     let dir = temp_dir("bad-labels");
     let cases: [(&str, &str, &str); 4] = [
         ("short.csv", "1,1,2,3\n", "line 1: 3 values, expected 10"),
-        ("word.csv", "image_id,p1,p2,p3,p4,p5,p6,p7,p8,p9,p10\n1,1,2,3,4,5,6,7,8,9,x\n", "line 2: `x` is not a number"),
-        ("twice.json", r#"[{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]},{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]}]"#, "`7` appears twice"),
-        ("nolabel.json", r#"[{"image_id":"9"}]"#, "entry 0 (9): no `label` list"),
+        (
+            "word.csv",
+            "image_id,p1,p2,p3,p4,p5,p6,p7,p8,p9,p10\n1,1,2,3,4,5,6,7,8,9,x\n",
+            "line 2: `x` is not a number",
+        ),
+        (
+            "twice.json",
+            r#"[{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]},{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]}]"#,
+            "`7` appears twice",
+        ),
+        (
+            "nolabel.json",
+            r#"[{"image_id":"9"}]"#,
+            "entry 0 (9): no `label` list",
+        ),
     ];
     for (name, content, expected) in cases {
         let path = dir.join(name);
         std::fs::write(&path, content).unwrap();
-        let err = aesthetics::read_distributions(&path).unwrap_err().to_string();
-        assert!(err.contains(name) && err.contains(expected), "{name}: {err}");
+        let err = aesthetics::read_distributions(&path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(name) && err.contains(expected),
+            "{name}: {err}"
+        );
     }
 }

@@ -77,7 +77,11 @@ fn check_pairs(a: &[f64], b: &[f64], needed: usize) -> Result<(), MetricError> {
 
 /// Binary classification accuracy: an image is "high quality" when its mean score is above
 /// `threshold` (5 on AVA); the fraction of images where prediction and ground truth agree.
-pub fn binary_accuracy(predicted: &[f64], target: &[f64], threshold: f64) -> Result<f64, MetricError> {
+pub fn binary_accuracy(
+    predicted: &[f64],
+    target: &[f64],
+    threshold: f64,
+) -> Result<f64, MetricError> {
     check_pairs(predicted, target, 1)?;
     let agree = predicted
         .iter()
@@ -100,7 +104,11 @@ pub fn plcc(a: &[f64], b: &[f64]) -> Result<f64, MetricError> {
     }
     if sa == 0.0 || sb == 0.0 {
         return Err(MetricError::ConstantValues {
-            what: if sa == 0.0 { "first values" } else { "second values" },
+            what: if sa == 0.0 {
+                "first values"
+            } else {
+                "second values"
+            },
         });
     }
     Ok((cross / (sa * sb).sqrt()).clamp(-1.0, 1.0))

@@ -36,7 +36,9 @@ pub enum MetricError {
     BinCount { found: usize, expected: usize },
     #[error("score distribution sums to zero")]
     ZeroDistribution,
-    #[error("score distribution has an invalid value ({value}) in bin {bin}: expected finite and ≥ 0")]
+    #[error(
+        "score distribution has an invalid value ({value}) in bin {bin}: expected finite and ≥ 0"
+    )]
     InvalidBin { bin: usize, value: f64 },
     #[error("needs at least {needed} pairs of values, got {found}")]
     TooFewValues { needed: usize, found: usize },

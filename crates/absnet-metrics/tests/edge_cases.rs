@@ -13,7 +13,11 @@ fn gradient() -> Array2<f64> {
 }
 
 fn fixations() -> Vec<Fixation> {
-    vec![Fixation::new(29.5, 19.5), Fixation::new(28.0, 18.2), Fixation::new(1.0, 1.0)]
+    vec![
+        Fixation::new(29.5, 19.5),
+        Fixation::new(28.0, 18.2),
+        Fixation::new(1.0, 1.0),
+    ]
 }
 
 #[test]
@@ -21,31 +25,58 @@ fn constant_maps_have_documented_scores() {
     let constant = Array2::from_elem((20, 30), 3.0);
     let fix = fixations();
     let gt = gradient();
-    assert_eq!(saliency::nss(constant.view(), &fix, NssOptions::MIT).unwrap(), 0.0);
+    assert_eq!(
+        saliency::nss(constant.view(), &fix, NssOptions::MIT).unwrap(),
+        0.0
+    );
     assert_eq!(saliency::cc(constant.view(), gt.view()).unwrap(), 0.0);
     assert_eq!(
         saliency::cc(gt.view(), constant.view()),
-        Err(MetricError::ConstantMap { map: "ground-truth", metric: "CC" })
+        Err(MetricError::ConstantMap {
+            map: "ground-truth",
+            metric: "CC"
+        })
     );
-    assert!((saliency::auc_judd(constant.view(), &fix, AucJuddOptions::default()).unwrap() - 0.5).abs() < 1e-12);
-    assert_eq!(saliency::auc_borji(constant.view(), &fix, &SplitRoc::default()).unwrap(), 0.5);
+    assert!(
+        (saliency::auc_judd(constant.view(), &fix, AucJuddOptions::default()).unwrap() - 0.5).abs()
+            < 1e-12
+    );
+    assert_eq!(
+        saliency::auc_borji(constant.view(), &fix, &SplitRoc::default()).unwrap(),
+        0.5
+    );
     for variant in [SimVariant::Mit, SimVariant::Pysaliency] {
         let s = saliency::sim(constant.view(), constant.view(), variant).unwrap();
         assert!((s - 1.0).abs() < 1e-9, "{variant:?}: {s}");
     }
     let k = saliency::kld(constant.view(), constant.view(), KldVariant::Mit).unwrap();
     assert!(k.abs() < 1e-9);
-    let ig = saliency::information_gain(constant.view(), constant.view(), &fix, Duplicates::Keep).unwrap();
+    let ig = saliency::information_gain(constant.view(), constant.view(), &fix, Duplicates::Keep)
+        .unwrap();
     assert_eq!(ig, 0.0);
 }
 
 #[test]
 fn missing_or_misplaced_fixations_are_errors() {
     let map = gradient();
-    assert_eq!(saliency::nss(map.view(), &[], NssOptions::default()), Err(MetricError::NoFixations));
+    assert_eq!(
+        saliency::nss(map.view(), &[], NssOptions::default()),
+        Err(MetricError::NoFixations)
+    );
     let outside = [Fixation::new(1.0, 1.0), Fixation::new(30.0, 5.0)];
     let err = saliency::auc_judd(map.view(), &outside, AucJuddOptions::default()).unwrap_err();
-    assert!(matches!(err, MetricError::FixationOutside { index: 1, width: 30, height: 20, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MetricError::FixationOutside {
+                index: 1,
+                width: 30,
+                height: 20,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("(x = 30, y = 5)"), "{err}");
     let nan = [Fixation::new(f64::NAN, 1.0)];
     assert!(matches!(
@@ -65,22 +96,65 @@ fn non_finite_and_mismatched_maps_are_errors() {
     let mut map = gradient();
     map[(3, 4)] = f64::NAN;
     let err = saliency::nss(map.view(), &fixations(), NssOptions::default()).unwrap_err();
-    assert!(matches!(err, MetricError::NonFinite { map: "saliency", row: 3, column: 4, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MetricError::NonFinite {
+                map: "saliency",
+                row: 3,
+                column: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
     map[(3, 4)] = f64::INFINITY;
     let gt = gradient();
-    assert!(matches!(saliency::cc(gt.view(), map.view()), Err(MetricError::NonFinite { map: "ground-truth", .. })));
+    assert!(matches!(
+        saliency::cc(gt.view(), map.view()),
+        Err(MetricError::NonFinite {
+            map: "ground-truth",
+            ..
+        })
+    ));
     let small = Array2::<f64>::ones((10, 10));
-    assert!(matches!(saliency::kld(small.view(), gt.view(), KldVariant::Mit), Err(MetricError::ShapeMismatch { .. })));
+    assert!(matches!(
+        saliency::kld(small.view(), gt.view(), KldVariant::Mit),
+        Err(MetricError::ShapeMismatch { .. })
+    ));
     let empty = Array2::<f64>::zeros((0, 0));
-    assert_eq!(saliency::sim(empty.view(), empty.view(), SimVariant::Mit), Err(MetricError::EmptyMap { map: "saliency" }));
+    assert_eq!(
+        saliency::sim(empty.view(), empty.view(), SimVariant::Mit),
+        Err(MetricError::EmptyMap { map: "saliency" })
+    );
 }
 
 #[test]
 fn duplicate_fixations_count_once_when_collapsed() {
     let map = gradient();
-    let twice = [Fixation::new(5.2, 5.9), Fixation::new(5.7, 5.1), Fixation::new(20.0, 10.0)];
-    let kept = saliency::nss_values(map.view(), &twice, NssOptions { duplicates: Duplicates::Keep, ..Default::default() }).unwrap();
-    let collapsed = saliency::nss_values(map.view(), &twice, NssOptions { duplicates: Duplicates::Collapse, ..Default::default() }).unwrap();
+    let twice = [
+        Fixation::new(5.2, 5.9),
+        Fixation::new(5.7, 5.1),
+        Fixation::new(20.0, 10.0),
+    ];
+    let kept = saliency::nss_values(
+        map.view(),
+        &twice,
+        NssOptions {
+            duplicates: Duplicates::Keep,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let collapsed = saliency::nss_values(
+        map.view(),
+        &twice,
+        NssOptions {
+            duplicates: Duplicates::Collapse,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!((kept.len(), collapsed.len()), (3, 2));
 }
 
@@ -91,13 +165,24 @@ fn perfect_and_inverted_maps_bound_the_auc() {
     let map = gradient();
     let bright = [Fixation::new(29.0, 19.0), Fixation::new(28.0, 19.0)];
     let dark = [Fixation::new(0.0, 0.0), Fixation::new(1.0, 0.0)];
-    assert!((saliency::auc_judd(map.view(), &bright, AucJuddOptions::default()).unwrap() - 1.0).abs() < 1e-9);
+    assert!(
+        (saliency::auc_judd(map.view(), &bright, AucJuddOptions::default()).unwrap() - 1.0).abs()
+            < 1e-9
+    );
     let judd = saliency::auc_judd(map.view(), &dark, AucJuddOptions::default()).unwrap();
     assert!((judd - 0.25).abs() < 1e-12, "{judd}");
     let negatives: Vec<f64> = map.iter().copied().filter(|&v| v > 1.0).collect();
     let exact = saliency::roc_auc(&[0.0, 1.0], &negatives, saliency::RocThresholds::All).unwrap();
     assert_eq!(exact, 0.0);
-    let jittered = saliency::auc_judd(map.view(), &bright, AucJuddOptions { jitter: Some(1), ..Default::default() }).unwrap();
+    let jittered = saliency::auc_judd(
+        map.view(),
+        &bright,
+        AucJuddOptions {
+            jitter: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert!((jittered - 1.0).abs() < 1e-6);
 }
 
@@ -106,16 +191,46 @@ fn bad_distributions_are_errors() {
     let ok = [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 4.0, 3.0, 2.0, 1.0];
     assert!((aesthetics::mean_score(&ok).unwrap() - 5.5).abs() < 1e-12);
     assert_eq!(aesthetics::emd(&ok, &ok, 2).unwrap(), 0.0);
-    assert_eq!(aesthetics::mean_score(&[0.0; 10]), Err(MetricError::ZeroDistribution));
-    assert_eq!(aesthetics::mean_score(&ok[..9]), Err(MetricError::BinCount { found: 9, expected: 10 }));
+    assert_eq!(
+        aesthetics::mean_score(&[0.0; 10]),
+        Err(MetricError::ZeroDistribution)
+    );
+    assert_eq!(
+        aesthetics::mean_score(&ok[..9]),
+        Err(MetricError::BinCount {
+            found: 9,
+            expected: 10
+        })
+    );
     let mut bad = ok;
     bad[4] = -1.0;
-    assert_eq!(aesthetics::emd(&ok, &bad, 1), Err(MetricError::InvalidBin { bin: 4, value: -1.0 }));
+    assert_eq!(
+        aesthetics::emd(&ok, &bad, 1),
+        Err(MetricError::InvalidBin {
+            bin: 4,
+            value: -1.0
+        })
+    );
     bad[4] = f64::NAN;
-    assert!(matches!(aesthetics::score_std(&bad), Err(MetricError::InvalidBin { bin: 4, .. })));
-    assert!(matches!(aesthetics::srcc(&[1.0], &[2.0]), Err(MetricError::TooFewValues { needed: 2, found: 1 })));
-    assert!(matches!(aesthetics::plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), Err(MetricError::ConstantValues { .. })));
-    assert!(matches!(aesthetics::mse(&[1.0, 2.0], &[1.0]), Err(MetricError::TooFewValues { .. })));
+    assert!(matches!(
+        aesthetics::score_std(&bad),
+        Err(MetricError::InvalidBin { bin: 4, .. })
+    ));
+    assert!(matches!(
+        aesthetics::srcc(&[1.0], &[2.0]),
+        Err(MetricError::TooFewValues {
+            needed: 2,
+            found: 1
+        })
+    ));
+    assert!(matches!(
+        aesthetics::plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]),
+        Err(MetricError::ConstantValues { .. })
+    ));
+    assert!(matches!(
+        aesthetics::mse(&[1.0, 2.0], &[1.0]),
+        Err(MetricError::TooFewValues { .. })
+    ));
 }
 
 #[test]

@@ -54,17 +54,27 @@ fn samples(value: &Value) -> Vec<Vec<(usize, usize)>> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|p| (p[0].as_u64().unwrap() as usize, p[1].as_u64().unwrap() as usize))
+                .map(|p| {
+                    (
+                        p[0].as_u64().unwrap() as usize,
+                        p[1].as_u64().unwrap() as usize,
+                    )
+                })
                 .collect()
         })
         .collect()
 }
 
 fn check(label: &str, got: f64, want: &Value, tolerance: f64, worst: &mut f64) {
-    let want = want.as_f64().unwrap_or_else(|| panic!("{label}: no reference value"));
+    let want = want
+        .as_f64()
+        .unwrap_or_else(|| panic!("{label}: no reference value"));
     let diff = (got - want).abs();
     *worst = worst.max(if tolerance < 1e-3 { diff } else { 0.0 });
-    assert!(diff <= tolerance, "{label}: absnet {got} vs reference {want} (|Δ| = {diff:e})");
+    assert!(
+        diff <= tolerance,
+        "{label}: absnet {got} vs reference {want} (|Δ| = {diff:e})"
+    );
 }
 
 #[test]
@@ -80,7 +90,10 @@ fn saliency_metrics_match_pysaliency_and_mit_on_osie() {
     for image in reference["images"].as_array().unwrap() {
         let index = image["index"].as_u64().unwrap() as usize;
         let sample = &data[index];
-        assert_eq!(image["image"].as_str().unwrap(), format!("{}.jpg", sample.id));
+        assert_eq!(
+            image["image"].as_str().unwrap(),
+            format!("{}.jpg", sample.id)
+        );
         let fix = fixations(sample);
         assert_eq!(fix.len() as u64, image["fixations"].as_u64().unwrap());
         let gt = saliency::density_map(W, H, &fix, SIGMA, Border::Zero).unwrap();
@@ -92,10 +105,18 @@ fn saliency_metrics_match_pysaliency_and_mit_on_osie() {
             .collect();
         let maps = [
             ("centre", centre.clone()),
-            ("half", saliency::density_map(W, H, &first_observers(sample, 8), SIGMA, Border::Zero).unwrap()),
+            (
+                "half",
+                saliency::density_map(W, H, &first_observers(sample, 8), SIGMA, Border::Zero)
+                    .unwrap(),
+            ),
             (
                 "noise",
-                Array2::from_shape_vec((H, W), absnet_testkit::uniform(&format!("noise/{index}"), H * W)).unwrap(),
+                Array2::from_shape_vec(
+                    (H, W),
+                    absnet_testkit::uniform(&format!("noise/{index}"), H * W),
+                )
+                .unwrap(),
             ),
             ("constant", Array2::ones((H, W))),
         ];
@@ -106,32 +127,132 @@ fn saliency_metrics_match_pysaliency_and_mit_on_osie() {
             let m = map.view();
             let label = |metric: &str| format!("image {index} ({}) {kind} {metric}", sample.id);
             let exact = 1e-5;
-            check(&label("NSS pysaliency"), saliency::nss(m, &fix, NssOptions::PYSALIENCY).unwrap(), &want["nss_pysaliency"], exact, &mut worst);
-            check(&label("NSS MIT"), saliency::nss(m, &fix, NssOptions::MIT).unwrap(), &want["nss_mit"], exact, &mut worst);
-            check(&label("CC"), saliency::cc(m, gt.view()).unwrap(), &want["cc"], exact, &mut worst);
-            check(&label("KLD MIT"), saliency::kld(m, gt.view(), KldVariant::Mit).unwrap(), &want["kld_mit"], exact, &mut worst);
-            check(&label("KLD pysaliency"), saliency::kld(m, gt.view(), KldVariant::Pysaliency).unwrap(), &want["kld_pysaliency"], exact, &mut worst);
-            check(&label("SIM MIT"), saliency::sim(m, gt.view(), SimVariant::Mit).unwrap(), &want["sim_mit"], exact, &mut worst);
-            check(&label("SIM pysaliency"), saliency::sim(m, gt.view(), SimVariant::Pysaliency).unwrap(), &want["sim_pysaliency"], exact, &mut worst);
-            check(&label("IG"), saliency::information_gain(m, centre.view(), &fix, Duplicates::Keep).unwrap(), &want["ig_keep"], exact, &mut worst);
-            check(&label("IG collapsed"), saliency::information_gain(m, centre.view(), &fix, Duplicates::Collapse).unwrap(), &want["ig_collapse"], exact, &mut worst);
+            check(
+                &label("NSS pysaliency"),
+                saliency::nss(m, &fix, NssOptions::PYSALIENCY).unwrap(),
+                &want["nss_pysaliency"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("NSS MIT"),
+                saliency::nss(m, &fix, NssOptions::MIT).unwrap(),
+                &want["nss_mit"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("CC"),
+                saliency::cc(m, gt.view()).unwrap(),
+                &want["cc"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("KLD MIT"),
+                saliency::kld(m, gt.view(), KldVariant::Mit).unwrap(),
+                &want["kld_mit"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("KLD pysaliency"),
+                saliency::kld(m, gt.view(), KldVariant::Pysaliency).unwrap(),
+                &want["kld_pysaliency"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("SIM MIT"),
+                saliency::sim(m, gt.view(), SimVariant::Mit).unwrap(),
+                &want["sim_mit"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("SIM pysaliency"),
+                saliency::sim(m, gt.view(), SimVariant::Pysaliency).unwrap(),
+                &want["sim_pysaliency"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("IG"),
+                saliency::information_gain(m, centre.view(), &fix, Duplicates::Keep).unwrap(),
+                &want["ig_keep"],
+                exact,
+                &mut worst,
+            );
+            check(
+                &label("IG collapsed"),
+                saliency::information_gain(m, centre.view(), &fix, Duplicates::Collapse).unwrap(),
+                &want["ig_collapse"],
+                exact,
+                &mut worst,
+            );
             let judd = saliency::auc_judd(m, &fix, AucJuddOptions::default()).unwrap();
-            check(&label("AUC-Judd"), judd, &want["auc_judd"], exact, &mut worst);
-            let positives: Vec<f64> = fix.iter().map(|f| map[(f.y as usize, f.x as usize)]).collect();
-            let negatives: Vec<f64> = others.iter().map(|f| map[(f.y as usize, f.x as usize)]).collect();
+            check(
+                &label("AUC-Judd"),
+                judd,
+                &want["auc_judd"],
+                exact,
+                &mut worst,
+            );
+            let positives: Vec<f64> = fix
+                .iter()
+                .map(|f| map[(f.y as usize, f.x as usize)])
+                .collect();
+            let negatives: Vec<f64> = others
+                .iter()
+                .map(|f| map[(f.y as usize, f.x as usize)])
+                .collect();
             let pys = saliency::roc_auc(&positives, &negatives, RocThresholds::All).unwrap();
-            check(&label("sAUC pysaliency"), pys, &want["auc_shuffled_pysaliency"], exact, &mut worst);
+            check(
+                &label("sAUC pysaliency"),
+                pys,
+                &want["auc_shuffled_pysaliency"],
+                exact,
+                &mut worst,
+            );
             // Same negatives as the reference: equal up to float rounding.
             let given = saliency::split_auc(m, &fix, &borji, 0.1, Duplicates::Collapse).unwrap();
-            check(&label("AUC-Borji, same negatives"), given, &want["auc_borji_given"], 1e-9, &mut worst);
+            check(
+                &label("AUC-Borji, same negatives"),
+                given,
+                &want["auc_borji_given"],
+                1e-9,
+                &mut worst,
+            );
             let given = saliency::split_auc(m, &fix, &shuffled, 0.1, Duplicates::Collapse).unwrap();
-            check(&label("sAUC, same negatives"), given, &want["auc_shuffled_given"], 1e-9, &mut worst);
+            check(
+                &label("sAUC, same negatives"),
+                given,
+                &want["auc_shuffled_given"],
+                1e-9,
+                &mut worst,
+            );
             // absnet's own seeded sampler against the reference's: within 0.005.
-            let options = SplitRoc { splits: 1000, seed: index as u64, ..SplitRoc::default() };
+            let options = SplitRoc {
+                splits: 1000,
+                seed: index as u64,
+                ..SplitRoc::default()
+            };
             let seeded = saliency::auc_borji(m, &fix, &options).unwrap();
-            check(&label("AUC-Borji, seeded"), seeded, &want["auc_borji_seeded"], 0.005, &mut worst);
+            check(
+                &label("AUC-Borji, seeded"),
+                seeded,
+                &want["auc_borji_seeded"],
+                0.005,
+                &mut worst,
+            );
             let seeded = saliency::auc_shuffled(m, &fix, &others, &options).unwrap();
-            check(&label("sAUC, seeded"), seeded, &want["auc_shuffled_seeded"], 0.005, &mut worst);
+            check(
+                &label("sAUC, seeded"),
+                seeded,
+                &want["auc_shuffled_seeded"],
+                0.005,
+                &mut worst,
+            );
             checked += 1;
         }
     }
@@ -151,19 +272,33 @@ fn density_maps_match_scipy_gaussian_filter() {
         let map = saliency::density_map(W, H, &fix, SIGMA, border).unwrap();
         let want = &reference["density"][mode];
         let sum: f64 = map.sum();
-        assert!((sum - want["sum"].as_f64().unwrap()).abs() < 1e-9, "{mode}: sum {sum}");
+        assert!(
+            (sum - want["sum"].as_f64().unwrap()).abs() < 1e-9,
+            "{mode}: sum {sum}"
+        );
         for probe in want["probes"].as_array().unwrap() {
-            let (y, x) = (probe[0].as_u64().unwrap() as usize, probe[1].as_u64().unwrap() as usize);
+            let (y, x) = (
+                probe[0].as_u64().unwrap() as usize,
+                probe[1].as_u64().unwrap() as usize,
+            );
             let v = probe[2].as_f64().unwrap();
-            assert!((map[(y, x)] - v).abs() < 1e-12, "{mode} ({y}, {x}): {} vs {v}", map[(y, x)]);
+            assert!(
+                (map[(y, x)] - v).abs() < 1e-12,
+                "{mode} ({y}, {x}): {} vs {v}",
+                map[(y, x)]
+            );
         }
     }
     // Many fixations take the separable path: the same map.
-    let many: Vec<Fixation> = std::iter::repeat_n(fix.iter().copied(), 60).flatten().collect();
+    let many: Vec<Fixation> = std::iter::repeat_n(fix.iter().copied(), 60)
+        .flatten()
+        .collect();
     for border in [Border::Zero, Border::Reflect] {
         let direct = saliency::density_map(W, H, &fix, SIGMA, border).unwrap() * 60.0;
         let separable = saliency::density_map(W, H, &many, SIGMA, border).unwrap();
-        let diff = (direct - separable).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        let diff = (direct - separable)
+            .mapv(f64::abs)
+            .fold(0.0f64, |m, &v| m.max(v));
         assert!(diff < 1e-9, "{border:?}: {diff}");
     }
     // Reflect loses no mass: the map sums to the number of fixations.
@@ -181,20 +316,49 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
     let n = want["images"].as_u64().unwrap() as usize;
     let votes: Vec<Vec<f64>> = labels.as_array().unwrap()[..n]
         .iter()
-        .map(|l| l["label"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+        .map(|l| {
+            l["label"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        })
         .collect();
     // make_fixtures' perturbation: half the votes moved one bin up (cyclically), plus one vote.
     let predicted: Vec<Vec<f64>> = votes
         .iter()
-        .map(|c| (0..10).map(|i| c[i] + 0.5 * c[(i + 9) % 10] + 1.0).collect())
+        .map(|c| {
+            (0..10)
+                .map(|i| c[i] + 0.5 * c[(i + 9) % 10] + 1.0)
+                .collect()
+        })
         .collect();
-    let mean_gt: Vec<f64> = votes.iter().map(|v| aesthetics::mean_score(v).unwrap()).collect();
-    let mean_pred: Vec<f64> = predicted.iter().map(|v| aesthetics::mean_score(v).unwrap()).collect();
+    let mean_gt: Vec<f64> = votes
+        .iter()
+        .map(|v| aesthetics::mean_score(v).unwrap())
+        .collect();
+    let mean_pred: Vec<f64> = predicted
+        .iter()
+        .map(|v| aesthetics::mean_score(v).unwrap())
+        .collect();
     let mut worst = 0.0;
     for i in 0..5 {
-        check("mean score", mean_gt[i], &want["mean_score_first"][i], 1e-12, &mut worst);
+        check(
+            "mean score",
+            mean_gt[i],
+            &want["mean_score_first"][i],
+            1e-12,
+            &mut worst,
+        );
         let std = aesthetics::score_std(&votes[i]).unwrap();
-        check("score std", std, &want["std_score_first"][i], 1e-12, &mut worst);
+        check(
+            "score std",
+            std,
+            &want["std_score_first"][i],
+            1e-12,
+            &mut worst,
+        );
     }
     let emd = |r| {
         predicted
@@ -209,14 +373,50 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
     // Means agree to the last bits; ranks of near-ties do not survive a one-ulp difference, so
     // the correlations are checked on scipy's own means.
     let floats = |key: &str| -> Vec<f64> {
-        want[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
+        want[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
     };
     let (ref_pred, ref_gt) = (floats("mean_predicted"), floats("mean_target"));
-    for (ours, theirs) in mean_pred.iter().chain(&mean_gt).zip(ref_pred.iter().chain(&ref_gt)) {
-        assert!((ours - theirs).abs() < 1e-12, "mean score {ours} vs {theirs}");
+    for (ours, theirs) in mean_pred
+        .iter()
+        .chain(&mean_gt)
+        .zip(ref_pred.iter().chain(&ref_gt))
+    {
+        assert!(
+            (ours - theirs).abs() < 1e-12,
+            "mean score {ours} vs {theirs}"
+        );
     }
-    check("SRCC", aesthetics::srcc(&ref_pred, &ref_gt).unwrap(), &want["srcc"], 1e-12, &mut worst);
-    check("PLCC", aesthetics::plcc(&ref_pred, &ref_gt).unwrap(), &want["plcc"], 1e-12, &mut worst);
-    check("accuracy", aesthetics::binary_accuracy(&mean_pred, &mean_gt, 5.0).unwrap(), &want["accuracy"], 1e-12, &mut worst);
-    check("MSE", aesthetics::mse(&mean_pred, &mean_gt).unwrap(), &want["mse"], 1e-12, &mut worst);
+    check(
+        "SRCC",
+        aesthetics::srcc(&ref_pred, &ref_gt).unwrap(),
+        &want["srcc"],
+        1e-12,
+        &mut worst,
+    );
+    check(
+        "PLCC",
+        aesthetics::plcc(&ref_pred, &ref_gt).unwrap(),
+        &want["plcc"],
+        1e-12,
+        &mut worst,
+    );
+    check(
+        "accuracy",
+        aesthetics::binary_accuracy(&mean_pred, &mean_gt, 5.0).unwrap(),
+        &want["accuracy"],
+        1e-12,
+        &mut worst,
+    );
+    check(
+        "MSE",
+        aesthetics::mse(&mean_pred, &mean_gt).unwrap(),
+        &want["mse"],
+        1e-12,
+        &mut worst,
+    );
 }

@@ -8,11 +8,13 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
-use crate::heads::{AestheticsHead, AestheticsHeadConfig, HeadInput, SaliencyHead, SaliencyHeadConfig};
+use crate::heads::{
+    AestheticsHead, AestheticsHeadConfig, HeadInput, SaliencyHead, SaliencyHeadConfig,
+};
 use crate::neck::{MultiDilation, NeckConfig};
 use crate::weights::{self, TensorMap};
-use crate::ModelError;
 
 /// The heads a model has; at least one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -165,7 +167,10 @@ impl AbsNet {
         let batch = x.dims()[0];
         let cut = batch * (parts / 2) / parts;
         let (first, second) = (x.clone().slice(0..cut), x.slice(cut..batch));
-        let (a, b) = rayon::join(|| self.forward_parts(first, parts / 2), || self.forward_parts(second, parts - parts / 2));
+        let (a, b) = rayon::join(
+            || self.forward_parts(first, parts / 2),
+            || self.forward_parts(second, parts - parts / 2),
+        );
         AbsNetOutput {
             saliency: concatenated(a.saliency, b.saliency),
             aesthetics: concatenated(a.aesthetics, b.aesthetics),
@@ -178,19 +183,31 @@ impl AbsNet {
         let [_, _, height, width] = x.dims();
         let taps = self.config.taps();
         let features = self.backbone.forward_taps(x, &taps);
-        let tap = |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
+        let tap =
+            |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
         let heads = &self.config.heads;
-        let reads_neck = |wanted: bool, input: Option<HeadInput>| wanted && input.is_some_and(|i| i.tap().is_none());
+        let reads_neck = |wanted: bool, input: Option<HeadInput>| {
+            wanted && input.is_some_and(|i| i.tap().is_none())
+        };
         let neck_needed = reads_neck(saliency, heads.saliency.as_ref().map(|h| h.input))
             || reads_neck(aesthetics, heads.aesthetics.as_ref().map(|h| h.input));
-        let neck = self.neck.as_ref().filter(|_| neck_needed).map(|neck| neck.forward(tap(self.config.neck.input)));
+        let neck = self
+            .neck
+            .as_ref()
+            .filter(|_| neck_needed)
+            .map(|neck| neck.forward(tap(self.config.neck.input)));
         let input = |input: HeadInput| match input.tap() {
             Some(t) => tap(t),
-            None => neck.clone().expect("a head reading the neck builds the neck"),
+            None => neck
+                .clone()
+                .expect("a head reading the neck builds the neck"),
         };
-        let saliency = self.saliency.as_ref().filter(|_| saliency).zip(self.config.heads.saliency.as_ref()).map(
-            |(head, config)| head.forward(input(config.input), [height, width]),
-        );
+        let saliency = self
+            .saliency
+            .as_ref()
+            .filter(|_| saliency)
+            .zip(self.config.heads.saliency.as_ref())
+            .map(|(head, config)| head.forward(input(config.input), [height, width]));
         let aesthetics = self
             .aesthetics
             .as_ref()
@@ -243,7 +260,9 @@ pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorM
             .filter(|(k, _)| expected.contains_key(k) || !k.starts_with("classifier."))
             .collect());
     }
-    backbone.name_table("").apply(source, &expected, path, backbone.arch().name())
+    backbone
+        .name_table("")
+        .apply(source, &expected, path, backbone.arch().name())
 }
 
 #[cfg(test)]

@@ -83,7 +83,12 @@ pub fn save_model(
 ) -> Result<(), ModelError> {
     let json = serde_json::to_string_pretty(card).expect("a card always serialises");
     let metadata = HashMap::from([(CARD_KEY.to_string(), json.clone())]);
-    weights::write_safetensors(path, &weights::module_tensors(model), precision, Some(metadata))?;
+    weights::write_safetensors(
+        path,
+        &weights::module_tensors(model),
+        precision,
+        Some(metadata),
+    )?;
     weights::write_atomically(&card_path(path), json.as_bytes())
 }
 
@@ -101,7 +106,10 @@ pub fn load_model(path: &Path, device: &Device) -> Result<(AbsNet, ModelCard), M
     if card.format != FORMAT {
         return Err(ModelError::file(
             path,
-            format!("model format `{}`; this absnet reads `{FORMAT}`", card.format),
+            format!(
+                "model format `{}`; this absnet reads `{FORMAT}`",
+                card.format
+            ),
         ));
     }
     let model = AbsNet::new(&card.config, device)?;

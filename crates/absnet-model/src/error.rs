@@ -21,7 +21,10 @@ pub enum ModelError {
 
     /// The message includes the I/O error itself, so it is not repeated as a source.
     #[error("{path}: {cause}")]
-    Io { path: PathBuf, cause: std::io::Error },
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 impl ModelError {

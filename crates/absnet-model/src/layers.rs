@@ -317,7 +317,12 @@ impl InvertedResidual {
         let hidden = spec.input * spec.expansion;
         let conv = |i, o, k| ConvSpec::new(i, o, k).padding(spec.padding);
         let expand = (spec.expansion != 1).then(|| {
-            ConvNorm::new(conv(spec.input, hidden, 1), spec.eps, Activation::Relu6, device)
+            ConvNorm::new(
+                conv(spec.input, hidden, 1),
+                spec.eps,
+                Activation::Relu6,
+                device,
+            )
         });
         let depthwise = ConvNorm::new(
             conv(hidden, hidden, spec.kernel)

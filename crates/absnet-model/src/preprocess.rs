@@ -40,7 +40,13 @@ impl Normalization {
     }
 
     /// A batch of equally sized RGB8 images as `[batch, 3, height, width]`.
-    pub fn batch(self, images: &[&[u8]], height: usize, width: usize, device: &Device) -> Tensor<4> {
+    pub fn batch(
+        self,
+        images: &[&[u8]],
+        height: usize,
+        width: usize,
+        device: &Device,
+    ) -> Tensor<4> {
         let data: Vec<f32> = images
             .iter()
             .flat_map(|rgb| self.planar(rgb, height, width))

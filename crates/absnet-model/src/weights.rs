@@ -84,9 +84,8 @@ pub fn read_checkpoint(path: &Path) -> Result<TensorMap, ModelError> {
 
 fn read_pytorch(path: &Path) -> Result<TensorMap, ModelError> {
     use pytorch_reader::DType as T;
-    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| {
-        ModelError::file(path, format!("not a readable PyTorch checkpoint: {e}"))
-    })?;
+    let reader = pytorch_reader::PytorchReader::new(path)
+        .map_err(|e| ModelError::file(path, format!("not a readable PyTorch checkpoint: {e}")))?;
     let mut map = TensorMap::new();
     for (name, tensor) in reader.into_tensors() {
         let dtype = match tensor.dtype() {
@@ -127,7 +126,10 @@ fn parse_safetensors(
         let data = decode(view.data(), view.dtype()).ok_or_else(|| {
             ModelError::file(
                 path,
-                format!("tensor `{name}` has dtype {:?}; expected a float type", view.dtype()),
+                format!(
+                    "tensor `{name}` has dtype {:?}; expected a float type",
+                    view.dtype()
+                ),
             )
         })?;
         map.insert(
@@ -187,7 +189,14 @@ pub fn write_safetensors(
                 ),
             };
             let shape = t.shape.clone();
-            (name.clone(), Encoded { dtype, shape, bytes })
+            (
+                name.clone(),
+                Encoded {
+                    dtype,
+                    shape,
+                    bytes,
+                },
+            )
         })
         .collect();
     let bytes = safetensors::serialize(encoded.iter().map(|(n, e)| (n.as_str(), e)), metadata)
@@ -205,7 +214,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let name = path
         .file_name()
         .ok_or_else(|| ModelError::file(path, "not a file path"))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(bytes)?;
@@ -250,10 +263,22 @@ impl NameTable {
     }
 
     /// A convolution (`weight`, `bias` when it has one) and its BatchNorm, if any.
-    pub fn conv_norm(&mut self, upstream_conv: &str, upstream_norm: &str, ours: &str, layer: &ConvNorm) {
-        self.tensor(&format!("{upstream_conv}.weight"), &format!("{ours}.conv.weight"));
+    pub fn conv_norm(
+        &mut self,
+        upstream_conv: &str,
+        upstream_norm: &str,
+        ours: &str,
+        layer: &ConvNorm,
+    ) {
+        self.tensor(
+            &format!("{upstream_conv}.weight"),
+            &format!("{ours}.conv.weight"),
+        );
         if layer.conv.bias.is_some() {
-            self.tensor(&format!("{upstream_conv}.bias"), &format!("{ours}.conv.bias"));
+            self.tensor(
+                &format!("{upstream_conv}.bias"),
+                &format!("{ours}.conv.bias"),
+            );
         }
         if layer.norm.is_some() {
             for t in BATCH_NORM_TENSORS {
@@ -327,7 +352,10 @@ impl Mismatch {
             }
         };
         for (name, want, found) in self.misshaped.iter().take(SHOWN) {
-            let _ = writeln!(report, "  wrong shape: {name}: expected {want:?}, found {found:?}");
+            let _ = writeln!(
+                report,
+                "  wrong shape: {name}: expected {want:?}, found {found:?}"
+            );
         }
         more(&mut report, self.misshaped.len());
         for (name, want) in self.missing.iter().take(SHOWN) {

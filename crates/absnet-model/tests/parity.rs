@@ -49,7 +49,11 @@ fn imagenet_logits_match_pytorch_on_real_photos() {
                 let diff = max_abs_diff(&got, want);
                 eprintln!("{arch} {label} {name}: max |Δlogit| = {diff:.2e}");
                 assert!(diff <= 1e-3, "{arch} {label} {name}: max |Δlogit| = {diff}");
-                assert_eq!(top_k(&got, 5), top_k(want, 5), "{arch} {label} {name}: top-5");
+                assert_eq!(
+                    top_k(&got, 5),
+                    top_k(want, 5),
+                    "{arch} {label} {name}: top-5"
+                );
             }
         }
     }
@@ -63,8 +67,8 @@ fn absnet_forward_matches_pytorch_at_two_sizes() {
     };
     let config = AbsNetConfig::reference(BackboneConfig::new(Arch::MobilenetV2));
     let model = AbsNet::new(&config, &device).unwrap();
-    let backbone = absnet_model::absnet::read_backbone_weights(&model.backbone, &backbone_path)
-        .unwrap();
+    let backbone =
+        absnet_model::absnet::read_backbone_weights(&model.backbone, &backbone_path).unwrap();
     let tensors: TensorMap = weights::parameter_shapes(&model)
         .into_iter()
         .map(|(path, shape)| {
@@ -98,10 +102,9 @@ fn absnet_forward_matches_pytorch_at_two_sizes() {
 #[test]
 fn torchvision_resnet50_and_vgg16_load_and_match() {
     let device = Device::flex();
-    let names: BTreeMap<String, Vec<(String, Vec<usize>)>> = serde_json::from_str(
-        &std::fs::read_to_string(fixture("torchvision_names.json")).unwrap(),
-    )
-    .unwrap();
+    let names: BTreeMap<String, Vec<(String, Vec<usize>)>> =
+        serde_json::from_str(&std::fs::read_to_string(fixture("torchvision_names.json")).unwrap())
+            .unwrap();
     let reference = read_fixture("torchvision.safetensors");
     for (label, arch, output_stride) in [
         ("resnet50", Arch::Resnet50, 32),

@@ -25,7 +25,16 @@ fn zip_and_legacy_checkpoints_read_the_same_tensors() {
     let names: Vec<&str> = zip.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        ["0.bias", "0.weight", "1.bias", "1.running_mean", "1.running_var", "1.weight", "2.bias", "2.weight"]
+        [
+            "0.bias",
+            "0.weight",
+            "1.bias",
+            "1.running_mean",
+            "1.running_var",
+            "1.weight",
+            "2.bias",
+            "2.weight"
+        ]
     );
     for (name, tensor) in &zip {
         assert_eq!(tensor, &generated(name, &tensor.shape), "{name}");
@@ -35,7 +44,11 @@ fn zip_and_legacy_checkpoints_read_the_same_tensors() {
 #[test]
 fn truncated_and_empty_files_name_the_file() {
     let dir = temp_dir("truncated");
-    for source in ["checkpoints/tiny_zip.pth", "checkpoints/tiny_legacy.pth", "imagenet.safetensors"] {
+    for source in [
+        "checkpoints/tiny_zip.pth",
+        "checkpoints/tiny_legacy.pth",
+        "imagenet.safetensors",
+    ] {
         let bytes = std::fs::read(fixture(source)).unwrap();
         let name = Path::new(source).file_name().unwrap();
         let cut = dir.join(name);
@@ -57,14 +70,21 @@ fn weights_of_another_architecture_are_refused_with_a_listing() {
         return;
     };
     let device = Device::flex();
-    let backbone = absnet_model::Backbone::new(&BackboneConfig::new(Arch::MobilenetV2), &device).unwrap();
+    let backbone =
+        absnet_model::Backbone::new(&BackboneConfig::new(Arch::MobilenetV2), &device).unwrap();
     let err = absnet_model::absnet::read_backbone_weights(&backbone, &lite).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ModelError::Mismatch { .. }), "{text}");
     assert!(text.contains("efficientnet-lite0-57934424.pth"), "{text}");
-    assert!(text.contains("missing:     features.0.0.weight: expected [32, 3, 3, 3]"), "{text}");
+    assert!(
+        text.contains("missing:     features.0.0.weight: expected [32, 3, 3, 3]"),
+        "{text}"
+    );
     assert!(text.contains("unexpected:  _blocks.0."), "{text}");
-    assert!(text.contains("(0 wrong shape, 260 missing, 247 unexpected)"), "{text}");
+    assert!(
+        text.contains("(0 wrong shape, 260 missing, 247 unexpected)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -86,10 +106,15 @@ fn a_mis_shaped_tensor_is_reported_with_both_shapes() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("wrong shape: features.18.0.weight: expected [1280, 320, 1, 1], found [1280, 320]"),
+        err.contains(
+            "wrong shape: features.18.0.weight: expected [1280, 320, 1, 1], found [1280, 320]"
+        ),
         "{err}"
     );
-    assert!(err.contains("(1 wrong shape, 0 missing, 0 unexpected)"), "{err}");
+    assert!(
+        err.contains("(1 wrong shape, 0 missing, 0 unexpected)"),
+        "{err}"
+    );
 }
 
 fn small_model(device: &Device) -> AbsNet {
@@ -110,7 +135,10 @@ fn model_files_round_trip_with_their_card() {
     let (loaded, loaded_card) = card::load_model(&path, &device).unwrap();
     assert_eq!(loaded_card, card);
     assert!(loaded_card.is_trained("saliency") && !loaded_card.is_trained("aesthetics"));
-    assert_eq!(weights::module_tensors(&loaded), weights::module_tensors(&model));
+    assert_eq!(
+        weights::module_tensors(&loaded),
+        weights::module_tensors(&model)
+    );
     assert!(card::card_path(&path).exists());
 
     let half = dir.join("h.safetensors");
@@ -129,7 +157,10 @@ fn a_plain_safetensors_file_is_not_a_model() {
     let err = card::load_model(&fixture("imagenet.safetensors"), &device)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("imagenet.safetensors") && err.contains("model card"), "{err}");
+    assert!(
+        err.contains("imagenet.safetensors") && err.contains("model card"),
+        "{err}"
+    );
 }
 
 #[test]

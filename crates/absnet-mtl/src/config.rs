@@ -163,13 +163,18 @@ impl TrainConfig {
     pub fn from_toml_with(text: &str, overrides: &[String]) -> Result<Self, String> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         for item in overrides {
-            let (key, value) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected KEY=VALUE"))?;
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("--set {item}: expected KEY=VALUE"))?;
             let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
                 .ok()
                 .and_then(|mut t| t.remove("v"))
                 .unwrap_or_else(|| toml::Value::String(value.to_string()));
             let mut parts: Vec<&str> = key.trim().split('.').collect();
-            let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| format!("--set {item}: empty key"))?;
+            let last = parts
+                .pop()
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| format!("--set {item}: empty key"))?;
             let mut current = &mut table;
             for part in parts {
                 current = current
@@ -180,7 +185,9 @@ impl TrainConfig {
             }
             current.insert(last.to_string(), value);
         }
-        let config: Self = table.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let config: Self = table
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -196,16 +203,25 @@ impl TrainConfig {
         }
         if let Some(task) = &self.aesthetics {
             let Some(head) = &self.model.heads.aesthetics else {
-                return Err("[aesthetics] task given but the model has no [model.heads.aesthetics]".into());
+                return Err(
+                    "[aesthetics] task given but the model has no [model.heads.aesthetics]".into(),
+                );
             };
             if head.bins != 10 {
-                return Err(format!("[model.heads.aesthetics] bins = {}: AVA vote counts have 10 bins", head.bins));
+                return Err(format!(
+                    "[model.heads.aesthetics] bins = {}: AVA vote counts have 10 bins",
+                    head.bins
+                ));
             }
             if task.datasets.is_empty() {
                 return Err("[aesthetics] datasets is empty".into());
             }
         }
-        if self.saliency.as_ref().is_some_and(|t| t.datasets.is_empty()) {
+        if self
+            .saliency
+            .as_ref()
+            .is_some_and(|t| t.datasets.is_empty())
+        {
             return Err("[saliency] datasets is empty".into());
         }
         if self.batch == 0 || self.epochs == 0 || self.input.contains(&0) {
@@ -242,30 +258,51 @@ mod tests {
         let multi_task = DEFAULT_CONFIG
             .lines()
             .map(|l| {
-                let setting = |r: &&str| r.starts_with('[') || (r.starts_with(|c: char| c.is_ascii_lowercase()) && r.contains(" = "));
+                let setting = |r: &&str| {
+                    r.starts_with('[')
+                        || (r.starts_with(|c: char| c.is_ascii_lowercase()) && r.contains(" = "))
+                };
                 l.strip_prefix("# ").filter(setting).unwrap_or(l)
             })
             .collect::<Vec<_>>()
             .join("\n");
         let config = TrainConfig::from_toml(&multi_task).unwrap();
-        assert_eq!(config.aesthetics.unwrap().datasets, vec!["ava:/data/AVA".to_string()]);
+        assert_eq!(
+            config.aesthetics.unwrap().datasets,
+            vec!["ava:/data/AVA".to_string()]
+        );
         assert_eq!(config.model.heads.aesthetics.unwrap().bins, 10);
     }
 
     #[test]
     fn overrides_reach_nested_fields() {
-        let sets = ["batch=4", "balancing.method=famo", "task_schedule.kind=joint", "task_schedule.round_epochs=1"].map(String::from);
+        let sets = [
+            "batch=4",
+            "balancing.method=famo",
+            "task_schedule.kind=joint",
+            "task_schedule.round_epochs=1",
+        ]
+        .map(String::from);
         // `round_epochs` does not belong to `joint`: refused by name.
         let message = TrainConfig::from_toml_with(DEFAULT_CONFIG, &sets).unwrap_err();
         assert!(message.contains("round_epochs"), "{message}");
         let config = TrainConfig::from_toml_with(DEFAULT_CONFIG, &sets[..2]).unwrap();
-        assert_eq!((config.batch, config.balancing), (4, BalancingConfig::Famo {}));
-        assert!(TrainConfig::from_toml_with(DEFAULT_CONFIG, &["batch".to_string()]).unwrap_err().contains("KEY=VALUE"));
+        assert_eq!(
+            (config.batch, config.balancing),
+            (4, BalancingConfig::Famo {})
+        );
+        assert!(
+            TrainConfig::from_toml_with(DEFAULT_CONFIG, &["batch".to_string()])
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
     }
 
     #[test]
     fn a_task_without_its_head_fails_before_training() {
-        let text = DEFAULT_CONFIG.replace("[model.heads.saliency]", "[model.heads.aesthetics]").replace("widths = [32, 8]\nkernel = 7\n", "");
+        let text = DEFAULT_CONFIG
+            .replace("[model.heads.saliency]", "[model.heads.aesthetics]")
+            .replace("widths = [32, 8]\nkernel = 7\n", "");
         let message = TrainConfig::from_toml(&text).unwrap_err();
         assert!(message.contains("no [model.heads.saliency]"), "{message}");
     }

@@ -36,7 +36,13 @@ impl ModuleVisitor for Flattener<'_> {
             let shape = gradient.dims().to_vec();
             let n = shape.iter().product::<usize>();
             self.parts.push(gradient.reshape([n]));
-            self.spans.insert(param.id, Span { start: *self.length, shape });
+            self.spans.insert(
+                param.id,
+                Span {
+                    start: *self.length,
+                    shape,
+                },
+            );
             *self.length += n;
         }
     }
@@ -52,8 +58,16 @@ impl ModuleVisitor for Unflattener<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if let Some(span) = self.spans.get(&param.id) {
             let n = span.shape.iter().product::<usize>();
-            let dims: [usize; D] = span.shape.clone().try_into().expect("a parameter keeps its rank");
-            let part = self.values.clone().slice(span.start..span.start + n).reshape(dims);
+            let dims: [usize; D] = span
+                .shape
+                .clone()
+                .try_into()
+                .expect("a parameter keeps its rank");
+            let part = self
+                .values
+                .clone()
+                .slice(span.start..span.start + n)
+                .reshape(dims);
             self.grads.register::<D>(param.id, part);
         }
     }
@@ -125,7 +139,12 @@ pub fn dot(a: &Tensor<1>, b: &Tensor<1>) -> f64 {
 pub fn aligned(gradients: Vec<GroupGradient>) -> Vec<GroupGradient> {
     let same = gradients.windows(2).all(|pair| {
         pair[0].spans.len() == pair[1].spans.len()
-            && pair[0].spans.iter().all(|(id, span)| pair[1].spans.get(id).is_some_and(|other| other.start == span.start))
+            && pair[0].spans.iter().all(|(id, span)| {
+                pair[1]
+                    .spans
+                    .get(id)
+                    .is_some_and(|other| other.start == span.start)
+            })
     });
     if same {
         return gradients;
@@ -144,7 +163,13 @@ pub fn aligned(gradients: Vec<GroupGradient>) -> Vec<GroupGradient> {
     let mut spans = HashMap::new();
     let mut length = 0;
     for (id, shape) in &order {
-        spans.insert(*id, Span { start: length, shape: shape.clone() });
+        spans.insert(
+            *id,
+            Span {
+                start: length,
+                shape: shape.clone(),
+            },
+        );
         length += shape.iter().product::<usize>();
     }
     gradients

@@ -4,8 +4,8 @@
 use absnet_model::AbsNet;
 use burn::module::Module;
 use burn::optim::{
-    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig,
-    decay::WeightDecayConfig, momentum::MomentumConfig,
+    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    momentum::MomentumConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,10 @@ use crate::gradients::GroupGradient;
 pub enum LrSchedule {
     Constant,
     /// Multiply by `gamma` every `every` epochs (the reference).
-    StepDecay { gamma: f64, every: usize },
+    StepDecay {
+        gamma: f64,
+        every: usize,
+    },
     /// Cosine from 1 to 0 over the run.
     Cosine,
 }
@@ -28,9 +31,15 @@ impl LrSchedule {
         let base = match self {
             LrSchedule::Constant => 1.0,
             LrSchedule::StepDecay { gamma, every } => gamma.powi((epoch / (*every).max(1)) as i32),
-            LrSchedule::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos()),
+            LrSchedule::Cosine => {
+                0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos())
+            }
         };
-        if epoch < warmup { base * (epoch + 1) as f64 / (warmup + 1) as f64 } else { base }
+        if epoch < warmup {
+            base * (epoch + 1) as f64 / (warmup + 1) as f64
+        } else {
+            base
+        }
     }
 }
 
@@ -77,17 +86,31 @@ impl GroupConfig {
 
     /// The learning rate at `epoch` of `epochs` (after `warmup` epochs of warm-up): 0 while the
     /// group is frozen.
-    pub fn lr_at(&self, epoch: usize, epochs: usize, warmup: usize, run_schedule: &LrSchedule) -> f64 {
+    pub fn lr_at(
+        &self,
+        epoch: usize,
+        epochs: usize,
+        warmup: usize,
+        run_schedule: &LrSchedule,
+    ) -> f64 {
         if epoch < self.frozen_epochs {
             return 0.0;
         }
-        self.lr * self.schedule.as_ref().unwrap_or(run_schedule).scale(epoch, epochs, warmup)
+        self.lr
+            * self
+                .schedule
+                .as_ref()
+                .unwrap_or(run_schedule)
+                .scale(epoch, epochs, warmup)
     }
 
     /// PyTorch's defaults where burn's differ (Adam eps 1e-8, not 1e-5).
     pub fn build(&self) -> ModuleOptimizer {
-        let clip = self.clip_norm.map(burn::grad_clipping::GradientClippingConfig::Norm);
-        let decay = (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
+        let clip = self
+            .clip_norm
+            .map(burn::grad_clipping::GradientClippingConfig::Norm);
+        let decay =
+            (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
             OptimizerKind::Adam => AdamConfig::new()
                 .with_epsilon(1e-8)
@@ -124,7 +147,12 @@ pub struct GroupRates {
 }
 
 /// One head's step, when it exists, has a gradient and is not frozen (`lr` 0).
-fn step_head<M: Module>(head: Option<M>, optimizer: Option<&mut ModuleOptimizer>, gradient: Option<GroupGradient>, lr: f64) -> Option<M> {
+fn step_head<M: Module>(
+    head: Option<M>,
+    optimizer: Option<&mut ModuleOptimizer>,
+    gradient: Option<GroupGradient>,
+    lr: f64,
+) -> Option<M> {
     match (head, optimizer, gradient) {
         (Some(head), Some(optimizer), Some(g)) if lr > 0.0 => {
             let grads = g.params_for(&head);
@@ -142,7 +170,12 @@ pub struct GroupOptimizers {
 }
 
 impl GroupOptimizers {
-    pub fn new(model: &AbsNet, shared: &GroupConfig, saliency: &GroupConfig, aesthetics: &GroupConfig) -> Self {
+    pub fn new(
+        model: &AbsNet,
+        shared: &GroupConfig,
+        saliency: &GroupConfig,
+        aesthetics: &GroupConfig,
+    ) -> Self {
         Self {
             shared: shared.build(),
             saliency: model.saliency.is_some().then(|| saliency.build()),
@@ -172,8 +205,18 @@ impl GroupOptimizers {
             }
             None => (backbone, neck),
         };
-        let saliency = step_head(saliency, self.saliency.as_mut(), gradients.saliency, rates.saliency);
-        let aesthetics = step_head(aesthetics, self.aesthetics.as_mut(), gradients.aesthetics, rates.aesthetics);
+        let saliency = step_head(
+            saliency,
+            self.saliency.as_mut(),
+            gradients.saliency,
+            rates.saliency,
+        );
+        let aesthetics = step_head(
+            aesthetics,
+            self.aesthetics.as_mut(),
+            gradients.aesthetics,
+            rates.aesthetics,
+        );
         AbsNet {
             backbone,
             neck,

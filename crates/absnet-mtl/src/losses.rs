@@ -73,7 +73,10 @@ pub fn mse(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
 pub fn emd2(predicted: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
     let target = target.clone() / (target.sum_dim(1) + EPS);
     let difference = predicted.cumsum(1) - target.cumsum(1);
-    (difference.powi_scalar(2).mean_dim(1) + EPS).sqrt().mean().reshape([1])
+    (difference.powi_scalar(2).mean_dim(1) + EPS)
+        .sqrt()
+        .mean()
+        .reshape([1])
 }
 
 /// A weighted sum of saliency losses (`tv = 1` and nothing else is the reference's choice).
@@ -101,7 +104,12 @@ impl Default for SaliencyLoss {
 
 impl SaliencyLoss {
     /// The weighted sum; terms with weight 0 are not computed.
-    pub fn forward(&self, prediction: Tensor<4>, density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        prediction: Tensor<4>,
+        density: Tensor<4>,
+        fixations: Tensor<4>,
+    ) -> Tensor<1> {
         let device = prediction.device();
         let mut total = Tensor::<1>::zeros([1], &device);
         type Term = (f32, fn(Tensor<4>, Tensor<4>) -> Tensor<1>, bool);
@@ -114,7 +122,11 @@ impl SaliencyLoss {
         ];
         for (weight, loss, uses_fixations) in terms {
             if weight != 0.0 {
-                let target = if uses_fixations { fixations.clone() } else { density.clone() };
+                let target = if uses_fixations {
+                    fixations.clone()
+                } else {
+                    density.clone()
+                };
                 total = total + loss(prediction.clone(), target) * weight;
             }
         }

@@ -16,7 +16,9 @@ type Series = BTreeMap<String, Vec<(f64, f64)>>;
 fn read_log(text: &str) -> (Series, Series, Series) {
     let (mut losses, mut weights, mut validation) = (Series::new(), Series::new(), Series::new());
     for line in text.lines() {
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         let step = record["step"].as_f64().unwrap_or(0.0);
         for (name, series) in [("losses", &mut losses), ("weights", &mut weights)] {
             if let Some(values) = record[name].as_object() {
@@ -32,7 +34,10 @@ fn read_log(text: &str) -> (Series, Series, Series) {
             for (task, metrics) in tasks {
                 for (metric, v) in metrics.as_object().into_iter().flatten() {
                     if let Some(v) = v.as_f64() {
-                        validation.entry(format!("{task} {metric}")).or_default().push((epoch, v));
+                        validation
+                            .entry(format!("{task} {metric}"))
+                            .or_default()
+                            .push((epoch, v));
                     }
                 }
             }
@@ -49,26 +54,45 @@ fn running_mean(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
         .map(|i| {
             let from = (i + 1).saturating_sub(window);
             let part = &points[from..=i];
-            (points[i].0, part.iter().map(|p| p.1).sum::<f64>() / part.len() as f64)
+            (
+                points[i].0,
+                part.iter().map(|p| p.1).sum::<f64>() / part.len() as f64,
+            )
         })
         .collect()
 }
 
 fn bounds(series: &Series) -> Option<((f64, f64), (f64, f64))> {
-    let points: Vec<&(f64, f64)> = series.values().flatten().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    let points: Vec<&(f64, f64)> = series
+        .values()
+        .flatten()
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
     if points.is_empty() {
         return None;
     }
     let fold = |f: fn(&(f64, f64)) -> f64| {
-        let (lo, hi) = points.iter().map(|p| f(p)).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+        let (lo, hi) = points
+            .iter()
+            .map(|p| f(p))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
         let pad = ((hi - lo) * 0.05).max(1e-6);
         (lo - pad, hi + pad)
     };
     Some((fold(|p| p.0), fold(|p| p.1)))
 }
 
-fn panel(area: &DrawingArea<BitMapBackend, plotters::coord::Shift>, title: &str, x_label: &str, series: &Series) -> Result<(), String> {
-    let Some(((x0, x1), (y0, y1))) = bounds(series) else { return Ok(()) };
+fn panel(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    title: &str,
+    x_label: &str,
+    series: &Series,
+) -> Result<(), String> {
+    let Some(((x0, x1), (y0, y1))) = bounds(series) else {
+        return Ok(());
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 18))
         .margin(10)
@@ -76,11 +100,19 @@ fn panel(area: &DrawingArea<BitMapBackend, plotters::coord::Shift>, title: &str,
         .y_label_area_size(50)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| e.to_string())?;
-    chart.configure_mesh().x_desc(x_label).label_style(("sans-serif", 12)).draw().map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(|e| e.to_string())?;
     for (i, (name, points)) in series.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                colour.stroke_width(2),
+            ))
             .map_err(|e| e.to_string())?
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
@@ -100,16 +132,23 @@ pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let (losses, weights, validation) = read_log(&text);
     // Registering twice is harmless: the font is replaced by itself.
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| "the bundled font does not load".to_string())?;
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| "the bundled font does not load".to_string())?;
     let tmp = png.with_extension("tmp.png");
     {
         let root = BitMapBackend::new(&tmp, (1500, 450)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let areas = root.split_evenly((1, 3));
-        panel(&areas[0], "training loss (mean of 20 steps)", "step", &losses)?;
+        panel(
+            &areas[0],
+            "training loss (mean of 20 steps)",
+            "step",
+            &losses,
+        )?;
         panel(&areas[1], "task weights", "step", &weights)?;
         panel(&areas[2], "validation", "epoch", &validation)?;
-        root.present().map_err(|e| format!("{}: {e}", tmp.display()))?;
+        root.present()
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
     }
     std::fs::rename(&tmp, png).map_err(|e| format!("{}: {e}", png.display()))
 }

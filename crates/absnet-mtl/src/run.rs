@@ -37,8 +37,15 @@ pub enum TrainError {
     Sample(#[from] absnet_data::loader::SampleError),
     #[error(transparent)]
     Model(#[from] absnet_model::ModelError),
-    #[error("epoch {epoch}, step {step}: the {what} is not finite ({value}); stopped (the last checkpoint is kept)")]
-    NonFinite { epoch: usize, step: usize, what: String, value: f64 },
+    #[error(
+        "epoch {epoch}, step {step}: the {what} is not finite ({value}); stopped (the last checkpoint is kept)"
+    )]
+    NonFinite {
+        epoch: usize,
+        step: usize,
+        what: String,
+        value: f64,
+    },
 }
 
 pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
@@ -99,7 +106,9 @@ fn config_hash(config: &TrainConfig) -> u64 {
     comparable
         .to_toml()
         .bytes()
-        .fold(0xCBF2_9CE4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
+        .fold(0xCBF2_9CE4_8422_2325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+        })
 }
 
 fn write_atomically(path: &Path, text: &str) -> Result<(), TrainError> {
@@ -112,9 +121,16 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), TrainError> {
 /// The gradients of every group from one backward pass (a single loss).
 pub fn step_gradients(grads: &mut Gradients, model: &AbsNet) -> StepGradients {
     StepGradients {
-        shared: GroupGradientBuilder::default().add(grads, &model.backbone).add(grads, &model.neck).build(),
-        saliency: GroupGradientBuilder::default().add(grads, &model.saliency).build(),
-        aesthetics: GroupGradientBuilder::default().add(grads, &model.aesthetics).build(),
+        shared: GroupGradientBuilder::default()
+            .add(grads, &model.backbone)
+            .add(grads, &model.neck)
+            .build(),
+        saliency: GroupGradientBuilder::default()
+            .add(grads, &model.saliency)
+            .build(),
+        aesthetics: GroupGradientBuilder::default()
+            .add(grads, &model.aesthetics)
+            .build(),
     }
 }
 
@@ -129,7 +145,12 @@ struct TaskStream<'a> {
 }
 
 impl<'a> TaskStream<'a> {
-    fn new(samples: &'a [Sample], loader_config: absnet_data::loader::LoaderConfig, batch: usize, visits: usize) -> Self {
+    fn new(
+        samples: &'a [Sample],
+        loader_config: absnet_data::loader::LoaderConfig,
+        batch: usize,
+        visits: usize,
+    ) -> Self {
         Self {
             loader: Loader::new(samples, loader_config),
             batch,
@@ -165,14 +186,26 @@ struct Training {
 }
 
 impl Saver {
-    fn save(&self, name: String, model: &AbsNet, training: &mut Training, state: &mut Checkpoint, validation: Option<&Validation>) -> Result<(), TrainError> {
+    fn save(
+        &self,
+        name: String,
+        model: &AbsNet,
+        training: &mut Training,
+        state: &mut Checkpoint,
+        validation: Option<&Validation>,
+    ) -> Result<(), TrainError> {
         let dir = self.checkpoints.join(&name);
         std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
         let path = dir.join("model.bpk");
-        model.clone().save_file(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        model
+            .clone()
+            .save_file(&path)
+            .map_err(|e| file_error(&path, format!("{e:?}")))?;
         for (group, optimizer) in training.optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
-            optimizer.save(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+            optimizer
+                .save(&path)
+                .map_err(|e| file_error(&path, format!("{e:?}")))?;
         }
         if let Some(learned) = training.balancer.learned() {
             learned.save(&dir).map_err(|e| file_error(&dir, e))?;
@@ -180,11 +213,15 @@ impl Saver {
         state.balancing = training.balancer.state();
         let previous = std::mem::replace(&mut state.dir, name.clone());
         let previous_best = state.best_dir.clone();
-        if let Some(v) = validation.filter(|v| state.best_score.is_none_or(|best| v.score() > best)) {
+        if let Some(v) = validation.filter(|v| state.best_score.is_none_or(|best| v.score() > best))
+        {
             state.best_score = Some(v.score());
             state.best_dir = Some(name);
         }
-        write_atomically(&self.latest, &serde_json::to_string_pretty(state).expect("serialisable"))?;
+        write_atomically(
+            &self.latest,
+            &serde_json::to_string_pretty(state).expect("serialisable"),
+        )?;
         // Keep the latest and the best checkpoints only.
         for old in [Some(previous), previous_best].into_iter().flatten() {
             if !old.is_empty() && old != state.dir && Some(&old) != state.best_dir.as_ref() {
@@ -194,12 +231,22 @@ impl Saver {
         Ok(())
     }
 
-    fn load(&self, dir: &Path, model: AbsNet, training: &mut Training) -> Result<AbsNet, TrainError> {
+    fn load(
+        &self,
+        dir: &Path,
+        model: AbsNet,
+        training: &mut Training,
+    ) -> Result<AbsNet, TrainError> {
         let path = dir.join("model.bpk");
-        let model = model.try_load_file(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+        let model = model
+            .try_load_file(&path)
+            .map_err(|e| file_error(&path, format!("{e:?}")))?;
         for (group, optimizer) in training.optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
-            *optimizer = optimizer.clone().load(&path).map_err(|e| file_error(&path, format!("{e:?}")))?;
+            *optimizer = optimizer
+                .clone()
+                .load(&path)
+                .map_err(|e| file_error(&path, format!("{e:?}")))?;
         }
         if let Some(learned) = training.balancer.learned() {
             learned.load(dir).map_err(|e| file_error(dir, e))?;
@@ -210,7 +257,13 @@ impl Saver {
 
 /// Trains (or resumes) the run in `run_dir`. `device` is the plain device; training runs on its
 /// autodiff form.
-pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device, progress: &dyn Fn(&Progress)) -> Result<Summary, TrainError> {
+pub fn train(
+    config: &TrainConfig,
+    run_dir: &Path,
+    resume: bool,
+    device: &Device,
+    progress: &dyn Fn(&Progress),
+) -> Result<Summary, TrainError> {
     config.validate().map_err(TrainError::Config)?;
     let tasks = load_tasks(config)?;
     let names: Vec<&'static str> = tasks.iter().map(Task::name).collect();
@@ -225,8 +278,15 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     let groups = &config.groups;
     let fixed_weights: Vec<f64> = tasks.iter().map(|t| t.weight).collect();
     let mut training = Training {
-        optimizers: GroupOptimizers::new(&model, &groups.shared, &groups.saliency, &groups.aesthetics),
-        balancer: config.balancing.build(&fixed_weights, &groups.balancing, &autodiff, config.seed),
+        optimizers: GroupOptimizers::new(
+            &model,
+            &groups.shared,
+            &groups.saliency,
+            &groups.aesthetics,
+        ),
+        balancer: config
+            .balancing
+            .build(&fixed_weights, &groups.balancing, &autodiff, config.seed),
     };
     let mut state = Checkpoint {
         epoch: 0,
@@ -247,7 +307,8 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     };
     let mut resumed_from = None;
     if resume && latest_path.exists() {
-        let text = std::fs::read_to_string(&latest_path).map_err(|e| file_error(&latest_path, e))?;
+        let text =
+            std::fs::read_to_string(&latest_path).map_err(|e| file_error(&latest_path, e))?;
         state = serde_json::from_str(&text).map_err(|e| file_error(&latest_path, e))?;
         if state.config_hash != hash {
             return Err(TrainError::Config(format!(
@@ -258,7 +319,10 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         }
         model = saver.load(&checkpoints.join(&state.dir), model, &mut training)?;
         resumed_from = Some(state.step);
-        training.balancer.restore(&state.balancing).map_err(|e| file_error(&latest_path, e))?;
+        training
+            .balancer
+            .restore(&state.balancing)
+            .map_err(|e| file_error(&latest_path, e))?;
     } else {
         if let Some(weights) = &config.backbone_weights {
             model = model.load_backbone(weights)?;
@@ -266,8 +330,13 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         write_atomically(&run_dir.join("config.toml"), &config.to_toml())?;
     }
     let log_path = run_dir.join("log.jsonl");
-    let mut log = OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| file_error(&log_path, e))?;
-    let mut log_line = |line: serde_json::Value| writeln!(log, "{line}").map_err(|e| file_error(&log_path, e));
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| file_error(&log_path, e))?;
+    let mut log_line =
+        |line: serde_json::Value| writeln!(log, "{line}").map_err(|e| file_error(&log_path, e));
     if let Some(step) = resumed_from {
         // Steps after the checkpoint that a killed run had logged are trained again.
         log_line(serde_json::json!({"resumed_at_step": step, "checkpoint": state.dir}))?;
@@ -276,22 +345,47 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
     let mut streams: Vec<TaskStream> = tasks
         .iter()
         .enumerate()
-        .map(|(i, t)| TaskStream::new(&t.train, t.loader_config(config, i), config.batch, state.visits[i]))
+        .map(|(i, t)| {
+            TaskStream::new(
+                &t.train,
+                t.loader_config(config, i),
+                config.batch,
+                state.visits[i],
+            )
+        })
         .collect();
     let batches: Vec<usize> = streams.iter().map(|s| s.batches).collect();
-    let steps_in_epoch = config.steps_per_epoch.unwrap_or_else(|| config.task_schedule.epoch_steps(&batches));
+    let steps_in_epoch = config
+        .steps_per_epoch
+        .unwrap_or_else(|| config.task_schedule.epoch_steps(&batches));
     let mut skipped = Skipped::default();
     let mut val_examples = Vec::new();
     for (i, task) in tasks.iter().enumerate() {
-        let val = &task.val[..config.val_images.unwrap_or(task.val.len()).min(task.val.len())];
-        let loader = Loader::new(val, absnet_data::loader::LoaderConfig { flip: false, ..task.loader_config(config, i) });
+        let val = &task.val[..config
+            .val_images
+            .unwrap_or(task.val.len())
+            .min(task.val.len())];
+        let loader = Loader::new(
+            val,
+            absnet_data::loader::LoaderConfig {
+                flip: false,
+                ..task.loader_config(config, i)
+            },
+        );
         let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();
         val_examples.push(loader.batch(&visits, &mut skipped)?);
     }
 
     let mut validations = Vec::new();
     for epoch in state.epoch..config.epochs {
-        let rate = |g: &crate::groups::GroupConfig| g.lr_at(epoch, config.epochs, config.warmup_epochs, &config.lr_schedule);
+        let rate = |g: &crate::groups::GroupConfig| {
+            g.lr_at(
+                epoch,
+                config.epochs,
+                config.warmup_epochs,
+                &config.lr_schedule,
+            )
+        };
         let rates = GroupRates {
             shared: rate(&groups.shared),
             saliency: rate(&groups.saliency),
@@ -300,38 +394,77 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         let balancing_rate = rate(&groups.balancing);
         while state.epoch_step < steps_in_epoch {
             let trained = config.task_schedule.tasks_at(state.step, &batches);
-            let outcome = backward_tasks(&trained, &tasks, &mut streams, &model, config, &autodiff, &mut skipped)?;
+            let outcome = backward_tasks(
+                &trained,
+                &tasks,
+                &mut streams,
+                &model,
+                config,
+                &autodiff,
+                &mut skipped,
+            )?;
             state.visits = streams.iter().map(|s| s.visits).collect();
             state.step += 1;
             state.epoch_step += 1;
-            let step = outcome.and_then(|step| balance(step, training.balancer.as_mut(), balancing_rate));
+            let step =
+                outcome.and_then(|step| balance(step, training.balancer.as_mut(), balancing_rate));
             let step = match step {
                 Ok(step) => step,
                 Err(NotFinite { what, value }) => match config.non_finite {
-                    NonFinite::Stop => return Err(TrainError::NonFinite { epoch, step: state.step, what, value }),
+                    NonFinite::Stop => {
+                        return Err(TrainError::NonFinite {
+                            epoch,
+                            step: state.step,
+                            what,
+                            value,
+                        });
+                    }
                     NonFinite::Skip => {
-                        log_line(serde_json::json!({"epoch": epoch, "step": state.step, "skipped": format!("{what} is {value}")}))?;
+                        log_line(
+                            serde_json::json!({"epoch": epoch, "step": state.step, "skipped": format!("{what} is {value}")}),
+                        )?;
                         continue;
                     }
                 },
             };
-            let Some(BalancedStep { tasks: step_tasks, losses, weights, examples: examples_of, gradients }) = step else { continue };
+            let Some(BalancedStep {
+                tasks: step_tasks,
+                losses,
+                weights,
+                examples: examples_of,
+                gradients,
+            }) = step
+            else {
+                continue;
+            };
             model = training.optimizers.step(model, gradients, rates);
             if training.balancer.needs_losses_after_step() {
                 let valid = model.valid();
                 let after: Vec<f64> = step_tasks
                     .iter()
                     .zip(&examples_of)
-                    .map(|(&t, examples)| f64::from(tasks[t].loss(&valid, examples, config, device).into_scalar::<f32>()))
+                    .map(|(&t, examples)| {
+                        f64::from(
+                            tasks[t]
+                                .loss(&valid, examples, config, device)
+                                .into_scalar::<f32>(),
+                        )
+                    })
                     .collect();
-                training.balancer.after_step(&step_tasks, &after, balancing_rate);
+                training
+                    .balancer
+                    .after_step(&step_tasks, &after, balancing_rate);
             }
             for (&t, &loss) in step_tasks.iter().zip(&losses) {
                 state.loss_sums[t] += loss;
                 state.loss_counts[t] += 1;
             }
             let by_name = |values: &[f64]| -> serde_json::Map<String, serde_json::Value> {
-                step_tasks.iter().zip(values).map(|(&t, &v)| (names[t].to_string(), v.into())).collect()
+                step_tasks
+                    .iter()
+                    .zip(values)
+                    .map(|(&t, &v)| (names[t].to_string(), v.into()))
+                    .collect()
             };
             log_line(serde_json::json!({
                 "epoch": epoch, "step": state.step, "losses": by_name(&losses), "weights": by_name(&weights),
@@ -341,10 +474,24 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
                 epoch,
                 step: state.epoch_step,
                 steps_in_epoch,
-                losses: epoch_means(&state).into_iter().enumerate().filter_map(|(t, m)| m.map(|m| (names[t], m))).collect(),
+                losses: epoch_means(&state)
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(t, m)| m.map(|m| (names[t], m)))
+                    .collect(),
             });
-            if config.checkpoint_steps.is_some_and(|k| state.step.is_multiple_of(k)) && state.epoch_step < steps_in_epoch {
-                saver.save(format!("step-{}", state.step), &model, &mut training, &mut state, None)?;
+            if config
+                .checkpoint_steps
+                .is_some_and(|k| state.step.is_multiple_of(k))
+                && state.epoch_step < steps_in_epoch
+            {
+                saver.save(
+                    format!("step-{}", state.step),
+                    &model,
+                    &mut training,
+                    &mut state,
+                    None,
+                )?;
             }
         }
         let valid = model.valid();
@@ -365,9 +512,16 @@ pub fn train(config: &TrainConfig, run_dir: &Path, resume: bool, device: &Device
         state.epoch_step = 0;
         state.loss_sums = vec![0.0; tasks.len()];
         state.loss_counts = vec![0; tasks.len()];
-        saver.save(format!("epoch-{}", epoch + 1), &model, &mut training, &mut state, Some(&validation))?;
+        saver.save(
+            format!("epoch-{}", epoch + 1),
+            &model,
+            &mut training,
+            &mut state,
+            Some(&validation),
+        )?;
         validations.push(validation);
-        if let Err(e) = crate::plots::write_training_curves(&log_path, &run_dir.join("curves.png")) {
+        if let Err(e) = crate::plots::write_training_curves(&log_path, &run_dir.join("curves.png"))
+        {
             log_line(serde_json::json!({"epoch": epoch, "plot_error": e.to_string()}))?;
         }
     }
@@ -438,7 +592,12 @@ fn backward_tasks(
         }
         let mut grads = loss.backward();
         let mut gradients = step_gradients(&mut grads, model);
-        passes.shared.push(gradients.shared.take().expect("every task reaches the shared encoder"));
+        passes.shared.push(
+            gradients
+                .shared
+                .take()
+                .expect("every task reaches the shared encoder"),
+        );
         passes.heads.push(gradients);
         passes.tasks.push(t);
         passes.losses.push(value);
@@ -449,7 +608,11 @@ fn backward_tasks(
 
 /// The balancing method's shared gradient and task weights; each head's gradient scaled by its
 /// task's weight. `None` when no task had a batch.
-fn balance(passes: TaskPasses, balancer: &mut dyn Balancing, lr: f64) -> Result<Option<BalancedStep>, NotFinite> {
+fn balance(
+    passes: TaskPasses,
+    balancer: &mut dyn Balancing,
+    lr: f64,
+) -> Result<Option<BalancedStep>, NotFinite> {
     if passes.tasks.is_empty() {
         return Ok(None);
     }
@@ -475,7 +638,8 @@ fn balance(passes: TaskPasses, balancer: &mut dyn Balancing, lr: f64) -> Result<
         aesthetics: None,
     };
     for (heads, &w) in passes.heads.into_iter().zip(&combined.weights) {
-        let scaled = |g: Option<GroupGradient>| g.map(|h| h.with_values(h.values.clone() * w as f32));
+        let scaled =
+            |g: Option<GroupGradient>| g.map(|h| h.with_values(h.values.clone() * w as f32));
         gradients.saliency = scaled(heads.saliency).or(gradients.saliency);
         gradients.aesthetics = scaled(heads.aesthetics).or(gradients.aesthetics);
     }
@@ -497,19 +661,31 @@ fn epoch_means(state: &Checkpoint) -> Vec<Option<f64>> {
         .collect()
 }
 
-pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::StoredPrecision, device: &Device) -> Result<absnet_model::ModelCard, TrainError> {
+pub fn export(
+    run_dir: &Path,
+    output: &Path,
+    precision: absnet_model::weights::StoredPrecision,
+    device: &Device,
+) -> Result<absnet_model::ModelCard, TrainError> {
     let config_path = run_dir.join("config.toml");
     let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
     let config = TrainConfig::from_toml(&text).map_err(|e| file_error(&config_path, e))?;
     let latest_path = run_dir.join("checkpoints/latest.json");
     let text = std::fs::read_to_string(&latest_path).map_err(|e| file_error(&latest_path, e))?;
     let state: Checkpoint = serde_json::from_str(&text).map_err(|e| file_error(&latest_path, e))?;
-    let dir = run_dir.join("checkpoints").join(state.best_dir.as_ref().unwrap_or(&state.dir));
+    let dir = run_dir
+        .join("checkpoints")
+        .join(state.best_dir.as_ref().unwrap_or(&state.dir));
     let model = AbsNet::new(&config.model, device)?
         .try_load_file(dir.join("model.bpk"))
         .map_err(|e| file_error(&dir.join("model.bpk"), format!("{e:?}")))?;
-    let name = output.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
-    let backbone = config.backbone_weights.as_ref().map_or_else(|| "none (random initialisation)".into(), |p| p.display().to_string());
+    let name = output
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let backbone = config.backbone_weights.as_ref().map_or_else(
+        || "none (random initialisation)".into(),
+        |p| p.display().to_string(),
+    );
     let mut card = absnet_model::ModelCard::new(&name, config.model.clone(), &backbone);
     card.input = Some(config.input);
     let trained = format!(
@@ -521,14 +697,30 @@ pub fn export(run_dir: &Path, output: &Path, precision: absnet_model::weights::S
     );
     type TaskData<'a> = Option<(&'a Vec<String>, &'a Path)>;
     let tasks: [(&str, TaskData); 2] = [
-        ("saliency", config.saliency.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
-        ("aesthetics", config.aesthetics.as_ref().map(|t| (&t.datasets, t.split.as_path()))),
+        (
+            "saliency",
+            config
+                .saliency
+                .as_ref()
+                .map(|t| (&t.datasets, t.split.as_path())),
+        ),
+        (
+            "aesthetics",
+            config
+                .aesthetics
+                .as_ref()
+                .map(|t| (&t.datasets, t.split.as_path())),
+        ),
     ];
     for (name, task) in tasks {
         if let (Some((datasets, split)), Some(head)) = (task, card.heads.get_mut(name)) {
             head.trained = true;
-            head.data = datasets.iter().map(|d| format!("{d} (train part of {})", split.display())).collect();
-            head.notes = format!("{trained} (best: saliency CC, or aesthetics SRCC without saliency)");
+            head.data = datasets
+                .iter()
+                .map(|d| format!("{d} (train part of {})", split.display()))
+                .collect();
+            head.notes =
+                format!("{trained} (best: saliency CC, or aesthetics SRCC without saliency)");
         }
     }
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -50,10 +50,17 @@ impl TaskSchedule {
         match self {
             Self::Joint {} => (0..tasks).collect(),
             Self::Interleaved {} => vec![step % tasks],
-            Self::Alternating { round_steps, round_epochs } => {
+            Self::Alternating {
+                round_steps,
+                round_epochs,
+            } => {
                 let rounds: Vec<usize> = batches
                     .iter()
-                    .map(|&b| round_steps.unwrap_or_else(|| round_epochs.unwrap_or(1) * b).max(1))
+                    .map(|&b| {
+                        round_steps
+                            .unwrap_or_else(|| round_epochs.unwrap_or(1) * b)
+                            .max(1)
+                    })
                     .collect();
                 let mut position = step % rounds.iter().sum::<usize>();
                 for (task, &round) in rounds.iter().enumerate() {
@@ -88,29 +95,69 @@ mod tests {
 
     #[test]
     fn alternating_rounds_follow_the_config_order() {
-        let by_steps = TaskSchedule::Alternating { round_steps: Some(2), round_epochs: None };
-        assert_eq!(visits(&by_steps, 7, &[5, 3]), [[0], [0], [1], [1], [0], [0], [1]]);
+        let by_steps = TaskSchedule::Alternating {
+            round_steps: Some(2),
+            round_epochs: None,
+        };
+        assert_eq!(
+            visits(&by_steps, 7, &[5, 3]),
+            [[0], [0], [1], [1], [0], [0], [1]]
+        );
         // A round of one epoch is that task's batches per pass: 3 of task 0, then 2 of task 1.
         let by_epochs = TaskSchedule::default();
-        assert_eq!(visits(&by_epochs, 7, &[3, 2]), [[0], [0], [0], [1], [1], [0], [0]]);
+        assert_eq!(
+            visits(&by_epochs, 7, &[3, 2]),
+            [[0], [0], [0], [1], [1], [0], [0]]
+        );
         assert_eq!(by_epochs.epoch_steps(&[3, 2]), 5);
     }
 
     #[test]
     fn interleaved_takes_turns_and_joint_trains_all() {
-        assert_eq!(visits(&TaskSchedule::Interleaved {}, 5, &[4, 9]), [[0], [1], [0], [1], [0]]);
-        assert_eq!(visits(&TaskSchedule::Joint {}, 2, &[4, 9]), [[0, 1], [0, 1]]);
+        assert_eq!(
+            visits(&TaskSchedule::Interleaved {}, 5, &[4, 9]),
+            [[0], [1], [0], [1], [0]]
+        );
+        assert_eq!(
+            visits(&TaskSchedule::Joint {}, 2, &[4, 9]),
+            [[0, 1], [0, 1]]
+        );
         assert_eq!(TaskSchedule::Joint {}.epoch_steps(&[4, 9]), 9);
         // One task: every schedule trains it every step.
-        for schedule in [TaskSchedule::default(), TaskSchedule::Interleaved {}, TaskSchedule::Joint {}] {
+        for schedule in [
+            TaskSchedule::default(),
+            TaskSchedule::Interleaved {},
+            TaskSchedule::Joint {},
+        ] {
             assert_eq!(visits(&schedule, 3, &[4]), [[0], [0], [0]]);
         }
     }
 
     #[test]
     fn an_alternating_round_needs_one_positive_length() {
-        assert!(TaskSchedule::Alternating { round_steps: Some(3), round_epochs: Some(1) }.validate().is_err());
-        assert!(TaskSchedule::Alternating { round_steps: Some(0), round_epochs: None }.validate().is_err());
-        assert!(TaskSchedule::Alternating { round_steps: None, round_epochs: None }.validate().is_err());
+        assert!(
+            TaskSchedule::Alternating {
+                round_steps: Some(3),
+                round_epochs: Some(1)
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            TaskSchedule::Alternating {
+                round_steps: Some(0),
+                round_epochs: None
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            TaskSchedule::Alternating {
+                round_steps: None,
+                round_epochs: None
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

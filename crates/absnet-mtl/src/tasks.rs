@@ -19,7 +19,10 @@ use crate::run::{TrainError, file_error};
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskKind {
     /// Fixation densities and fixations; trains the saliency head.
-    Saliency { loss: SaliencyLoss, sigma_fraction: f64 },
+    Saliency {
+        loss: SaliencyLoss,
+        sigma_fraction: f64,
+    },
     /// AVA vote counts; trains the aesthetics head with EMD (r = 2).
     Aesthetics,
 }
@@ -90,7 +93,12 @@ pub fn load_samples(datasets: &[String]) -> Result<Vec<Sample>, TrainError> {
 
 /// Splits `samples` with the split file `split` (drawn from `seed` and `ratios`, and written,
 /// if it does not exist): its training and validation parts (the test part stays held out).
-pub fn split_samples(samples: &[Sample], split: &Path, seed: u64, ratios: [f64; 3]) -> Result<[Vec<Sample>; 2], TrainError> {
+pub fn split_samples(
+    samples: &[Sample],
+    split: &Path,
+    seed: u64,
+    ratios: [f64; 3],
+) -> Result<[Vec<Sample>; 2], TrainError> {
     if let Some(dir) = split.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
@@ -110,8 +118,20 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
     let mut tasks = Vec::new();
     if let Some(t) = &config.saliency {
         let samples = load_samples(&t.datasets)?;
-        if let Some(s) = samples.iter().find(|s| s.votes.is_some() && s.observers.is_empty() && s.fixation_map.is_none() && s.density.is_none()) {
-            return Err(task_error("saliency", &t.datasets, format!("{} has vote counts but no fixations: an aesthetics dataset?", s.id)));
+        if let Some(s) = samples.iter().find(|s| {
+            s.votes.is_some()
+                && s.observers.is_empty()
+                && s.fixation_map.is_none()
+                && s.density.is_none()
+        }) {
+            return Err(task_error(
+                "saliency",
+                &t.datasets,
+                format!(
+                    "{} has vote counts but no fixations: an aesthetics dataset?",
+                    s.id
+                ),
+            ));
         }
         let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
@@ -127,7 +147,14 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
     if let Some(t) = &config.aesthetics {
         let samples = load_samples(&t.datasets)?;
         if let Some(s) = samples.iter().find(|s| s.votes.is_none()) {
-            return Err(task_error("aesthetics", &t.datasets, format!("{} has no vote counts: use an `ava:` or `ava-json:` dataset", s.id)));
+            return Err(task_error(
+                "aesthetics",
+                &t.datasets,
+                format!(
+                    "{} has no vote counts: use an `ava:` or `ava-json:` dataset",
+                    s.id
+                ),
+            ));
         }
         let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
@@ -153,12 +180,24 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
 /// Normalised images of a batch.
 fn images(examples: &[Example], config: &TrainConfig, device: &Device) -> Tensor<4> {
     let [w, h] = config.input;
-    let images: Vec<&[u8]> = examples.iter().map(|e| e.image.as_raw().as_slice()).collect();
-    config.model.backbone.arch.normalization().batch(&images, h as usize, w as usize, device)
+    let images: Vec<&[u8]> = examples
+        .iter()
+        .map(|e| e.image.as_raw().as_slice())
+        .collect();
+    config
+        .model
+        .backbone
+        .arch
+        .normalization()
+        .batch(&images, h as usize, w as usize, device)
 }
 
 /// Images, densities and fixation masks of a saliency batch.
-pub fn saliency_batch(examples: &[Example], config: &TrainConfig, device: &Device) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+pub fn saliency_batch(
+    examples: &[Example],
+    config: &TrainConfig,
+    device: &Device,
+) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
     let [w, h] = config.input;
     let (w, h) = (w as usize, h as usize);
     let mut density = Vec::with_capacity(examples.len() * h * w);
@@ -182,7 +221,10 @@ pub fn saliency_batch(examples: &[Example], config: &TrainConfig, device: &Devic
 
 /// Vote counts of an aesthetics batch, `[batch, 10]`.
 fn votes(examples: &[Example], device: &Device) -> Tensor<2> {
-    let counts: Vec<f32> = examples.iter().flat_map(|e| e.votes.unwrap_or([1; 10]).map(|v| v as f32)).collect();
+    let counts: Vec<f32> = examples
+        .iter()
+        .flat_map(|e| e.votes.unwrap_or([1; 10]).map(|v| v as f32))
+        .collect();
     Tensor::from_data(TensorData::new(counts, [examples.len(), 10]), device)
 }
 
@@ -203,7 +245,9 @@ impl Task {
         LoaderConfig {
             flip: config.flip,
             // Each task draws its own order.
-            seed: config.seed.wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            seed: config
+                .seed
+                .wrapping_add((index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             skip_bad: config.skip_bad,
             sigma_fraction,
             ..LoaderConfig::new(config.input)
@@ -211,22 +255,43 @@ impl Task {
     }
 
     /// The task's loss on a batch, computing only its own head.
-    pub fn loss(&self, model: &AbsNet, examples: &[Example], config: &TrainConfig, device: &Device) -> Tensor<1> {
+    pub fn loss(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        config: &TrainConfig,
+        device: &Device,
+    ) -> Tensor<1> {
         match &self.kind {
             TaskKind::Saliency { loss, .. } => {
                 let (x, density, fixations) = saliency_batch(examples, config, device);
                 let out = model.forward_heads(x, true, false);
-                loss.forward(out.saliency.expect("checked: the model has a saliency head"), density, fixations)
+                loss.forward(
+                    out.saliency
+                        .expect("checked: the model has a saliency head"),
+                    density,
+                    fixations,
+                )
             }
             TaskKind::Aesthetics => {
                 let out = model.forward_heads(images(examples, config, device), false, true);
-                losses::emd2(out.aesthetics.expect("checked: the model has an aesthetics head"), votes(examples, device))
+                losses::emd2(
+                    out.aesthetics
+                        .expect("checked: the model has an aesthetics head"),
+                    votes(examples, device),
+                )
             }
         }
     }
 
     /// Validation of `model` (on a plain device) on `examples` at input resolution.
-    pub fn validate(&self, model: &AbsNet, examples: &[Example], config: &TrainConfig, device: &Device) -> Validation {
+    pub fn validate(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        config: &TrainConfig,
+        device: &Device,
+    ) -> Validation {
         match self.kind {
             TaskKind::Saliency { .. } => Validation {
                 saliency: Some(validate_saliency(model, examples, config, device)),
@@ -242,23 +307,38 @@ impl Task {
 
 fn to_f64<const D: usize>(t: Tensor<D>) -> Vec<f64> {
     let data = t.into_data().convert::<f32>();
-    data.try_into_vec::<f32>().expect("f32").into_iter().map(f64::from).collect()
+    data.try_into_vec::<f32>()
+        .expect("f32")
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 /// Mean NSS, CC, KLD and AUC-Judd over the images with fixations.
-pub fn validate_saliency(model: &AbsNet, examples: &[Example], config: &TrainConfig, device: &Device) -> SaliencyValidation {
+pub fn validate_saliency(
+    model: &AbsNet,
+    examples: &[Example],
+    config: &TrainConfig,
+    device: &Device,
+) -> SaliencyValidation {
     let [w, h] = config.input;
     let (w, h) = (w as usize, h as usize);
     let mut sums = SaliencyValidation::default();
     let mut count = 0.0;
     for chunk in examples.chunks(config.batch) {
         let (x, _, _) = saliency_batch(chunk, config, device);
-        let maps = to_f64(model.forward_heads(x, true, false).saliency.expect("a saliency model"));
+        let maps = to_f64(
+            model
+                .forward_heads(x, true, false)
+                .saliency
+                .expect("a saliency model"),
+        );
         for (i, example) in chunk.iter().enumerate() {
             let (Some(density), false) = (&example.density, example.fixations.is_empty()) else {
                 continue;
             };
-            let map = ArrayView2::from_shape((h, w), &maps[i * h * w..(i + 1) * h * w]).expect("h × w");
+            let map =
+                ArrayView2::from_shape((h, w), &maps[i * h * w..(i + 1) * h * w]).expect("h × w");
             let gt: Vec<f64> = density.iter().map(|&v| f64::from(v)).collect();
             let gt = ArrayView2::from_shape((h, w), &gt).expect("h × w");
             let (Ok(nss), Ok(cc), Ok(kld), Ok(auc)) = (
@@ -286,7 +366,12 @@ pub fn validate_saliency(model: &AbsNet, examples: &[Example], config: &TrainCon
 }
 
 /// Mean EMD (r = 2), and SRCC, PLCC and accuracy of the mean scores.
-pub fn validate_aesthetics(model: &AbsNet, examples: &[Example], config: &TrainConfig, device: &Device) -> AestheticsValidation {
+pub fn validate_aesthetics(
+    model: &AbsNet,
+    examples: &[Example],
+    config: &TrainConfig,
+    device: &Device,
+) -> AestheticsValidation {
     use absnet_metrics::aesthetics::{binary_accuracy, emd, mean_score, plcc, srcc};
     let (mut predicted_means, mut true_means, mut emds) = (Vec::new(), Vec::new(), Vec::new());
     for chunk in examples.chunks(config.batch) {
@@ -295,7 +380,11 @@ pub fn validate_aesthetics(model: &AbsNet, examples: &[Example], config: &TrainC
         for (example, predicted) in chunk.iter().zip(rows.chunks(10)) {
             let Some(votes) = example.votes else { continue };
             let target: Vec<f64> = votes.iter().map(|&v| f64::from(v)).collect();
-            let (Ok(e), Ok(p), Ok(t)) = (emd(predicted, &target, 2), mean_score(predicted), mean_score(&target)) else {
+            let (Ok(e), Ok(p), Ok(t)) = (
+                emd(predicted, &target, 2),
+                mean_score(predicted),
+                mean_score(&target),
+            ) else {
                 continue;
             };
             emds.push(e);

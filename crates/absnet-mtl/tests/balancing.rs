@@ -13,7 +13,11 @@ fn vector(values: &[f32], device: &Device) -> Tensor<1> {
 }
 
 fn values(t: &Tensor<1>) -> Vec<f32> {
-    t.clone().into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -35,7 +39,10 @@ fn pcgrad_projects_out_the_conflicting_component() {
     let projected = project_conflicts(&[g1.clone(), g2.clone()], &[vec![1], vec![0]]);
     close(&values(&projected[0]), &[0.5, 0.5], 1e-7);
     close(&values(&projected[1]), &[0.0, 1.0], 1e-7);
-    assert!(dot(&values(&projected[0]), &values(&g2)).abs() < 1e-7, "no component along g2 is left");
+    assert!(
+        dot(&values(&projected[0]), &values(&g2)).abs() < 1e-7,
+        "no component along g2 is left"
+    );
     // Agreeing gradients are left alone.
     let g3 = vector(&[1.0, 1.0], &device);
     let kept = project_conflicts(&[g1.clone(), g3.clone()], &[vec![1], vec![0]]);
@@ -55,14 +62,24 @@ struct Tiny {
 #[test]
 fn pcgrad_on_a_tiny_model_leaves_no_conflict_with_either_task() {
     let device = Device::flex().autodiff();
-    let param = |v: &[f32], shape: [usize; 2]| Param::from_tensor(Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), &device).require_grad());
+    let param = |v: &[f32], shape: [usize; 2]| {
+        Param::from_tensor(
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), &device).require_grad(),
+        )
+    };
     let model = Tiny {
         shared: param(&[0.5, -0.2, 0.1, 0.3, 0.0, 0.7], [2, 3]),
         first: Param::from_tensor(vector(&[1.0, 2.0], &device).require_grad()),
         second: Param::from_tensor(vector(&[0.5, -1.0], &device).require_grad()),
     };
-    let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 0.0, -1.0, 0.5, 1.0], [2, 3]), &device);
-    let b = Tensor::<2>::from_data(TensorData::new(vec![-3.0f32, -3.0, 1.5, 3.0, 0.0, -6.0], [2, 3]), &device);
+    let a = Tensor::<2>::from_data(
+        TensorData::new(vec![1.0f32, 2.0, 0.0, -1.0, 0.5, 1.0], [2, 3]),
+        &device,
+    );
+    let b = Tensor::<2>::from_data(
+        TensorData::new(vec![-3.0f32, -3.0, 1.5, 3.0, 0.0, -6.0], [2, 3]),
+        &device,
+    );
     // Lᵢ = Σ W ∘ Aᵢ + (task weights)²: ∂L₁/∂W = A, ∂L₂/∂W = B, and A · B = −18 < 0, and B
     // is large enough that the plain sum A + B works against task 1.
     let losses = [
@@ -73,7 +90,11 @@ fn pcgrad_on_a_tiny_model_leaves_no_conflict_with_either_task() {
         .into_iter()
         .map(|loss| {
             let mut grads = loss.backward();
-            GroupGradientBuilder::default().add(&mut grads, &model.shared).build().unwrap().values
+            GroupGradientBuilder::default()
+                .add(&mut grads, &model.shared)
+                .build()
+                .unwrap()
+                .values
         })
         .collect();
     let (g1, g2) = (values(&gradients[0]), values(&gradients[1]));
@@ -87,20 +108,37 @@ fn pcgrad_on_a_tiny_model_leaves_no_conflict_with_either_task() {
     });
     let update = values(&combined.shared);
     let plain: Vec<f32> = g1.iter().zip(&g2).map(|(x, y)| x + y).collect();
-    assert!(dot(&plain, &g1) < 0.0, "the plain sum conflicts with task 1");
-    assert!(dot(&update, &g1) >= -1e-5 && dot(&update, &g2) >= -1e-5, "PCGrad's update conflicts with neither: {update:?}");
+    assert!(
+        dot(&plain, &g1) < 0.0,
+        "the plain sum conflicts with task 1"
+    );
+    assert!(
+        dot(&update, &g1) >= -1e-5 && dot(&update, &g2) >= -1e-5,
+        "PCGrad's update conflicts with neither: {update:?}"
+    );
     assert_eq!(combined.weights, [1.0, 1.0]);
 }
 
-fn step<'a>(tasks: &'a [usize], losses: &'a [f64], shared: &'a [Tensor<1>], lr: f64) -> TaskStep<'a> {
-    TaskStep { tasks, losses, shared, lr }
+fn step<'a>(
+    tasks: &'a [usize],
+    losses: &'a [f64],
+    shared: &'a [Tensor<1>],
+    lr: f64,
+) -> TaskStep<'a> {
+    TaskStep {
+        tasks,
+        losses,
+        shared,
+        lr,
+    }
 }
 
 #[test]
 fn uncertainty_weights_settle_at_one_over_twice_the_loss() {
     let device = Device::flex();
     let group = GroupConfig::adam(0.05);
-    let mut method = BalancingConfig::Uncertainty {}.build(&[1.0, 1.0], &group, &device.clone().autodiff(), 0);
+    let mut method =
+        BalancingConfig::Uncertainty {}.build(&[1.0, 1.0], &group, &device.clone().autodiff(), 0);
     let shared = [vector(&[1.0], &device), vector(&[1.0], &device)];
     let losses = [4.0, 0.25];
     // sₜ = 0: weights e⁰ / 2; ∂/∂sₜ = ½ − Lₜ/2 is −1.5 and +0.375, so Adam's first step moves
@@ -108,12 +146,20 @@ fn uncertainty_weights_settle_at_one_over_twice_the_loss() {
     let first = method.combine(&step(&[0, 1], &losses, &shared, 0.05));
     assert_eq!(first.weights, [0.5, 0.5]);
     let after_one: Vec<f64> = method.task_weights();
-    close(&[after_one[0] as f32, after_one[1] as f32], &[(-0.05f32).exp() / 2.0, 0.05f32.exp() / 2.0], 1e-6);
+    close(
+        &[after_one[0] as f32, after_one[1] as f32],
+        &[(-0.05f32).exp() / 2.0, 0.05f32.exp() / 2.0],
+        1e-6,
+    );
     for _ in 0..600 {
         method.combine(&step(&[0, 1], &losses, &shared, 0.05));
     }
     let settled = method.task_weights();
-    close(&[settled[0] as f32, settled[1] as f32], &[1.0 / 8.0, 2.0], 0.02);
+    close(
+        &[settled[0] as f32, settled[1] as f32],
+        &[1.0 / 8.0, 2.0],
+        0.02,
+    );
 }
 
 #[test]
@@ -121,18 +167,34 @@ fn dwa_weights_follow_the_loss_ratio_of_the_last_two_epochs() {
     let device = Device::flex();
     let mut method = Dwa::new(2, 2.0);
     let shared = [vector(&[1.0, 0.0], &device), vector(&[0.0, 1.0], &device)];
-    assert_eq!(method.combine(&step(&[0, 1], &[1.0, 1.0], &shared, 0.0)).weights, [1.0, 1.0]);
+    assert_eq!(
+        method
+            .combine(&step(&[0, 1], &[1.0, 1.0], &shared, 0.0))
+            .weights,
+        [1.0, 1.0]
+    );
     method.end_epoch(&[Some(1.0), Some(2.0)]);
-    assert_eq!(method.task_weights(), [1.0, 1.0], "λ = 1 for the first two epochs");
+    assert_eq!(
+        method.task_weights(),
+        [1.0, 1.0],
+        "λ = 1 for the first two epochs"
+    );
     method.end_epoch(&[Some(0.5), Some(1.8)]);
     // wₜ = (0.5 / 1.0, 1.8 / 2.0) = (0.5, 0.9); λ = 2 softmax(w / 2).
     let (e1, e2) = ((0.5f64 / 2.0).exp(), (0.9f64 / 2.0).exp());
     let want = [2.0 * e1 / (e1 + e2), 2.0 * e2 / (e1 + e2)];
     let got = method.task_weights();
-    assert!((got[0] - want[0]).abs() < 1e-12 && (got[1] - want[1]).abs() < 1e-12, "{got:?} vs {want:?}");
+    assert!(
+        (got[0] - want[0]).abs() < 1e-12 && (got[1] - want[1]).abs() < 1e-12,
+        "{got:?} vs {want:?}"
+    );
     // The slower-improving task gets more weight, and the step uses these weights.
     let combined = method.combine(&step(&[0, 1], &[1.0, 1.0], &shared, 0.0));
-    close(&values(&combined.shared), &[want[0] as f32, want[1] as f32], 1e-6);
+    close(
+        &values(&combined.shared),
+        &[want[0] as f32, want[1] as f32],
+        1e-6,
+    );
     // The history survives a checkpoint.
     let mut restored = Dwa::new(2, 2.0);
     restored.restore(&method.state()).unwrap();
@@ -142,25 +204,46 @@ fn dwa_weights_follow_the_loss_ratio_of_the_last_two_epochs() {
 #[test]
 fn gradnorm_moves_weights_towards_equal_gradient_norms() {
     let device = Device::flex();
-    let mut method = BalancingConfig::GradNorm { alpha: 1.5 }.build(&[1.0, 1.0], &GroupConfig::adam(0.1), &device.clone().autodiff(), 0);
+    let mut method = BalancingConfig::GradNorm { alpha: 1.5 }.build(
+        &[1.0, 1.0],
+        &GroupConfig::adam(0.1),
+        &device.clone().autodiff(),
+        0,
+    );
     // ‖g₁‖ = 3, ‖g₂‖ = 1, first losses: rₜ = 1, target Ḡ = 2 for both; ∂L_grad/∂w = (+3, −1):
     // Adam's first step gives (0.9, 1.1), which already sums to 2.
     let shared = [vector(&[3.0, 0.0], &device), vector(&[0.0, 1.0], &device)];
     let combined = method.combine(&step(&[0, 1], &[2.0, 0.5], &shared, 0.1));
-    assert_eq!(combined.weights, [1.0, 1.0], "this step uses the weights before the update");
+    assert_eq!(
+        combined.weights,
+        [1.0, 1.0],
+        "this step uses the weights before the update"
+    );
     let w = method.task_weights();
-    assert!((w[0] - 0.9).abs() < 1e-6 && (w[1] - 1.1).abs() < 1e-6, "{w:?}");
+    assert!(
+        (w[0] - 0.9).abs() < 1e-6 && (w[1] - 1.1).abs() < 1e-6,
+        "{w:?}"
+    );
     close(&values(&combined.shared), &[3.0, 1.0], 1e-6);
 }
 
 #[test]
 fn famo_weights_the_losses_by_softmax_over_loss_and_shifts_to_the_task_that_improved_least() {
     let device = Device::flex();
-    let mut method = BalancingConfig::Famo {}.build(&[1.0, 1.0], &GroupConfig::adam(0.025), &device.clone().autodiff(), 0);
+    let mut method = BalancingConfig::Famo {}.build(
+        &[1.0, 1.0],
+        &GroupConfig::adam(0.025),
+        &device.clone().autodiff(),
+        0,
+    );
     let shared = [vector(&[1.0, 0.0], &device), vector(&[0.0, 1.0], &device)];
     // z = (½, ½), L = (2, 0.5): λₜ = zₜ / (c Lₜ), c = Σ z / L = 1.25 → (0.2, 0.8).
     let combined = method.combine(&step(&[0, 1], &[2.0, 0.5], &shared, 0.025));
-    close(&[combined.weights[0] as f32, combined.weights[1] as f32], &[0.2, 0.8], 1e-6);
+    close(
+        &[combined.weights[0] as f32, combined.weights[1] as f32],
+        &[0.2, 0.8],
+        1e-6,
+    );
     assert!(method.needs_losses_after_step());
     // Task 0 halved its loss, task 1 did not move: δ = (ln 2, 0); ∂(z · δ)/∂ξ₀ > 0, so ξ₀
     // steps down by lr and ξ₁ up (Adam's first step), and task 1 gains weight.

@@ -4,13 +4,16 @@
 use absnet_model::weights::module_tensors;
 use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
 use absnet_mtl::groups::{GroupConfig, GroupOptimizers, GroupRates};
-use absnet_mtl::run::step_gradients;
 use absnet_mtl::losses;
+use absnet_mtl::run::step_gradients;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ndarray::Array2;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .unwrap()
 }
 
 fn map(values: &[f32], h: usize, w: usize, device: &Device) -> Tensor<4> {
@@ -26,25 +29,56 @@ fn losses_follow_the_metric_definitions() {
     use absnet_metrics::saliency::{self, KldVariant, NssOptions};
     let device = Device::flex();
     let (h, w) = (12, 16);
-    let prediction: Vec<f32> = absnet_testkit::uniform("prediction", h * w).iter().map(|&u| 0.05 + u as f32).collect();
-    let density: Vec<f32> = absnet_testkit::uniform("density", h * w).iter().map(|&u| (u * u) as f32).collect();
+    let prediction: Vec<f32> = absnet_testkit::uniform("prediction", h * w)
+        .iter()
+        .map(|&u| 0.05 + u as f32)
+        .collect();
+    let density: Vec<f32> = absnet_testkit::uniform("density", h * w)
+        .iter()
+        .map(|&u| (u * u) as f32)
+        .collect();
     let fixated = [(2, 3), (7, 11), (10, 1)];
     let mut mask = vec![0f32; h * w];
     for &(y, x) in &fixated {
         mask[y * w + x] = 1.0;
     }
-    let (p, g, f) = (map(&prediction, h, w, &device), map(&density, h, w, &device), map(&mask, h, w, &device));
+    let (p, g, f) = (
+        map(&prediction, h, w, &device),
+        map(&density, h, w, &device),
+        map(&mask, h, w, &device),
+    );
     let (pa, ga) = (as_array(&prediction, h, w), as_array(&density, h, w));
-    let fixations: Vec<absnet_metrics::Fixation> =
-        fixated.iter().map(|&(y, x)| absnet_metrics::Fixation::new(x as f64 + 0.5, y as f64 + 0.5)).collect();
+    let fixations: Vec<absnet_metrics::Fixation> = fixated
+        .iter()
+        .map(|&(y, x)| absnet_metrics::Fixation::new(x as f64 + 0.5, y as f64 + 0.5))
+        .collect();
     let close = |name: &str, got: f32, want: f64| {
-        assert!((f64::from(got) - want).abs() < 1e-4, "{name}: loss {got} vs metric {want}");
+        assert!(
+            (f64::from(got) - want).abs() < 1e-4,
+            "{name}: loss {got} vs metric {want}"
+        );
     };
-    close("KLD", values(losses::kld(p.clone(), g.clone()))[0], saliency::kld(pa.view(), ga.view(), KldVariant::Mit).unwrap());
-    close("1 − CC", values(losses::cc(p.clone(), g.clone()))[0], 1.0 - saliency::cc(pa.view(), ga.view()).unwrap());
-    close("−NSS", values(losses::nss(p.clone(), f))[0], -saliency::nss(pa.view(), &fixations, NssOptions::PYSALIENCY).unwrap());
+    close(
+        "KLD",
+        values(losses::kld(p.clone(), g.clone()))[0],
+        saliency::kld(pa.view(), ga.view(), KldVariant::Mit).unwrap(),
+    );
+    close(
+        "1 − CC",
+        values(losses::cc(p.clone(), g.clone()))[0],
+        1.0 - saliency::cc(pa.view(), ga.view()).unwrap(),
+    );
+    close(
+        "−NSS",
+        values(losses::nss(p.clone(), f))[0],
+        -saliency::nss(pa.view(), &fixations, NssOptions::PYSALIENCY).unwrap(),
+    );
     let (sp, sg): (f64, f64) = (pa.sum(), ga.sum());
-    let tv = 0.5 * pa.iter().zip(ga.iter()).map(|(a, b)| (a / sp - b / sg).abs()).sum::<f64>();
+    let tv = 0.5
+        * pa.iter()
+            .zip(ga.iter())
+            .map(|(a, b)| (a / sp - b / sg).abs())
+            .sum::<f64>();
     close("TV", values(losses::tv(p, g))[0], tv);
     // EMD r = 2 against vote counts.
     let predicted = [0.05f32, 0.05, 0.1, 0.1, 0.2, 0.2, 0.1, 0.1, 0.05, 0.05];
@@ -52,7 +86,11 @@ fn losses_follow_the_metric_definitions() {
     let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
     let want = absnet_metrics::aesthetics::emd(&to64(&predicted), &to64(&votes), 2).unwrap();
     let row = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 10]), &device);
-    close("EMD", values(losses::emd2(row(&predicted), row(&votes)))[0], want);
+    close(
+        "EMD",
+        values(losses::emd2(row(&predicted), row(&votes)))[0],
+        want,
+    );
 }
 
 fn small_model(device: &Device) -> AbsNet {
@@ -70,7 +108,8 @@ fn one_step(shared: GroupConfig) -> ([f32; 3], bool) {
     let density = Tensor::<4>::random([2, 1, 48, 64], Distribution::Uniform(0.0, 1.0), &device);
     let votes = Tensor::<2>::random([2, 10], Distribution::Uniform(0.0, 1.0), &device);
     let out = model.forward(x);
-    let loss = losses::tv(out.saliency.unwrap(), density) + losses::emd2(out.aesthetics.unwrap(), votes);
+    let loss =
+        losses::tv(out.saliency.unwrap(), density) + losses::emd2(out.aesthetics.unwrap(), votes);
     let mut grads = loss.backward();
     let gradients = step_gradients(&mut grads, &model);
     let (saliency, aesthetics) = (GroupConfig::adam(1e-2), GroupConfig::adam(1e-1));
@@ -87,7 +126,12 @@ fn one_step(shared: GroupConfig) -> ([f32; 3], bool) {
     let mut statistics_moved = false;
     for (name, old) in &before {
         let new = &after[name];
-        let delta = old.data.iter().zip(&new.data).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let delta = old
+            .data
+            .iter()
+            .zip(&new.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
         if name.contains("running_") {
             statistics_moved |= delta > 0.0;
             continue;
@@ -110,7 +154,10 @@ fn each_group_moves_by_its_own_adam_step() {
     let (largest, statistics_moved) = one_step(GroupConfig::adam(1e-3));
     for (group, lr) in [(0, 1e-3f32), (1, 1e-2), (2, 1e-1)] {
         let d = largest[group];
-        assert!((d - lr).abs() <= lr * 1e-3, "group {group}: largest change {d}, learning rate {lr}");
+        assert!(
+            (d - lr).abs() <= lr * 1e-3,
+            "group {group}: largest change {d}, learning rate {lr}"
+        );
     }
     assert!(!statistics_moved, "BatchNorm statistics are frozen");
 }

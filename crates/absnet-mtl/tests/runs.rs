@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use absnet_data::loader::{Loader, LoaderConfig, Skipped};
 use absnet_model::weights::module_tensors;
-use absnet_mtl::config::TrainConfig;
 use absnet_mtl::balancing::BalancingConfig;
 use absnet_mtl::config::AestheticsTask;
+use absnet_mtl::config::TrainConfig;
 use absnet_mtl::run::train;
 use absnet_mtl::schedule::TaskSchedule;
 use absnet_mtl::tasks::{load_tasks, validate_saliency};
@@ -50,7 +50,13 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
     // The starting point: the ImageNet backbone with untrained neck and head.
     let val = load_tasks(&config).unwrap().remove(0).val;
     let val = &val[..24];
-    let loader = Loader::new(val, LoaderConfig { sigma_fraction: 0.03, ..LoaderConfig::new(config.input) });
+    let loader = Loader::new(
+        val,
+        LoaderConfig {
+            sigma_fraction: 0.03,
+            ..LoaderConfig::new(config.input)
+        },
+    );
     let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();
     let examples = loader.batch(&visits, &mut Skipped::default()).unwrap();
     let start_model = absnet_model::AbsNet::new(&config.model, &device)
@@ -59,7 +65,13 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
         .unwrap();
     let before = validate_saliency(&start_model, &examples, &config, &device);
     let summary = train(&config, &dir.join("run"), false, &device, &|_| {}).unwrap();
-    let after = summary.validations.last().unwrap().saliency.clone().unwrap();
+    let after = summary
+        .validations
+        .last()
+        .unwrap()
+        .saliency
+        .clone()
+        .unwrap();
     eprintln!("before {before:?}\nafter  {after:?}");
     assert!(after.kld < before.kld, "KLD {} → {}", before.kld, after.kld);
     assert!(after.cc > before.cc, "CC {} → {}", before.cc, after.cc);
@@ -79,18 +91,33 @@ fn stopping_and_resuming_ends_where_an_uninterrupted_run_ends() {
     train(&first, &resumed_dir, false, &device, &|_| {}).unwrap();
     // … and resumed for the second epoch (a changed configuration is refused).
     let latest = resumed_dir.join("checkpoints/latest.json");
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
     assert_eq!(state["epoch"], 1);
     let mut changed = config.clone();
     changed.groups.saliency.lr *= 2.0;
-    let err = train(&changed, &resumed_dir, true, &device, &|_| {}).unwrap_err().to_string();
+    let err = train(&changed, &resumed_dir, true, &device, &|_| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("another configuration"), "{err}");
     let resumed = train(&config, &resumed_dir, true, &device, &|_| {}).unwrap();
-    assert_eq!((resumed.epochs, resumed.steps), (straight.epochs, straight.steps));
-    let (a, b) = (module_tensors(&straight.model), module_tensors(&resumed.model));
+    assert_eq!(
+        (resumed.epochs, resumed.steps),
+        (straight.epochs, straight.steps)
+    );
+    let (a, b) = (
+        module_tensors(&straight.model),
+        module_tensors(&resumed.model),
+    );
     let worst = a
         .iter()
-        .map(|(name, t)| t.data.iter().zip(&b[name].data).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max))
+        .map(|(name, t)| {
+            t.data
+                .iter()
+                .zip(&b[name].data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        })
         .fold(0.0f32, f32::max);
     eprintln!("largest weight difference straight vs resumed: {worst:e}");
     assert_eq!(worst, 0.0, "bitwise equal on the CPU backend");
@@ -100,20 +127,33 @@ fn stopping_and_resuming_ends_where_an_uninterrupted_run_ends() {
 /// score, so there is something to learn) and the first `count` real vote-count rows.
 fn ava_fixture(dir: &std::path::Path, count: usize) -> Option<PathBuf> {
     let labels = absnet_testkit::shared_data("ava-labels")?.join("data/AVA/ava_labels_test.json");
-    let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(labels).unwrap()).unwrap();
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(labels).unwrap()).unwrap();
     let root = dir.join("ava");
     std::fs::create_dir_all(root.join("images")).unwrap();
     let mut rows = String::new();
     for (i, entry) in entries.iter().take(count).enumerate() {
         let id = entry["image_id"].as_str().unwrap();
-        let votes: Vec<u64> = entry["label"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
-        let mean = votes.iter().enumerate().map(|(k, v)| (k + 1) as f64 * *v as f64).sum::<f64>() / votes.iter().sum::<u64>() as f64;
+        let votes: Vec<u64> = entry["label"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let mean = votes
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k + 1) as f64 * *v as f64)
+            .sum::<f64>()
+            / votes.iter().sum::<u64>() as f64;
         let noise = absnet_testkit::uniform(id, 80 * 60);
         let image = image::RgbImage::from_fn(80, 60, |x, y| {
             let level = (mean / 10.0 * 200.0 + 40.0 * noise[(y * 80 + x) as usize]) as u8;
             image::Rgb([level, level / 2 + (x as u8), 255 - level])
         });
-        image.save(root.join("images").join(format!("{id}.jpg"))).unwrap();
+        image
+            .save(root.join("images").join(format!("{id}.jpg")))
+            .unwrap();
         let votes: Vec<String> = votes.iter().map(u64::to_string).collect();
         rows.push_str(&format!("{} {id} {} 0 0 1\n", i + 1, votes.join(" ")));
     }
@@ -141,40 +181,78 @@ fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
 }
 
 fn log_records(run: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(run.join("log.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(run.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn alternating_rounds_train_both_heads_on_their_own_data() {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("alternating");
-    let Some(mut config) = multi_task_config(&dir) else { return };
-    config.task_schedule = TaskSchedule::Alternating { round_steps: Some(2), round_epochs: None };
+    let Some(mut config) = multi_task_config(&dir) else {
+        return;
+    };
+    config.task_schedule = TaskSchedule::Alternating {
+        round_steps: Some(2),
+        round_epochs: None,
+    };
     let run = dir.join("run");
     let summary = train(&config, &run, false, &Device::flex(), &|_| {}).unwrap();
     // Rounds of two steps: saliency, saliency, aesthetics, aesthetics, …
     let trained: Vec<String> = log_records(&run)
         .iter()
-        .filter_map(|r| r["losses"].as_object().map(|l| l.keys().cloned().collect::<Vec<_>>().join("+")))
+        .filter_map(|r| {
+            r["losses"]
+                .as_object()
+                .map(|l| l.keys().cloned().collect::<Vec<_>>().join("+"))
+        })
         .collect();
-    assert_eq!(trained[..6], ["saliency", "saliency", "aesthetics", "aesthetics", "saliency", "saliency"]);
+    assert_eq!(
+        trained[..6],
+        [
+            "saliency",
+            "saliency",
+            "aesthetics",
+            "aesthetics",
+            "saliency",
+            "saliency"
+        ]
+    );
     assert_eq!(trained.len(), 12);
     let last = summary.validations.last().unwrap();
-    let (s, a) = (last.saliency.clone().unwrap(), last.aesthetics.clone().unwrap());
+    let (s, a) = (
+        last.saliency.clone().unwrap(),
+        last.aesthetics.clone().unwrap(),
+    );
     eprintln!("{s:?}\n{a:?}");
     assert!(s.cc.is_finite() && a.emd.is_finite() && a.emd > 0.0);
     assert!(run.join("curves.png").exists());
     // The exported model says both heads are trained, and on what.
-    let card = absnet_mtl::run::export(&run, &dir.join("model.safetensors"), absnet_model::weights::StoredPrecision::F32, &Device::flex()).unwrap();
+    let card = absnet_mtl::run::export(
+        &run,
+        &dir.join("model.safetensors"),
+        absnet_model::weights::StoredPrecision::F32,
+        &Device::flex(),
+    )
+    .unwrap();
     assert!(card.heads["saliency"].trained && card.heads["aesthetics"].trained);
-    assert!(card.heads["aesthetics"].data[0].starts_with("ava:"), "{:?}", card.heads["aesthetics"].data);
+    assert!(
+        card.heads["aesthetics"].data[0].starts_with("ava:"),
+        "{:?}",
+        card.heads["aesthetics"].data
+    );
 }
 
 #[test]
 fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("joint");
-    let Some(mut config) = multi_task_config(&dir) else { return };
+    let Some(mut config) = multi_task_config(&dir) else {
+        return;
+    };
     config.task_schedule = TaskSchedule::Joint {};
     config.balancing = BalancingConfig::Uncertainty {};
     config.checkpoint_steps = Some(4);
@@ -182,38 +260,80 @@ fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
     let straight = train(&config, &dir.join("straight"), false, &device, &|_| {}).unwrap();
     let records = log_records(&dir.join("straight"));
     let first = &records[0];
-    assert_eq!(first["losses"].as_object().unwrap().len(), 2, "both tasks every step: {first}");
+    assert_eq!(
+        first["losses"].as_object().unwrap().len(),
+        2,
+        "both tasks every step: {first}"
+    );
     // The learned weights start at exp(0) / 2 and move.
     assert_eq!(first["weights"]["saliency"], 0.5);
-    let last_step = records.iter().rev().find(|r| r["weights"].is_object()).unwrap();
+    let last_step = records
+        .iter()
+        .rev()
+        .find(|r| r["weights"].is_object())
+        .unwrap();
     assert_ne!(last_step["weights"]["aesthetics"], 0.5);
     // A run killed after step 5 (its step-4 checkpoint committed) and resumed from there.
     let killed = dir.join("killed");
     let kill = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train(&config, &killed, false, &device, &|p| assert!(p.step < 5, "killed at step {}", p.step))
+        train(&config, &killed, false, &device, &|p| {
+            assert!(p.step < 5, "killed at step {}", p.step)
+        })
     }));
     assert!(kill.is_err());
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(killed.join("checkpoints/latest.json")).unwrap()).unwrap();
-    assert_eq!((state["step"].as_u64(), state["epoch"].as_u64()), (Some(4), Some(0)));
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(killed.join("checkpoints/latest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (state["step"].as_u64(), state["epoch"].as_u64()),
+        (Some(4), Some(0))
+    );
     let resumed = train(&config, &killed, true, &device, &|_| {}).unwrap();
     assert_eq!(resumed.steps, straight.steps);
-    let (a, b) = (module_tensors(&straight.model), module_tensors(&resumed.model));
+    let (a, b) = (
+        module_tensors(&straight.model),
+        module_tensors(&resumed.model),
+    );
     let worst = a
         .iter()
-        .map(|(name, t)| t.data.iter().zip(&b[name].data).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max))
+        .map(|(name, t)| {
+            t.data
+                .iter()
+                .zip(&b[name].data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        })
         .fold(0.0f32, f32::max);
     assert_eq!(worst, 0.0, "bitwise equal on the CPU backend");
-    let final_weights = |run: &std::path::Path| log_records(run).iter().rev().find(|r| r["weights"].is_object()).unwrap()["weights"].clone();
-    assert_eq!(final_weights(&dir.join("straight")), final_weights(&killed), "the balancing state resumes too");
+    let final_weights = |run: &std::path::Path| {
+        log_records(run)
+            .iter()
+            .rev()
+            .find(|r| r["weights"].is_object())
+            .unwrap()["weights"]
+            .clone()
+    };
+    assert_eq!(
+        final_weights(&dir.join("straight")),
+        final_weights(&killed),
+        "the balancing state resumes too"
+    );
 }
 
 #[test]
 fn a_missing_dataset_fails_before_training_starts() {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("missing");
-    let Some(mut config) = config(&dir) else { return };
+    let Some(mut config) = config(&dir) else {
+        return;
+    };
     config.saliency.as_mut().unwrap().datasets = vec!["osie:/nonexistent/osie".into()];
-    let err = train(&config, &dir.join("run"), false, &Device::flex(), &|_| panic!("no step may run")).unwrap_err().to_string();
+    let err = train(&config, &dir.join("run"), false, &Device::flex(), &|_| {
+        panic!("no step may run")
+    })
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("/nonexistent/osie"), "{err}");
     assert!(!dir.join("run/checkpoints/latest.json").exists());
 }
@@ -222,7 +342,9 @@ fn a_missing_dataset_fails_before_training_starts() {
 fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_stays() {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = temp_dir("non-finite");
-    let Some(mut config) = config(&dir) else { return };
+    let Some(mut config) = config(&dir) else {
+        return;
+    };
     // A learning rate this large sends the encoder's weights to ±1e30 in one step: the next
     // forward pass overflows.
     config.groups.shared.lr = 1e30;
@@ -230,9 +352,17 @@ fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_sta
     config.epochs = 1;
     let device = Device::flex();
     let run = dir.join("stop");
-    let err = train(&config, &run, false, &device, &|_| {}).unwrap_err().to_string();
-    assert!(err.contains("not finite") && err.contains("step 2"), "{err}");
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/latest.json")).unwrap()).unwrap();
+    let err = train(&config, &run, false, &device, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not finite") && err.contains("step 2"),
+        "{err}"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoints/latest.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(state["step"], 1);
     assert!(run.join("checkpoints/step-1/model.bpk").exists());
     // Skipping instead: the run finishes, and every skipped step is in the log.
@@ -240,6 +370,9 @@ fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_sta
     let run = dir.join("skip");
     let summary = train(&config, &run, false, &device, &|_| {}).unwrap();
     assert_eq!(summary.steps, 8);
-    let skipped = log_records(&run).iter().filter(|r| r["skipped"].is_string()).count();
+    let skipped = log_records(&run)
+        .iter()
+        .filter(|r| r["skipped"].is_string())
+        .count();
     assert!(skipped >= 1, "skipped steps are logged");
 }

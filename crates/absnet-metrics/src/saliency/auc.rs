@@ -47,8 +47,14 @@ pub fn roc_auc(
         RocThresholds::Positives => {
             let range = negatives
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-            Ok(positive_threshold_roc(&pos, negatives.iter().copied(), range))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            Ok(positive_threshold_roc(
+                &pos,
+                negatives.iter().copied(),
+                range,
+            ))
         }
         RocThresholds::All => {
             let (p, n) = (pos.len() as f64, negatives.len() as f64);
@@ -78,7 +84,11 @@ pub fn roc_auc(
 /// (1, 1). Negatives are counted per threshold interval instead of sorted (for AUC-Judd they are
 /// every pixel of the image).
 /// `range` bounds the negatives (values outside it are still counted, just more slowly).
-fn positive_threshold_roc(pos: &[f64], negatives: impl Iterator<Item = f64>, range: (f64, f64)) -> f64 {
+fn positive_threshold_roc(
+    pos: &[f64],
+    negatives: impl Iterator<Item = f64>,
+    range: (f64, f64),
+) -> f64 {
     // histogram[k]: negatives v with pos[k] ≤ v < pos[k − 1], i.e. k = #{t ∈ pos : t > v}.
     let mut histogram = vec![0usize; pos.len() + 1];
     let locate = ThresholdIndex::new(pos, range);
@@ -120,14 +130,23 @@ impl<'a> ThresholdIndex<'a> {
 
     fn new(thresholds: &'a [f64], (lo, hi): (f64, f64)) -> Self {
         let span = hi - lo;
-        let per_unit = if span > 0.0 { Self::BUCKETS as f64 / span } else { 0.0 };
+        let per_unit = if span > 0.0 {
+            Self::BUCKETS as f64 / span
+        } else {
+            0.0
+        };
         let at_edges = (0..=Self::BUCKETS)
             .map(|b| {
                 let edge = lo + b as f64 / per_unit;
                 thresholds.partition_point(|&t| t > edge)
             })
             .collect();
-        Self { thresholds, lo, per_unit, at_edges }
+        Self {
+            thresholds,
+            lo,
+            per_unit,
+            at_edges,
+        }
     }
 
     #[inline]
@@ -187,9 +206,17 @@ pub fn auc_judd(
     if fixated.iter().all(|&f| f) {
         return Err(MetricError::NoNegatives);
     }
-    let negatives = values.iter().zip(&fixated).filter(|(_, f)| !**f).map(|(&v, _)| v);
+    let negatives = values
+        .iter()
+        .zip(&fixated)
+        .filter(|(_, f)| !**f)
+        .map(|(&v, _)| v);
     // The jitter moves values by ~1e-7: the summary's range still bounds nearly all of them.
-    Ok(positive_threshold_roc(&positives, negatives, (summary.min, summary.max)))
+    Ok(positive_threshold_roc(
+        &positives,
+        negatives,
+        (summary.min, summary.max),
+    ))
 }
 
 fn standard_normal(rng: &mut StdRng) -> f64 {

@@ -64,7 +64,13 @@ pub fn density_map(
 /// The 1-D filter response to a unit impulse at `p` on an axis of `len` pixels: `(first index,
 /// values)` over the response's support. Output pixel `y` receives `Σ_k w[k] · in(y + k − r)`
 /// where `in` is the impulse, extended by the border rule.
-fn response(p: usize, len: usize, kernel: &[f64], radius: usize, border: Border) -> (usize, Vec<f64>) {
+fn response(
+    p: usize,
+    len: usize,
+    kernel: &[f64],
+    radius: usize,
+    border: Border,
+) -> (usize, Vec<f64>) {
     let lo = p.saturating_sub(radius);
     let hi = (p + radius).min(len - 1);
     match border {
@@ -114,7 +120,15 @@ fn source(q: i64, len: usize, border: Border) -> Option<usize> {
 
 /// Correlates every line of `input` (`lines` × `len`, stride `step` between neighbours, `jump`
 /// between lines) with the kernel (odd length, centred).
-fn filter_axis(input: &[f64], lines: usize, len: usize, step: usize, jump: usize, kernel: &[f64], border: Border) -> Vec<f64> {
+fn filter_axis(
+    input: &[f64],
+    lines: usize,
+    len: usize,
+    step: usize,
+    jump: usize,
+    kernel: &[f64],
+    border: Border,
+) -> Vec<f64> {
     let mut out = vec![0.0; input.len()];
     let r = (kernel.len() / 2) as i64;
     for line in 0..lines {
@@ -132,7 +146,13 @@ fn filter_axis(input: &[f64], lines: usize, len: usize, step: usize, jump: usize
     out
 }
 
-fn separable(width: usize, height: usize, pixels: &[(usize, usize)], kernel: &[f64], border: Border) -> Array2<f64> {
+fn separable(
+    width: usize,
+    height: usize,
+    pixels: &[(usize, usize)],
+    kernel: &[f64],
+    border: Border,
+) -> Array2<f64> {
     let mut counts = vec![0.0; width * height];
     for &(row, column) in pixels {
         counts[row * width + column] += 1.0;

@@ -27,21 +27,32 @@ pub fn kld(
     ground_truth: ArrayView2<f64>,
     variant: KldVariant,
 ) -> Result<f64, MetricError> {
-    let (prediction, ground_truth) = check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
+    let (prediction, ground_truth) =
+        check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
     let pairs = prediction.values.iter().zip(ground_truth.values.iter());
     Ok(match variant {
         KldVariant::Mit => {
-            let (p, g) = (Density::pysaliency(&prediction, 0.0), Density::pysaliency(&ground_truth, 0.0));
+            let (p, g) = (
+                Density::pysaliency(&prediction, 0.0),
+                Density::pysaliency(&ground_truth, 0.0),
+            );
             // Pixels where the ground truth is exactly 0 add exactly 0: skip their logarithm.
             pairs
                 .map(|(&s, &t)| {
                     let g = g.at(t);
-                    if g == 0.0 { 0.0 } else { g * (MIT_EPS + g / (p.at(s) + MIT_EPS)).ln() }
+                    if g == 0.0 {
+                        0.0
+                    } else {
+                        g * (MIT_EPS + g / (p.at(s) + MIT_EPS)).ln()
+                    }
                 })
                 .sum()
         }
         KldVariant::Pysaliency => {
-            let (p, g) = (Density::pysaliency(&prediction, 1e-20), Density::pysaliency(&ground_truth, 1e-20));
+            let (p, g) = (
+                Density::pysaliency(&prediction, 1e-20),
+                Density::pysaliency(&ground_truth, 1e-20),
+            );
             pairs
                 .map(|(&s, &t)| {
                     let g = g.at(t);

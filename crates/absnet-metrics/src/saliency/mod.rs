@@ -67,7 +67,10 @@ impl Summary<'_> {
 
 /// Checks that `map` is non-empty and finite, and summarises it. Eight independent lanes keep
 /// the pass vectorised; a non-finite value shows in the sum, and only then is it looked for.
-pub(crate) fn check_map<'a>(map: &'a ArrayView2<f64>, name: &'static str) -> Result<Summary<'a>, MetricError> {
+pub(crate) fn check_map<'a>(
+    map: &'a ArrayView2<f64>,
+    name: &'static str,
+) -> Result<Summary<'a>, MetricError> {
     if map.is_empty() {
         return Err(MetricError::EmptyMap { map: name });
     }
@@ -91,14 +94,27 @@ pub(crate) fn check_map<'a>(map: &'a ArrayView2<f64>, name: &'static str) -> Res
         hi[i] = hi[i].max(v);
         sum[i] += v;
     }
-    let (min, max) = (lo.into_iter().fold(f64::INFINITY, f64::min), hi.into_iter().fold(f64::NEG_INFINITY, f64::max));
+    let (min, max) = (
+        lo.into_iter().fold(f64::INFINITY, f64::min),
+        hi.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    );
     let sum: f64 = sum.iter().sum();
     if !(sum.is_finite() && min.is_finite() && max.is_finite())
         && let Some(((row, column), &value)) = map.indexed_iter().find(|(_, v)| !v.is_finite())
     {
-        return Err(MetricError::NonFinite { map: name, row, column, value });
+        return Err(MetricError::NonFinite {
+            map: name,
+            row,
+            column,
+            value,
+        });
     }
-    Ok(Summary { values, min, max, sum })
+    Ok(Summary {
+        values,
+        min,
+        max,
+        sum,
+    })
 }
 
 /// Two maps of one shape, each checked and summarised (see [`check_map`]).
@@ -175,7 +191,10 @@ impl Density {
     }
 
     fn uniform(map: &Summary) -> Self {
-        Self { mul: 0.0, add: 1.0 / map.len() as f64 }
+        Self {
+            mul: 0.0,
+            add: 1.0 / map.len() as f64,
+        }
     }
 
     /// pysaliency's `convert_saliency_map_to_density(map, minimum_value)`: shift so the minimum
@@ -187,7 +206,10 @@ impl Density {
         if sum == 0.0 {
             return Self::uniform(map);
         }
-        Self { mul: 1.0 / sum, add: offset / sum }
+        Self {
+            mul: 1.0 / sum,
+            add: offset / sum,
+        }
     }
 
     /// MATLAB's `(m − min) / (max − min)` then division by the sum, as similarity.m and
@@ -200,7 +222,10 @@ impl Density {
         // Σ (v − lo) / (hi − lo) = (Σ v − n·lo) / (hi − lo).
         let sum = (map.sum - lo * map.len() as f64) / (hi - lo);
         let mul = 1.0 / ((hi - lo) * sum);
-        Self { mul, add: -lo * mul }
+        Self {
+            mul,
+            add: -lo * mul,
+        }
     }
 }
 
@@ -215,6 +240,7 @@ pub(crate) fn std_dev(values: &[f64], mean: f64, ddof: usize) -> f64 {
             acc[i] += d * d;
         }
     }
-    let squares: f64 = acc.iter().sum::<f64>() + rest.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+    let squares: f64 =
+        acc.iter().sum::<f64>() + rest.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
     (squares / values.len().saturating_sub(ddof).max(1) as f64).sqrt()
 }

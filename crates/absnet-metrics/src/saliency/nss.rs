@@ -59,7 +59,11 @@ pub fn nss_values(
 }
 
 /// Mean of [`nss_values`] over the image's fixations.
-pub fn nss(map: ArrayView2<f64>, fixations: &[Fixation], options: NssOptions) -> Result<f64, MetricError> {
+pub fn nss(
+    map: ArrayView2<f64>,
+    fixations: &[Fixation],
+    options: NssOptions,
+) -> Result<f64, MetricError> {
     let values = nss_values(map, fixations, options)?;
     Ok(values.iter().sum::<f64>() / values.len() as f64)
 }

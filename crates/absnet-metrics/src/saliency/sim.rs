@@ -22,17 +22,29 @@ pub fn sim(
     ground_truth: ArrayView2<f64>,
     variant: SimVariant,
 ) -> Result<f64, MetricError> {
-    let (prediction, ground_truth) = check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
+    let (prediction, ground_truth) =
+        check_pair(&prediction, "saliency", &ground_truth, "ground-truth")?;
     let (p, g) = match variant {
-        SimVariant::Mit => (Density::min_max(&prediction), Density::min_max(&ground_truth)),
+        SimVariant::Mit => (
+            Density::min_max(&prediction),
+            Density::min_max(&ground_truth),
+        ),
         SimVariant::Pysaliency => (
             Density::pysaliency(&prediction, 0.0),
             Density::pysaliency(&ground_truth, 0.0),
         ),
     };
     let mut acc = [0.0; 8];
-    let (pc, gc) = (prediction.values.chunks_exact(8), ground_truth.values.chunks_exact(8));
-    let tail: f64 = pc.remainder().iter().zip(gc.remainder()).map(|(&s, &t)| p.at(s).min(g.at(t))).sum();
+    let (pc, gc) = (
+        prediction.values.chunks_exact(8),
+        ground_truth.values.chunks_exact(8),
+    );
+    let tail: f64 = pc
+        .remainder()
+        .iter()
+        .zip(gc.remainder())
+        .map(|(&s, &t)| p.at(s).min(g.at(t)))
+        .sum();
     for (a, b) in pc.zip(gc) {
         for i in 0..8 {
             let (x, y) = (p.at(a[i]), g.at(b[i]));

@@ -244,12 +244,18 @@ impl Backbone {
             }
         };
         match self {
-            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => m.forward_taps(x, deepest, &mut keep),
+            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => {
+                m.forward_taps(x, deepest, &mut keep)
+            }
             Backbone::Resnet50(m) => m.forward_taps(x, deepest, &mut keep),
             Backbone::Vgg16(m) => m.forward_taps(x, deepest, &mut keep),
         }
         taps.iter()
-            .map(|tap| all[tap.index()].clone().expect("every requested tap is recorded"))
+            .map(|tap| {
+                all[tap.index()]
+                    .clone()
+                    .expect("every requested tap is recorded")
+            })
             .collect()
     }
 
@@ -307,6 +313,9 @@ mod tests {
     #[test]
     fn unknown_arch_lists_the_known_ones() {
         let err = "resnet18".parse::<Arch>().unwrap_err().to_string();
-        assert!(err.contains("resnet18") && err.contains("mobilenet_v2"), "{err}");
+        assert!(
+            err.contains("resnet18") && err.contains("mobilenet_v2"),
+            "{err}"
+        );
     }
 }

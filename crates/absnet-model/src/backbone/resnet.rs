@@ -37,9 +37,16 @@ impl Bottleneck {
             )
         });
         Self {
-            conv1: ConvNorm::new(ConvSpec::new(input, planes, 1), BN_EPS, Activation::Relu, device),
+            conv1: ConvNorm::new(
+                ConvSpec::new(input, planes, 1),
+                BN_EPS,
+                Activation::Relu,
+                device,
+            ),
             conv2: ConvNorm::new(
-                ConvSpec::new(planes, planes, 3).stride(stride).dilation(dilation),
+                ConvSpec::new(planes, planes, 3)
+                    .stride(stride)
+                    .dilation(dilation),
                 BN_EPS,
                 Activation::Relu,
                 device,
@@ -59,7 +66,9 @@ impl Bottleneck {
             Some(downsample) => downsample.forward(x.clone()),
             None => x.clone(),
         };
-        let y = self.conv3.forward(self.conv2.forward(self.conv1.forward(x)));
+        let y = self
+            .conv3
+            .forward(self.conv2.forward(self.conv1.forward(x)));
         relu(y + identity)
     }
 
@@ -114,9 +123,7 @@ impl ResNet {
             }
             layers.push(blocks);
         }
-        let classifier = config
-            .classifier
-            .then(|| Linear::new(input, 1000, device));
+        let classifier = config.classifier.then(|| Linear::new(input, 1000, device));
         Self {
             stem,
             layers,

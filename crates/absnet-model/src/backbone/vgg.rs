@@ -67,7 +67,9 @@ impl Vgg {
                 .map(|&output| {
                     let conv = ConvNorm {
                         conv: crate::layers::Conv::new(
-                            ConvSpec::new(input, output, 3).dilation(dilation).bias(true),
+                            ConvSpec::new(input, output, 3)
+                                .dilation(dilation)
+                                .bias(true),
                             device,
                         ),
                         norm: None,

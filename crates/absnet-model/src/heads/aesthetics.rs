@@ -65,8 +65,7 @@ impl Default for AestheticsHeadConfig {
 
 impl AestheticsHeadConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.levels.is_empty() || self.levels.contains(&0) || self.hidden == 0 || self.bins < 2
-        {
+        if self.levels.is_empty() || self.levels.contains(&0) || self.hidden == 0 || self.bins < 2 {
             return Err(ModelError::Config(format!(
                 "heads.aesthetics: levels = {:?}, hidden = {}, bins = {}: expected non-empty \
                  levels > 0, hidden > 0 and at least 2 bins",
@@ -120,7 +119,12 @@ impl AestheticsHead {
                                 let cols = (0..n)
                                     .map(|j| {
                                         x.clone()
-                                            .slice([0..batch, 0..channels, bin(i, n, h), bin(j, n, w)])
+                                            .slice([
+                                                0..batch,
+                                                0..channels,
+                                                bin(i, n, h),
+                                                bin(j, n, w),
+                                            ])
                                             .max_dim(2)
                                             .max_dim(3)
                                     })
@@ -140,7 +144,12 @@ impl AestheticsHead {
     /// Score distribution `[batch, bins]`, rows summing to 1.
     pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
         let pooled = self.pyramid(features);
-        let norm = pooled.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        let norm = pooled
+            .clone()
+            .powi_scalar(2)
+            .sum_dim(1)
+            .sqrt()
+            .clamp_min(1e-12);
         let x = relu(self.fc1.forward(pooled / norm));
         softmax(self.fc2.forward(x), 1)
     }

@@ -84,9 +84,7 @@ impl SaliencyHead {
 
     /// Saliency logits at feature resolution, `[batch, 1, h, w]`.
     pub fn logits(&self, features: Tensor<4>) -> Tensor<4> {
-        self.convs
-            .iter()
-            .fold(features, |x, conv| conv.forward(x))
+        self.convs.iter().fold(features, |x, conv| conv.forward(x))
     }
 
     /// Saliency map in (0, 1) at `output_size = [height, width]`.

@@ -40,7 +40,10 @@ impl Dwa {
                 _ => 1.0,
             })
             .collect();
-        let exps: Vec<f64> = ratios.iter().map(|w| (w / self.temperature).exp()).collect();
+        let exps: Vec<f64> = ratios
+            .iter()
+            .map(|w| (w / self.temperature).exp())
+            .collect();
         let total: f64 = exps.iter().sum();
         self.weights = exps.iter().map(|e| tasks as f64 * e / total).collect();
     }
@@ -68,7 +71,8 @@ impl Balancing for Dwa {
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.history = serde_json::from_value(state["history"].clone()).map_err(|e| format!("DWA history: {e}"))?;
+        self.history = serde_json::from_value(state["history"].clone())
+            .map_err(|e| format!("DWA history: {e}"))?;
         self.update_weights();
         Ok(())
     }

@@ -31,7 +31,10 @@ impl Famo {
     /// `softmax(ξ)` over the given tasks.
     fn z(&self, tasks: &[usize]) -> Vec<f64> {
         let xi = self.logits.values();
-        let largest = tasks.iter().map(|&t| xi[t]).fold(f64::NEG_INFINITY, f64::max);
+        let largest = tasks
+            .iter()
+            .map(|&t| xi[t])
+            .fold(f64::NEG_INFINITY, f64::max);
         let exps: Vec<f64> = tasks.iter().map(|&t| (xi[t] - largest).exp()).collect();
         let total: f64 = exps.iter().sum();
         exps.iter().map(|e| e / total).collect()
@@ -42,7 +45,11 @@ impl Balancing for Famo {
     fn combine(&mut self, step: &TaskStep) -> Combined {
         let z = self.z(step.tasks);
         let c: f64 = z.iter().zip(step.losses).map(|(z, l)| z / (l + EPS)).sum();
-        let weights = z.iter().zip(step.losses).map(|(z, l)| z / (c * (l + EPS))).collect();
+        let weights = z
+            .iter()
+            .zip(step.losses)
+            .map(|(z, l)| z / (c * (l + EPS)))
+            .collect();
         self.losses_before = step.losses.to_vec();
         Combined::weighted(step, weights)
     }
@@ -61,8 +68,15 @@ impl Balancing for Famo {
             .collect();
         let delta = self.logits.constants(&spread(n, tasks, &delta));
         // Tasks outside the step leave the softmax: a large negative offset.
-        let offset = self.logits.constants(&step_mask(n, tasks).iter().map(|m| (m - 1.0) * 1e4).collect::<Vec<_>>());
-        self.logits.step(lr, |xi| (burn::tensor::activation::softmax(xi + offset, 0) * delta).sum());
+        let offset = self.logits.constants(
+            &step_mask(n, tasks)
+                .iter()
+                .map(|m| (m - 1.0) * 1e4)
+                .collect::<Vec<_>>(),
+        );
+        self.logits.step(lr, |xi| {
+            (burn::tensor::activation::softmax(xi + offset, 0) * delta).sum()
+        });
     }
 
     fn task_weights(&self) -> Vec<f64> {

@@ -36,11 +36,7 @@ impl Balancing for GradNorm {
         let tasks = w.len();
         let weights: Vec<f64> = step.tasks.iter().map(|&t| w[t]).collect();
         let combined = Combined::weighted(step, weights);
-        let norms: Vec<f64> = step
-            .shared
-            .iter()
-            .map(|g| dot(g, g).sqrt())
-            .collect();
+        let norms: Vec<f64> = step.shared.iter().map(|g| dot(g, g).sqrt()).collect();
         let relative: Vec<f64> = step
             .tasks
             .iter()
@@ -51,16 +47,31 @@ impl Balancing for GradNorm {
             })
             .collect();
         let mean_relative = relative.iter().sum::<f64>() / relative.len() as f64;
-        let mean_norm = step.tasks.iter().zip(&norms).map(|(&t, n)| w[t] * n).sum::<f64>() / norms.len() as f64;
-        let targets: Vec<f64> = relative.iter().map(|r| mean_norm * (r / mean_relative).powf(self.alpha)).collect();
+        let mean_norm = step
+            .tasks
+            .iter()
+            .zip(&norms)
+            .map(|(&t, n)| w[t] * n)
+            .sum::<f64>()
+            / norms.len() as f64;
+        let targets: Vec<f64> = relative
+            .iter()
+            .map(|r| mean_norm * (r / mean_relative).powf(self.alpha))
+            .collect();
         let norms = self.weights.constants(&spread(tasks, step.tasks, &norms));
         let targets = self.weights.constants(&spread(tasks, step.tasks, &targets));
         let mask = self.weights.constants(&step_mask(tasks, step.tasks));
-        self.weights.step(step.lr, |w| ((w * norms - targets).abs() * mask).sum());
+        self.weights
+            .step(step.lr, |w| ((w * norms - targets).abs() * mask).sum());
         // Renormalise: Σ wₜ = T, every weight positive.
         let updated: Vec<f64> = self.weights.values().iter().map(|v| v.max(1e-6)).collect();
         let total: f64 = updated.iter().sum();
-        self.weights.set(&updated.iter().map(|v| v * tasks as f64 / total).collect::<Vec<_>>());
+        self.weights.set(
+            &updated
+                .iter()
+                .map(|v| v * tasks as f64 / total)
+                .collect::<Vec<_>>(),
+        );
         combined
     }
 
@@ -73,7 +84,8 @@ impl Balancing for GradNorm {
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.initial_losses = serde_json::from_value(state["initial_losses"].clone()).map_err(|e| format!("GradNorm initial losses: {e}"))?;
+        self.initial_losses = serde_json::from_value(state["initial_losses"].clone())
+            .map_err(|e| format!("GradNorm initial losses: {e}"))?;
         Ok(())
     }
 

@@ -77,7 +77,13 @@ impl Default for BalancingConfig {
 impl BalancingConfig {
     /// The method for `fixed_weights.len()` tasks; `group` trains its own parameters, if any,
     /// on `device` (an autodiff device).
-    pub fn build(&self, fixed_weights: &[f64], group: &GroupConfig, device: &Device, seed: u64) -> Box<dyn Balancing> {
+    pub fn build(
+        &self,
+        fixed_weights: &[f64],
+        group: &GroupConfig,
+        device: &Device,
+        seed: u64,
+    ) -> Box<dyn Balancing> {
         let tasks = fixed_weights.len();
         match self {
             Self::Equal {} => Box::new(Equal),
@@ -189,7 +195,11 @@ impl Learned {
 
     pub fn values(&self) -> Vec<f64> {
         let data = self.params.values.val().into_data().convert::<f32>();
-        data.try_into_vec::<f32>().expect("f32").into_iter().map(f64::from).collect()
+        data.try_into_vec::<f32>()
+            .expect("f32")
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 
     /// One optimizer step down the gradient of `objective` (a function of the parameters and
@@ -218,23 +228,38 @@ impl Learned {
     }
 
     pub fn save(&self, dir: &Path) -> Result<(), String> {
-        self.params.clone().save_file(dir.join("balancing.bpk")).map_err(|e| format!("{}: {e:?}", dir.join("balancing.bpk").display()))?;
+        self.params
+            .clone()
+            .save_file(dir.join("balancing.bpk"))
+            .map_err(|e| format!("{}: {e:?}", dir.join("balancing.bpk").display()))?;
         let path = dir.join("optimizer-balancing.bpk");
-        self.optimizer.save(&path).map_err(|e| format!("{}: {e:?}", path.display()))
+        self.optimizer
+            .save(&path)
+            .map_err(|e| format!("{}: {e:?}", path.display()))
     }
 
     pub fn load(&mut self, dir: &Path) -> Result<(), String> {
         let path = dir.join("balancing.bpk");
-        self.params = self.params.clone().try_load_file(&path).map_err(|e| format!("{}: {e:?}", path.display()))?;
+        self.params = self
+            .params
+            .clone()
+            .try_load_file(&path)
+            .map_err(|e| format!("{}: {e:?}", path.display()))?;
         let path = dir.join("optimizer-balancing.bpk");
-        self.optimizer = self.optimizer.clone().load(&path).map_err(|e| format!("{}: {e:?}", path.display()))?;
+        self.optimizer = self
+            .optimizer
+            .clone()
+            .load(&path)
+            .map_err(|e| format!("{}: {e:?}", path.display()))?;
         Ok(())
     }
 }
 
 /// 1 for the tasks of this step, 0 for the others.
 fn step_mask(tasks: usize, step: &[usize]) -> Vec<f64> {
-    (0..tasks).map(|t| if step.contains(&t) { 1.0 } else { 0.0 }).collect()
+    (0..tasks)
+        .map(|t| if step.contains(&t) { 1.0 } else { 0.0 })
+        .collect()
 }
 
 /// The step's values spread over all tasks (0 elsewhere).

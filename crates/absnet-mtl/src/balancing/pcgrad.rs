@@ -31,7 +31,8 @@ pub fn project_conflicts(gradients: &[Tensor<1>], orders: &[Vec<usize>]) -> Vec<
             for &j in order {
                 let overlap = dot(&projected, &gradients[j]);
                 if overlap < 0.0 && squared_norms[j] > 0.0 {
-                    projected = projected - gradients[j].clone() * (overlap / squared_norms[j]) as f32;
+                    projected =
+                        projected - gradients[j].clone() * (overlap / squared_norms[j]) as f32;
                 }
             }
             projected
@@ -62,7 +63,10 @@ impl Balancing for PcGrad {
             .collect();
         self.steps += 1;
         let projected = project_conflicts(step.shared, &orders);
-        let shared = projected.into_iter().reduce(|a, b| a + b).expect("at least one task per step");
+        let shared = projected
+            .into_iter()
+            .reduce(|a, b| a + b)
+            .expect("at least one task per step");
         Combined {
             shared,
             weights: vec![1.0; n],
@@ -78,7 +82,9 @@ impl Balancing for PcGrad {
     }
 
     fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.steps = state["steps"].as_u64().ok_or("PCGrad state: no step count")?;
+        self.steps = state["steps"]
+            .as_u64()
+            .ok_or("PCGrad state: no step count")?;
         Ok(())
     }
 }

@@ -29,7 +29,9 @@ impl Balancing for Uncertainty {
         let s = self.log_variances.values();
         let weights = step.tasks.iter().map(|&t| (-s[t]).exp() / 2.0).collect();
         let tasks = s.len();
-        let losses = self.log_variances.constants(&spread(tasks, step.tasks, step.losses));
+        let losses = self
+            .log_variances
+            .constants(&spread(tasks, step.tasks, step.losses));
         let mask = self.log_variances.constants(&step_mask(tasks, step.tasks));
         self.log_variances.step(step.lr, |s| {
             ((s.clone().neg().exp() * losses + s) * mask * 0.5).sum()
@@ -38,7 +40,11 @@ impl Balancing for Uncertainty {
     }
 
     fn task_weights(&self) -> Vec<f64> {
-        self.log_variances.values().iter().map(|s| (-s).exp() / 2.0).collect()
+        self.log_variances
+            .values()
+            .iter()
+            .map(|s| (-s).exp() / 2.0)
+            .collect()
     }
 
     fn learned(&mut self) -> Option<&mut Learned> {
