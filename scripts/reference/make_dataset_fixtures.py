@@ -1,5 +1,5 @@
 """Tiny datasets in the documented layouts of the formats that ../shared/data does not hold
-(SALICON 2017, MIT1003, CAT2000, AVA.txt), for the readers' tests. The .mat files are written by
+(SALICON 2017, MIT1003, CAT2000, AVA.txt), and the OSIE layout at another image size, for the readers' tests. The .mat files are written by
 scipy (MATLAB v5, compressed), the images by Pillow; AVA rows use real vote counts from
 ../shared/data/ava-labels. Writes tests/fixtures/datasets/. Run from the repository root:
   .venv-ref/bin/python scripts/reference/make_dataset_fixtures.py
@@ -63,6 +63,26 @@ def mit1003():
         Image.fromarray(binary_map(points), "L").save(root / "ALLFIXATIONMAPS" / f"{name}_fixPts.jpg", quality=100, subsampling=0)
 
 
+def osie_1024():
+    """The OSIE layout holding 1024×768 images (as the same lab's EyeCrowd set does): three
+    observers each, most fixations beyond 800×600, 1-based like OSIE's own file."""
+    root = OUT / "osie-1024"
+    rng = np.random.default_rng(70)
+    entries = np.zeros((2,), dtype=[("img", "O"), ("subjects", "O")])
+    for k, name in enumerate(["crowd1.jpg", "crowd2.jpg"]):
+        path = root / "data" / "stimuli" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((768, 1024, 3), 60 + 40 * k, np.uint8)).save(path, quality=90)
+        subjects = np.zeros((1, 3), dtype=[("fix_x", "O"), ("fix_y", "O"), ("fix_duration", "O")])
+        for j in range(3):
+            centre = (900.0, 700.0) if k == 0 else (850.0, 650.0)
+            xy = np.round(rng.normal(centre, 25.0, size=(6, 2)), 1).clip(1, [1024, 768])
+            subjects[0, j] = (xy[:, 0].reshape(1, -1), xy[:, 1].reshape(1, -1), np.full((1, 6), 250.0))
+        entries[k] = (name, subjects)
+    (root / "data" / "eye").mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(root / "data" / "eye" / "fixations.mat", {"fixations": entries.reshape(1, 2)}, do_compression=True)
+
+
 def cat2000():
     root = OUT / "cat2000" / "trainSet"
     for category, names in [("Action", ["001", "002"]), ("Sketch", ["001"])]:
@@ -93,6 +113,7 @@ def main():
     shutil.rmtree(OUT, ignore_errors=True)
     salicon2017()
     mit1003()
+    osie_1024()
     cat2000()
     ava()
     print("wrote", OUT)

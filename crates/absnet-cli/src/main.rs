@@ -250,11 +250,7 @@ fn run_eval(eval: Eval) -> Result<()> {
             sigma_fraction,
             centre_bias,
         } => {
-            let format = dataset.format_name();
-            let mut samples = dataset.load()?;
-            for s in &mut samples {
-                s.id = format!("{format}/{}", s.id);
-            }
+            let samples = dataset.load_named()?;
             let split_file = absnet_data::split::Split::read(&split)?;
             let train = split_file.select_present(&samples, &split_file.train);
             let ids = match part {
@@ -519,7 +515,6 @@ fn data_throughput(
     use absnet_data::loader::{Loader, LoaderConfig, Skipped};
     let samples = dataset.load()?;
     let config = LoaderConfig {
-        sigma: dataset.default_sigma(),
         flip: true,
         ..LoaderConfig::new(size)
     };

@@ -19,6 +19,8 @@ pub struct Summary {
     pub observers: usize,
     pub observers_without_fixations: usize,
     pub fixations: usize,
+    /// Fixations outside their image (or not finite): reported, never used.
+    pub fixations_outside: usize,
     /// Fixations per image: fewest, median, most.
     pub fixations_per_image: [usize; 3],
     /// `"WIDTHxHEIGHT"` → number of images.
@@ -27,13 +29,14 @@ pub struct Summary {
 }
 
 /// Summarises `samples`, reading image headers (not pixels) to learn sizes and find missing or
-/// unreadable files.
+/// unreadable files and sizes that contradict the labels.
 pub fn check(samples: &[Sample]) -> Summary {
     let mut problems = Vec::new();
     let mut sizes = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut per_image = Vec::with_capacity(samples.len());
     let mut observers_without_fixations = 0;
+    let mut outside_total = 0;
     for sample in samples {
         let mut problem = |text: String| {
             problems.push(Problem {
@@ -44,33 +47,22 @@ pub fn check(samples: &[Sample]) -> Summary {
         if !seen.insert(&sample.id) {
             problem("id appears more than once".into());
         }
-        let header = image::image_dimensions(&sample.image);
-        let size = match (&header, sample.size) {
-            (Ok((w, h)), Some([lw, lh])) if (*w, *h) != (lw, lh) => {
-                problem(format!(
-                    "{}: image is {w}×{h}, labels say {lw}×{lh}",
-                    sample.image.display()
-                ));
-                Some([lw, lh])
+        match sample.image_size() {
+            Ok([w, h]) => {
+                *sizes.entry(format!("{w}x{h}")).or_insert(0) += 1;
+                let (w, h) = (f64::from(w), f64::from(h));
+                let outside = sample
+                    .fixations()
+                    .filter(|f| !(f.x >= 0.0 && f.y >= 0.0 && f.x < w && f.y < h))
+                    .count();
+                outside_total += outside;
+                if outside > 0 {
+                    problem(format!(
+                        "{outside} fixations outside the image or not finite (not used)"
+                    ));
+                }
             }
-            (Ok((w, h)), _) => Some([*w, *h]),
-            (Err(e), labelled) => {
-                problem(format!("{}: {e}", sample.image.display()));
-                labelled
-            }
-        };
-        if let Some([w, h]) = size {
-            *sizes.entry(format!("{w}x{h}")).or_insert(0) += 1;
-            let (w, h) = (f64::from(w), f64::from(h));
-            let outside = sample
-                .fixations()
-                .filter(|f| !(f.x >= 0.0 && f.y >= 0.0 && f.x < w && f.y < h))
-                .count();
-            if outside > 0 {
-                problem(format!(
-                    "{outside} fixations outside the image or not finite"
-                ));
-            }
+            Err(e) => problem(e.to_string()),
         }
         observers_without_fixations += sample
             .observers
@@ -90,6 +82,7 @@ pub fn check(samples: &[Sample]) -> Summary {
         observers: samples.iter().map(|s| s.observers.len()).sum(),
         observers_without_fixations,
         fixations,
+        fixations_outside: outside_total,
         fixations_per_image,
         sizes,
         problems,
@@ -107,8 +100,8 @@ impl std::fmt::Display for Summary {
         let [lo, median, hi] = self.fixations_per_image;
         writeln!(
             f,
-            "fixations   {} (per image: min {lo}, median {median}, max {hi})",
-            self.fixations
+            "fixations   {} (per image: min {lo}, median {median}, max {hi}; {} outside their image, not used)",
+            self.fixations, self.fixations_outside
         )?;
         let mut sizes: Vec<_> = self.sizes.iter().collect();
         sizes.sort_by(|a, b| b.1.cmp(a.1));

@@ -7,6 +7,7 @@ pub mod cat2000;
 pub mod check;
 mod error;
 mod files;
+pub mod fixatons;
 pub mod folder;
 pub mod loader;
 mod mat;
@@ -50,8 +51,12 @@ pub struct Sample {
     /// Identifier within the dataset (file stem).
     pub id: String,
     pub image: PathBuf,
-    /// `[width, height]` when the labels state it.
-    pub size: Option<[u32; 2]>,
+    /// `[width, height]` when the labels state it; checked against the image file by
+    /// [`Sample::image_size`].
+    pub labelled_size: Option<[u32; 2]>,
+    /// σ in pixels of this image of the ground-truth density, when the dataset states one
+    /// (its authors' maps, or the spec's `sigma=` option).
+    pub sigma: Option<f64>,
     pub observers: Vec<Observer>,
     /// Binary map of fixated pixels (an image, or a `.mat` holding `fixLocs`).
     pub fixation_map: Option<PathBuf>,
@@ -97,6 +102,22 @@ impl Sample {
             })
             .collect();
         Ok(Some(Observer { fixations }))
+    }
+
+    /// `[width, height]` of the image, read from its file's header (no pixels are decoded). A
+    /// size the labels state must agree: labels made for another size would put every fixation
+    /// in the wrong place. Without a readable image, the labelled size is used when there is
+    /// one.
+    pub fn image_size(&self) -> Result<[u32; 2], DataError> {
+        match (image::image_dimensions(&self.image), self.labelled_size) {
+            (Ok((w, h)), Some([lw, lh])) if [w, h] != [lw, lh] => Err(DataError::invalid(
+                &self.image,
+                format!("the image is {w}×{h} but its labels say {lw}×{lh}"),
+            )),
+            (Ok((w, h)), _) => Ok([w, h]),
+            (Err(_), Some(size)) => Ok(size),
+            (Err(e), None) => Err(DataError::invalid(&self.image, e)),
+        }
     }
 
     /// Every observer's fixations, pooled.

@@ -27,10 +27,8 @@ pub struct LoaderConfig {
     pub fit: Fit,
     /// Mirror half of the examples (chosen by the seed) left to right, fixations included.
     pub flip: bool,
-    /// σ of the ground-truth density in pixels of the original image; `None` uses
-    /// `sigma_fraction` of the image diagonal.
-    pub sigma: Option<f64>,
-    /// σ as a fraction of the image diagonal when `sigma` is not given (3 % is the common
+    /// σ of the ground-truth density as a fraction of the image diagonal, for samples whose
+    /// dataset states no σ of its own ([`Sample::sigma`]; 3 % is the common
     /// choice).
     pub sigma_fraction: f64,
     pub max_pixels: u64,
@@ -45,7 +43,6 @@ impl LoaderConfig {
             size,
             fit: Fit::Resize,
             flip: false,
-            sigma: None,
             sigma_fraction: 0.03,
             max_pixels: pipeline::DEFAULT_MAX_PIXELS,
             seed: 0,
@@ -136,7 +133,7 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         )
     } else if !fixations.is_empty() {
         let scale = f64::from(placement.content[0]) / ow;
-        let sigma = config.sigma.unwrap_or(config.sigma_fraction * ow.hypot(oh)) * scale;
+        let sigma = sample.sigma.unwrap_or(config.sigma_fraction * ow.hypot(oh)) * scale;
         let map = density_map(w as usize, h as usize, &fixations, sigma, Border::Zero)
             .expect("fixations were clamped into the input");
         Some(normalised(map.iter().map(|&v| v as f32).collect()))

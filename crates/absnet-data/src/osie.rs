@@ -8,8 +8,9 @@ use std::path::Path;
 use crate::mat::{field, numbers};
 use crate::{DataError, GazePoint, Observer, Sample};
 
-/// OSIE's images are all 800×600.
-const SIZE: [u32; 2] = [800, 600];
+/// σ of the authors' density maps, in pixels of OSIE's 800×600 stimuli; other sets in this
+/// layout (e.g. EyeCrowd at 1024×768) state their own with `osie:PATH?sigma=…`.
+pub const AUTHORS_SIGMA: f64 = 24.0;
 
 /// Reads every image's fixations. `root` is the dataset folder (holding `data/`).
 pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
@@ -66,7 +67,6 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
         samples.push(Sample {
             id,
             image: stimuli.join(&name),
-            size: Some(SIZE),
             observers,
             ..Sample::default()
         });

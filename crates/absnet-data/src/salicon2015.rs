@@ -85,7 +85,7 @@ fn load_file(path: &Path, images: &Path) -> Result<Vec<Sample>, DataError> {
         samples.push(Sample {
             id,
             image: images.join(&image.file_name),
-            size: Some([image.width, image.height]),
+            labelled_size: Some([image.width, image.height]),
             ..Sample::default()
         });
     }

@@ -85,7 +85,7 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
             Ok(Sample {
                 image: root.join("data/stimuli").join(format!("{id}.jpg")),
                 id,
-                size: Some([width as u32, height as u32]),
+                labelled_size: Some([width as u32, height as u32]),
                 observers,
                 ..Sample::default()
             })

@@ -12,10 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DataError, Sample};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     /// How the split was drawn (for the record).
     pub seed: u64,
+    /// The train, validation and test ratios it was drawn with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratios: Option<[f64; 3]>,
+    /// How a split not drawn by [`Split::draw`] was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     pub train: Vec<String>,
     pub val: Vec<String>,
     pub test: Vec<String>,
@@ -45,6 +51,8 @@ impl Split {
         };
         Ok(Self {
             seed,
+            ratios: Some(ratios),
+            origin: None,
             train: part(0..n_train),
             val: part(n_train..n_train + n_val),
             test: part(n_train + n_val..n),
@@ -96,6 +104,11 @@ impl Split {
         let split = Self::draw(&ids, seed, ratios)?;
         split.write(path)?;
         Ok(split)
+    }
+
+    /// The split file of the dataset `name` in a folder of per-dataset split files.
+    pub fn dataset_file(folder: &Path, name: &str) -> std::path::PathBuf {
+        folder.join(format!("{name}.json"))
     }
 
     /// The samples of `part` that `samples` holds (a split over several datasets, applied to

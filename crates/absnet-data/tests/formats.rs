@@ -213,3 +213,44 @@ fn missing_images_and_orphan_labels_are_named() {
     let err = load("folder", &dir).unwrap_err().to_string();
     assert!(err.contains("maps/b.png") && err.contains("`b`"), "{err}");
 }
+
+#[test]
+fn the_osie_layout_takes_image_sizes_from_the_images() {
+    // 1024×768 stimuli with OSIE's fixations.mat: most fixations lie beyond 800×600, where a
+    // reader assuming OSIE's own size would call them outside.
+    let samples = load("osie", &fixture("osie-1024")).unwrap();
+    assert_eq!(samples.len(), 2);
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.image_size().unwrap() == [1024, 768])
+    );
+    assert!(
+        samples[0]
+            .fixations()
+            .filter(|f| f.x >= 800.0 || f.y >= 600.0)
+            .count()
+            > 9
+    );
+    let summary = absnet_data::check::check(&samples);
+    assert_eq!(summary.sizes.get("1024x768"), Some(&2));
+    assert_eq!(summary.fixations_outside, 0);
+    assert!(summary.problems.is_empty(), "{:?}", summary.problems);
+}
+
+#[test]
+fn labels_that_contradict_the_image_size_are_refused() {
+    let mut sample = load("osie", &fixture("osie-1024")).unwrap().remove(0);
+    sample.labelled_size = Some([800, 600]);
+    let err = sample.image_size().unwrap_err().to_string();
+    assert!(
+        err.contains("crowd1.jpg") && err.contains("1024×768") && err.contains("800×600"),
+        "{err}"
+    );
+    let summary = absnet_data::check::check(&[sample]);
+    assert!(
+        summary.problems[0].problem.contains("labels say 800×600"),
+        "{:?}",
+        summary.problems
+    );
+}

@@ -32,10 +32,7 @@ fn resizing_and_flipping_move_fixations_with_the_pixels() {
         return;
     };
     let sample = &samples[0];
-    let config = LoaderConfig {
-        sigma: Some(24.0),
-        ..LoaderConfig::new([480, 320])
-    };
+    let config = LoaderConfig::new([480, 320]);
     let plain = prepare(sample, &config, false).unwrap();
     assert_eq!(plain.image.dimensions(), (480, 320));
     let originals: Vec<_> = sample.fixations().collect();

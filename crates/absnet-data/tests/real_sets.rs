@@ -18,7 +18,11 @@ fn osie_has_700_images_of_15_observers() {
     assert!(
         samples
             .iter()
-            .all(|s| s.observers.len() == 15 && s.size == Some([800, 600]))
+            .all(|s| s.observers.len() == 15 && s.labelled_size.is_none())
+    );
+    assert!(
+        samples.iter().all(|s| s.sigma == Some(24.0)),
+        "the authors' σ travels with the samples"
     );
     // scipy.io.loadmat(fixations.mat): Σ len(fix_x) over 700 × 15 subjects = 98,321.
     let total: usize = samples.iter().map(|s| s.fixations().count()).sum();
@@ -92,6 +96,57 @@ fn salicon_sample_has_10_images() {
 }
 
 #[test]
+fn mit1003_in_the_fixatons_layout_has_1003_images_of_15_observers() {
+    let Some(samples) = load("fixatons", "mit1003") else {
+        return;
+    };
+    // Counted independently (Python over the text files, sizes from the JPEG headers).
+    assert_eq!(samples.len(), 1003);
+    assert!(samples.iter().all(|s| s.observers.len() == 15));
+    let summary = check::check(&samples);
+    assert_eq!((summary.images, summary.observers), (1003, 15_045));
+    assert_eq!(summary.fixations, 119_432);
+    assert_eq!(summary.fixations_outside, 243);
+    assert_eq!(summary.sizes.get("1024x768"), Some(&463));
+    assert_eq!(summary.sizes.get("768x1024"), Some(&123));
+    assert_eq!(summary.sizes.len(), 142);
+    // Only the fixations outside their images are problems.
+    assert!(
+        summary
+            .problems
+            .iter()
+            .all(|p| p.problem.contains("outside")),
+        "{:?}",
+        summary.problems
+    );
+    // The first file: `499 378 0.004 0.338`, a central start fixation.
+    let first = samples[0].observers[0].fixations[0];
+    assert_eq!((first.x, first.y), (499.0, 378.0));
+    assert!((first.duration_ms.unwrap() - 334.0).abs() < 1e-9);
+    // Dropping each scanpath's first row removes one fixation per non-empty scanpath.
+    let root = absnet_testkit::shared_data("mit1003").unwrap();
+    let spec: DatasetSpec = format!("fixatons:{}?first_fixation=drop&sigma=35", root.display())
+        .parse()
+        .unwrap();
+    let dropped = spec.load().unwrap();
+    let scanpaths = samples
+        .iter()
+        .flat_map(|s| &s.observers)
+        .filter(|o| !o.fixations.is_empty())
+        .count();
+    assert_eq!(
+        dropped.iter().map(|s| s.fixations().count()).sum::<usize>(),
+        119_432 - scanpaths
+    );
+    assert_eq!(dropped[0].observers[0].fixations[0].x, 502.0);
+    assert!(dropped.iter().all(|s| s.sigma == Some(35.0)));
+    assert_eq!(
+        spec.to_string(),
+        format!("fixatons:{}?sigma=35&first_fixation=drop", root.display())
+    );
+}
+
+#[test]
 fn unknown_formats_and_missing_folders_are_named() {
     let err = "mit300:/data"
         .parse::<DatasetSpec>()
@@ -100,6 +155,19 @@ fn unknown_formats_and_missing_folders_are_named() {
     assert!(err.contains("mit300") && err.contains("osie"), "{err}");
     let err = "no-colon".parse::<DatasetSpec>().unwrap_err().to_string();
     assert!(err.contains("FORMAT:PATH"), "{err}");
+    let err = "osie:/data?first_fixation=drop"
+        .parse::<DatasetSpec>()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("first_fixation=drop") && err.contains("not an option of `osie`"),
+        "{err}"
+    );
+    let err = "fixatons:/data?sigma=-3"
+        .parse::<DatasetSpec>()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sigma = `-3`"), "{err}");
     let spec: DatasetSpec = "osie:/definitely/missing".parse().unwrap();
     assert!(
         spec.load()

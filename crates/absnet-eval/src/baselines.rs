@@ -14,14 +14,7 @@ use serde::Serialize;
 use crate::EvalError;
 
 fn size(sample: &Sample) -> Result<[u32; 2], EvalError> {
-    match sample.size {
-        Some(size) => Ok(size),
-        None => {
-            let (w, h) = image::image_dimensions(&sample.image)
-                .map_err(|e| EvalError::file(&sample.image, e))?;
-            Ok([w, h])
-        }
-    }
+    Ok(sample.image_size()?)
 }
 
 fn inside(fixations: impl Iterator<Item = Fixation>, [w, h]: [u32; 2]) -> Vec<Fixation> {

@@ -199,16 +199,6 @@ pub fn load_prediction(path: &Path, size: [u32; 2]) -> Result<Array2<f64>, EvalE
     Ok(Array2::from_shape_vec((size[1] as usize, size[0] as usize), values).expect("w × h values"))
 }
 
-/// Stimulus size: from the labels, else from the image header.
-fn image_size(sample: &Sample) -> Result<[u32; 2], EvalError> {
-    if let Some(size) = sample.size {
-        return Ok(size);
-    }
-    let (w, h) =
-        image::image_dimensions(&sample.image).map_err(|e| EvalError::file(&sample.image, e))?;
-    Ok([w, h])
-}
-
 /// Fixations inside `size`, and how many fell outside.
 fn inside(sample: &Sample, size: [u32; 2]) -> (Vec<Fixation>, usize) {
     let (w, h) = (f64::from(size[0]), f64::from(size[1]));
@@ -246,9 +236,11 @@ pub fn evaluate(
     progress: &(dyn Fn() + Sync),
 ) -> Result<SaliencyReport, EvalError> {
     let files = prediction_files(predictions)?;
+    // A stimulus whose labels contradict its file stops the evaluation: its scores would be
+    // computed against fixations in the wrong place.
     let sizes = samples
         .iter()
-        .map(image_size)
+        .map(Sample::image_size)
         .collect::<Result<Vec<_>, _>>()?;
     let fixations: Vec<(Vec<Fixation>, usize)> = samples
         .iter()

@@ -77,36 +77,52 @@ impl Validation {
     }
 }
 
-/// Loads every dataset of a task, prefixing ids with the format so they stay unique.
-pub fn load_samples(datasets: &[String]) -> Result<Vec<Sample>, TrainError> {
-    let mut samples = Vec::new();
-    for spec in datasets {
-        let parsed: DatasetSpec = spec.parse()?;
-        let prefix = spec.split(':').next().unwrap_or_default().to_string();
-        for mut sample in parsed.load()? {
-            sample.id = format!("{prefix}/{}", sample.id);
-            samples.push(sample);
-        }
-    }
-    Ok(samples)
+/// Loads every dataset of a task, each with its ids prefixed by the dataset's name.
+pub fn load_samples(datasets: &[String]) -> Result<Vec<Vec<Sample>>, TrainError> {
+    datasets
+        .iter()
+        .map(|spec| Ok(spec.parse::<DatasetSpec>()?.load_named()?))
+        .collect()
 }
 
-/// Splits `samples` with the split file `split` (drawn from `seed` and `ratios`, and written,
-/// if it does not exist): its training and validation parts (the test part stays held out).
+/// The training and validation parts of a task's datasets (the test part stays held out). `split`
+/// is either a folder of per-dataset split files (`NAME.json`, each drawn from its dataset alone)
+/// or, ending in `.json`, one file over all the datasets pooled; a missing file is drawn from
+/// `seed` and `ratios` and written.
 pub fn split_samples(
-    samples: &[Sample],
+    datasets: &[Vec<Sample>],
     split: &Path,
     seed: u64,
     ratios: [f64; 3],
 ) -> Result<[Vec<Sample>; 2], TrainError> {
-    if let Some(dir) = split.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let pooled = split.extension().is_some_and(|e| e == "json");
+    let folder = if pooled {
+        split.parent().filter(|d| !d.as_os_str().is_empty())
+    } else {
+        Some(split)
+    };
+    if let Some(dir) = folder {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
-    let drawn = Split::read_or_draw(split, samples, seed, ratios)?;
-    Ok([
-        drawn.select(samples, &drawn.train, split)?,
-        drawn.select(samples, &drawn.val, split)?,
-    ])
+    let groups: Vec<(std::path::PathBuf, Vec<Sample>)> = if pooled {
+        vec![(split.to_path_buf(), datasets.concat())]
+    } else {
+        datasets
+            .iter()
+            .filter(|samples| !samples.is_empty())
+            .map(|samples| {
+                let name = samples[0].id.split('/').next().unwrap_or_default();
+                (Split::dataset_file(split, name), samples.clone())
+            })
+            .collect()
+    };
+    let mut parts = [Vec::new(), Vec::new()];
+    for (path, samples) in &groups {
+        let drawn = Split::read_or_draw(path, samples, seed, ratios)?;
+        parts[0].extend(drawn.select(samples, &drawn.train, path)?);
+        parts[1].extend(drawn.select(samples, &drawn.val, path)?);
+    }
+    Ok(parts)
 }
 
 fn task_error(section: &str, datasets: &[String], message: String) -> TrainError {
@@ -117,8 +133,8 @@ fn task_error(section: &str, datasets: &[String], message: String) -> TrainError
 pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
     let mut tasks = Vec::new();
     if let Some(t) = &config.saliency {
-        let samples = load_samples(&t.datasets)?;
-        if let Some(s) = samples.iter().find(|s| {
+        let datasets = load_samples(&t.datasets)?;
+        if let Some(s) = datasets.iter().flatten().find(|s| {
             s.votes.is_some()
                 && s.observers.is_empty()
                 && s.fixation_map.is_none()
@@ -133,7 +149,7 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
                 ),
             ));
         }
-        let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
+        let [train, val] = split_samples(&datasets, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Saliency {
                 loss: t.loss.clone(),
@@ -145,8 +161,8 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
         });
     }
     if let Some(t) = &config.aesthetics {
-        let samples = load_samples(&t.datasets)?;
-        if let Some(s) = samples.iter().find(|s| s.votes.is_none()) {
+        let datasets = load_samples(&t.datasets)?;
+        if let Some(s) = datasets.iter().flatten().find(|s| s.votes.is_none()) {
             return Err(task_error(
                 "aesthetics",
                 &t.datasets,
@@ -156,7 +172,7 @@ pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
                 ),
             ));
         }
-        let [train, val] = split_samples(&samples, &t.split, t.split_seed, t.split_ratios)?;
+        let [train, val] = split_samples(&datasets, &t.split, t.split_seed, t.split_ratios)?;
         tasks.push(Task {
             kind: TaskKind::Aesthetics,
             train,

@@ -1,8 +1,10 @@
 //! The saliency head of ABSNet: 7×7 convolutions 32 → 8 → 1 with ReLU between, a sigmoid, and
 //! bilinear upsampling (half-pixel centres, PyTorch's `align_corners=False`) back to the exact
-//! input size, whatever it is.
+//! input size, whatever it is. Optionally, a learned centre-bias prior: a coarse grid of logits,
+//! stretched over the feature map and added before the sigmoid, which learns where people look
+//! whatever the image shows (as the learned priors of ML-Net and SAM, Cornia et al. 2016, 2018).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
@@ -25,6 +27,9 @@ pub struct SaliencyHeadConfig {
     /// Kernel size of every convolution.
     #[serde(default = "default_kernel")]
     pub kernel: usize,
+    /// A learned centre-bias prior of `[columns, rows]` cells (e.g. `[8, 6]`), none without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<[usize; 2]>,
 }
 
 fn default_widths() -> Vec<usize> {
@@ -40,6 +45,7 @@ impl Default for SaliencyHeadConfig {
             input: HeadInput::Neck,
             widths: default_widths(),
             kernel: default_kernel(),
+            prior: None,
         }
     }
 }
@@ -52,6 +58,12 @@ impl SaliencyHeadConfig {
                 self.kernel, self.widths
             )));
         }
+        if self.prior.is_some_and(|grid| grid.contains(&0)) {
+            return Err(ModelError::Config(format!(
+                "heads.saliency.prior = {:?}: expected [columns, rows] > 0",
+                self.prior
+            )));
+        }
         Ok(())
     }
 }
@@ -59,6 +71,8 @@ impl SaliencyHeadConfig {
 #[derive(Module, Debug)]
 pub struct SaliencyHead {
     pub convs: Vec<ConvNorm>,
+    /// Centre-bias logits `[1, 1, rows, columns]`, starting at 0 (no preference).
+    pub prior: Option<Param<Tensor<4>>>,
 }
 
 impl SaliencyHead {
@@ -79,23 +93,36 @@ impl SaliencyHead {
             });
             input = output;
         }
-        Self { convs }
+        let prior = config.prior.map(|[columns, rows]| {
+            Param::from_tensor(Tensor::zeros([1, 1, rows, columns], device))
+        });
+        Self { convs, prior }
     }
 
-    /// Saliency logits at feature resolution, `[batch, 1, h, w]`.
+    /// Saliency logits at feature resolution, `[batch, 1, h, w]`, the prior added.
     pub fn logits(&self, features: Tensor<4>) -> Tensor<4> {
-        self.convs.iter().fold(features, |x, conv| conv.forward(x))
+        let logits = self.convs.iter().fold(features, |x, conv| conv.forward(x));
+        match &self.prior {
+            Some(prior) => {
+                let [_, _, h, w] = logits.dims();
+                logits + interpolate(prior.val(), bilinear([h, w]))
+            }
+            None => logits,
+        }
     }
 
     /// Saliency map in (0, 1) at `output_size = [height, width]`.
     pub fn forward(&self, features: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
-        let map = sigmoid(self.logits(features));
-        let options = InterpolateOptions {
-            mode: InterpolateMode::Bilinear,
-            align_corners: false,
-            output_size: Some(output_size),
-            scale_factor: None,
-        };
-        interpolate(map, options)
+        interpolate(sigmoid(self.logits(features)), bilinear(output_size))
+    }
+}
+
+/// Bilinear resizing to `[height, width]` with half-pixel centres (`align_corners=False`).
+fn bilinear(output_size: [usize; 2]) -> InterpolateOptions {
+    InterpolateOptions {
+        mode: InterpolateMode::Bilinear,
+        align_corners: false,
+        output_size: Some(output_size),
+        scale_factor: None,
     }
 }
