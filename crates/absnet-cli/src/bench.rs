@@ -377,31 +377,27 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
 /// Images per second through decode (parallel), resize to the model's input, normalisation and
 /// the forward pass, in batches: `absnet predict` without writing files.
 fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
-    use absnet_data::pipeline::{self, Fit};
+    use absnet_predict::{Predictor, PredictorOptions};
     use rayon::prelude::*;
 
-    let (model, card) = absnet_model::card::load_model(&args.model, device)?;
-    let model = model.fold_norms();
-    let [w, h] = card.input.unwrap_or([320, 240]);
+    let predictor = Predictor::load(&args.model, &PredictorOptions::default(), device)?;
+    let [w, h] = predictor.input_size();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.images)
         .with_context(|| format!("reading {}", args.images.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect();
     files.sort();
     files.truncate(args.count);
-    let normalization = card.config.backbone.arch.normalization();
     let start = Instant::now();
     for chunk in files.chunks(args.batch.max(1)) {
-        let inputs: Vec<image::RgbImage> = chunk
+        let photos: Vec<image::RgbImage> = chunk
             .par_iter()
             .map(|path| {
-                pipeline::decode_file(path, pipeline::DEFAULT_MAX_PIXELS)
-                    .map(|img| pipeline::fit(&img, [w, h], Fit::Resize).0)
+                absnet_data::pipeline::decode_file(path, absnet_data::pipeline::DEFAULT_MAX_PIXELS)
             })
             .collect::<Result<_, _>>()?;
-        let raw: Vec<&[u8]> = inputs.iter().map(|i| i.as_raw().as_slice()).collect();
-        let x = normalization.batch(&raw, h as usize, w as usize, device);
-        let _ = model.forward_parallel(x).saliency.map(|s| s.into_data());
+        let photos: Vec<&image::RgbImage> = photos.iter().collect();
+        let _ = predictor.predict_batch(&photos);
     }
     let ours = files.len() as f64 / start.elapsed().as_secs_f64();
     println!(

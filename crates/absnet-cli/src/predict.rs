@@ -2,18 +2,22 @@
 //! photos, written next to nothing the user gave us: everything goes to `--out`.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use absnet_data::pipeline::{self, Fit};
-use absnet_data::render::{self, Colormap};
-use absnet_model::card;
+use absnet_predict::record::{Failure, SummaryLine};
+use absnet_predict::render::{self, Colormap};
+use absnet_predict::{Prediction, Predictor, PredictorOptions, Record};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 use rayon::prelude::*;
-use serde_json::json;
+
+use crate::inputs::{self, Source};
+use crate::output::{Done, Existing, OutputFolder};
+use crate::ranges;
+
+pub const DEFAULT_MODEL: &str = "models/default/model.safetensors";
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -21,50 +25,71 @@ pub struct PredictArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// Model file (safetensors with its card).
-    #[arg(long, default_value = "models/default/model.safetensors")]
+    #[arg(long, default_value = DEFAULT_MODEL)]
     model: PathBuf,
     /// Output folder.
     #[arg(long, default_value = "predictions")]
     out: PathBuf,
-    /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
-    #[arg(long, value_parser = crate::parse_size)]
-    size: Option<[u32; 2]>,
-    /// How photos are fitted to the input: `resize` (stretch) or `letterbox`.
-    #[arg(long, default_value = "resize")]
-    fit: FitArg,
+    #[command(flatten)]
+    model_input: ModelInputArgs,
     #[arg(long, default_value = "jet")]
-    colormap: ColormapArg,
+    colormap: Colormap,
     /// Heatmap opacity over the photo, 0–1.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = ranges::unit_interval)]
     opacity: f32,
     /// Overlay file format.
     #[arg(long, default_value = "jpg")]
     overlay_format: OverlayFormat,
-    /// Peaks to report per image.
-    #[arg(long, default_value_t = 5)]
-    top_k: usize,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
-    /// Skip images whose outputs already exist.
-    #[arg(long)]
-    resume: bool,
+    /// Also write the float map (`NAME.saliency.npy`, float32) and its log-density
+    /// (`NAME.log_density.npy`, float64: the map normalised to sum 1 over the pixels, then the
+    /// natural log), for information gain and log-likelihood scoring.
+    #[arg(long, default_value = "png")]
+    format: MapFormat,
+    /// Peaks to report per image (0–100).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=100))]
+    top_k: u16,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How photos reach the model: shared by `predict` and `crop`.
+#[derive(clap::Args)]
+pub struct ModelInputArgs {
+    /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
+    #[arg(long, value_parser = ranges::input_size)]
+    pub size: Option<[u32; 2]>,
+    /// How photos are fitted to the input: `resize` (stretch) or `letterbox`.
+    #[arg(long, default_value = "resize")]
+    pub fit: Fit,
     /// Refuse images over this many pixels.
-    #[arg(long, default_value_t = pipeline::DEFAULT_MAX_PIXELS)]
-    max_pixels: u64,
+    #[arg(long, default_value_t = pipeline::DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_pixels: u64,
+    /// Refuse input files (or standard input) over this many bytes.
+    #[arg(long, default_value_t = inputs::DEFAULT_MAX_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_bytes: u64,
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum FitArg {
-    Resize,
-    Letterbox,
+impl ModelInputArgs {
+    pub fn options(&self) -> PredictorOptions {
+        PredictorOptions {
+            size: self.size,
+            fit: self.fit,
+        }
+    }
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ColormapArg {
-    Jet,
-    Hot,
-    Gray,
+/// How a batch run treats its output folder: shared by `predict` and `crop`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Images per forward pass (1–256).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub batch: u16,
+    /// Continue an earlier run in the same folder: images with a complete record are skipped.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Start the folder's records afresh (an earlier run's records are discarded).
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -73,128 +98,66 @@ enum OverlayFormat {
     Jpg,
 }
 
-/// An input: a file, or standard input.
-enum Source {
-    File(PathBuf),
-    Stdin,
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MapFormat {
+    Png,
+    Npy,
 }
 
-impl Source {
-    fn name(&self) -> String {
+impl Done for SummaryLine {
+    fn done(&self) -> Option<&str> {
         match self {
-            Source::File(p) => p.display().to_string(),
-            Source::Stdin => "<stdin>".into(),
-        }
-    }
-    fn stem(&self) -> String {
-        match self {
-            Source::File(p) => p
-                .file_stem()
-                .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned()),
-            Source::Stdin => "stdin".into(),
+            SummaryLine::Predicted(record) => Some(&record.image),
+            SummaryLine::Failed(_) => None,
         }
     }
 }
 
-const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"];
-
-fn collect_sources(inputs: &[PathBuf]) -> Result<Vec<Source>> {
-    let mut sources = Vec::new();
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            sources.push(Source::Stdin);
-        } else if input.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("reading folder {}", input.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
-                    })
-                })
-                .collect();
-            files.sort();
-            sources.extend(files.into_iter().map(Source::File));
-        } else if let Some(matches) = expand_pattern(input)? {
-            sources.extend(matches.into_iter().map(Source::File));
-        } else {
-            // Missing files are reported per image, with the others still processed.
-            sources.push(Source::File(input.clone()));
-        }
+/// Loads the model for `predict` or `crop`, with a hint when the default one is missing.
+pub fn load_predictor(model: &Path, input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
+    let predictor = Predictor::load(model, &input.options(), device);
+    if model == Path::new(DEFAULT_MODEL) && !model.exists() {
+        return predictor.context(
+            "the shipped model is missing: run scripts/setup.sh in the repository, or pass --model",
+        );
     }
-    Ok(sources)
+    let predictor = predictor?;
+    if let Some(size) = input.size {
+        ranges::check_pixels(size, input.max_pixels)?;
+    }
+    Ok(predictor)
 }
 
-/// A quoted pattern such as `photos/*.jpg` (wildcards `*` and `?` in the file name only), for
-/// shells that pass it through unexpanded: the matching files, sorted; `None` if `input` has no
-/// wildcard.
-fn expand_pattern(input: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let Some(name) = input.file_name().and_then(|n| n.to_str()) else {
-        return Ok(None);
-    };
-    if !name.contains(['*', '?']) {
-        return Ok(None);
+/// The inputs still to do, with the per-input errors of listing them, and the outputs' stems
+/// checked for collisions.
+pub fn plan(
+    inputs: &[PathBuf],
+    done: &HashSet<String>,
+    out: &Path,
+) -> Result<(Vec<Source>, Vec<inputs::Unlisted>, usize)> {
+    let (sources, unlisted) = inputs::collect(inputs);
+    let mut stems = HashSet::new();
+    for source in &sources {
+        if !stems.insert(source.stem()) {
+            bail!(
+                "two inputs are named `{}`: their outputs in {} would collide",
+                source.stem(),
+                out.display()
+            );
+        }
     }
-    let dir = match input.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut matches: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading folder {} for the pattern {name}", dir.display()))?
-        .filter_map(Result::ok)
-        .filter(|e| wildcard(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
-        .map(|e| e.path())
+    let total = sources.len();
+    let todo: Vec<Source> = sources
+        .into_iter()
+        .filter(|s| !done.contains(&s.name()))
         .collect();
-    matches.sort();
-    if matches.is_empty() {
-        bail!("{}: no file matches", input.display());
-    }
-    Ok(Some(matches))
-}
-
-/// `*` matches any run of characters, `?` any one.
-fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
-fn decode(source: &Source, max_pixels: u64) -> Result<RgbImage> {
-    match source {
-        Source::File(path) => Ok(pipeline::decode_file(path, max_pixels)?),
-        Source::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("reading standard input")?;
-            Ok(pipeline::decode_bytes(
-                &bytes,
-                Path::new("<stdin>"),
-                max_pixels,
-            )?)
-        }
-    }
+    let skipped = total - todo.len();
+    Ok((todo, unlisted, skipped))
 }
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
-    let (model, card) = card::load_model(&args.model, device)
-        .context("loading the model (run scripts/setup.sh, or pass --model)")?;
-    let model = model.fold_norms();
-    if model.saliency.is_none() || !card.is_trained("saliency") {
-        bail!(
-            "{}: this model has no trained saliency head",
-            args.model.display()
-        );
-    }
-    let aesthetics_trained = model.aesthetics.is_some() && card.is_trained("aesthetics");
-    if !aesthetics_trained {
+    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    if !predictor.has_aesthetics() {
         eprintln!(
             "note: {} has no trained aesthetics head, so no aesthetic scores are given; to train one, \
              add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
@@ -203,271 +166,199 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
             args.model.display()
         );
     }
-    let size = args.size.or(card.input).unwrap_or([320, 240]);
-    let fit = match args.fit {
-        FitArg::Resize => Fit::Resize,
-        FitArg::Letterbox => Fit::Letterbox,
+    let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
+    let (out, done) =
+        OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing)?;
+    let (todo, unlisted, skipped) = plan(&args.inputs, &done, &args.out)?;
+    let writer = Writer {
+        args,
+        predictor: &predictor,
+        out: &out,
+        inputs: input_paths(&todo),
     };
-    let colormap = match args.colormap {
-        ColormapArg::Jet => Colormap::Jet,
-        ColormapArg::Hot => Colormap::Hot,
-        ColormapArg::Gray => Colormap::Gray,
-    };
-    let overlay_extension = match args.overlay_format {
-        OverlayFormat::Png => "png",
-        OverlayFormat::Jpg => "jpg",
-    };
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let sources = collect_sources(&args.inputs)?;
-    let inputs: HashSet<PathBuf> = sources
+    let bar = progress_bar(todo.len());
+    let mut failed = 0;
+    for problem in &unlisted {
+        failed += 1;
+        writer.failure(&problem.input.display().to_string(), &problem.error, &bar)?;
+    }
+    for chunk in todo.chunks(usize::from(args.run.batch)) {
+        failed += writer.batch(chunk, &bar, todo.len() == 1)?;
+    }
+    bar.finish_and_clear();
+    let done = todo.len() + unlisted.len() - failed;
+    println!(
+        "{done} images done, {failed} failed, {skipped} already done; maps and overlays in {}, records in {} and {}",
+        args.out.display(),
+        out.jsonl().display(),
+        out.csv().display()
+    );
+    if failed > 0 {
+        bail!("{failed} of {} inputs failed", todo.len() + unlisted.len());
+    }
+    Ok(())
+}
+
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    indicatif::ProgressBar::new(len as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
+            .expect("valid template"),
+    )
+}
+
+/// The inputs' own files, which outputs must never replace.
+fn input_paths(sources: &[Source]) -> HashSet<PathBuf> {
+    sources
         .iter()
         .filter_map(|s| match s {
             Source::File(p) => p.canonicalize().ok(),
             Source::Stdin => None,
         })
-        .collect();
-    let mut stems = HashSet::new();
-    for source in &sources {
-        if !stems.insert(source.stem()) {
-            bail!(
-                "two inputs are named `{}`: their outputs in {} would collide",
-                source.stem(),
-                args.out.display()
-            );
-        }
-    }
-    let outputs = |source: &Source| {
-        let stem = source.stem();
-        (
-            args.out.join(format!("{stem}.saliency.png")),
-            args.out.join(format!("{stem}.overlay.{overlay_extension}")),
-        )
-    };
-    let summary_path = args.out.join("summary.jsonl");
-    let mut summary = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&summary_path)
-        .with_context(|| format!("opening {}", summary_path.display()))?;
-    let table_path = args.out.join("summary.csv");
-    let mut table = CsvSummary::open(&table_path)?;
-    let todo: Vec<&Source> = sources
-        .iter()
-        .filter(|s| {
-            let (map, overlay) = outputs(s);
-            !(args.resume && map.exists() && overlay.exists())
-        })
-        .collect();
-    let skipped = sources.len() - todo.len();
-    let bar = indicatif::ProgressBar::new(todo.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
-            .expect("valid template"),
-    );
-    let normalization = card.config.backbone.arch.normalization();
-    let mut failed = 0;
-    for chunk in todo.chunks(args.batch.max(1)) {
-        let start = Instant::now();
+        .collect()
+}
+
+/// Writes one batch's outputs and records.
+struct Writer<'a> {
+    args: &'a PredictArgs,
+    predictor: &'a Predictor,
+    out: &'a OutputFolder,
+    inputs: HashSet<PathBuf>,
+}
+
+impl Writer<'_> {
+    /// Decodes, predicts and writes `chunk`; returns how many failed.
+    fn batch(
+        &self,
+        chunk: &[Source],
+        bar: &indicatif::ProgressBar,
+        announce: bool,
+    ) -> Result<usize> {
+        let input = &self.args.model_input;
         let decoded: Vec<Result<RgbImage>> = chunk
             .par_iter()
-            .map(|s| decode(s, args.max_pixels))
+            .map(|s| s.decode(input.max_bytes, input.max_pixels))
             .collect();
+        let mut failed = 0;
         let mut ready = Vec::new();
-        for (source, image) in chunk.iter().zip(decoded) {
-            match image {
-                Ok(image) => {
-                    let (input, placement) = pipeline::fit(&image, size, fit);
-                    ready.push((*source, image, input, placement));
-                }
+        for (source, photo) in chunk.iter().zip(decoded) {
+            match photo {
+                Ok(photo) => ready.push((source, photo)),
                 Err(e) => {
-                    bar.suspend(|| eprintln!("error: {e:#}"));
                     failed += 1;
-                    bar.inc(1);
+                    self.failure(&source.name(), &e, bar)?;
                 }
             }
         }
-        if ready.is_empty() {
-            continue;
-        }
-        let images: Vec<&[u8]> = ready
-            .iter()
-            .map(|(_, _, input, _)| input.as_raw().as_slice())
-            .collect();
-        let x = normalization.batch(&images, size[1] as usize, size[0] as usize, device);
-        let out = model.forward_parallel(x);
-        let maps: Vec<f32> = out
-            .saliency
-            .expect("checked above")
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 maps");
-        let distributions: Option<Vec<f32>> =
-            out.aesthetics.filter(|_| aesthetics_trained).map(|a| {
-                a.into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .expect("f32")
-            });
-        let per_image_ms = start.elapsed().as_secs_f64() * 1e3 / ready.len() as f64;
-        let plane = (size[0] * size[1]) as usize;
-        for (i, (source, photo, _, placement)) in ready.iter().enumerate() {
-            let result = (|| -> Result<serde_json::Value> {
-                let map = render::normalised(&pipeline::map_to_original(
-                    &maps[i * plane..(i + 1) * plane],
-                    placement,
-                ));
-                let (map_path, overlay_path) = outputs(source);
-                for path in [&map_path, &overlay_path] {
-                    if path.canonicalize().is_ok_and(|p| inputs.contains(&p)) {
-                        bail!(
-                            "{} is one of the inputs; refusing to overwrite it",
-                            path.display()
-                        );
-                    }
-                }
-                save_atomically(&map_path, |tmp| {
-                    render::gray8(&map).save_with_format(tmp, image::ImageFormat::Png)
-                })?;
-                let overlay = render::overlay(photo, &map, colormap, args.opacity);
-                let format = if overlay_extension == "png" {
-                    image::ImageFormat::Png
-                } else {
-                    image::ImageFormat::Jpeg
-                };
-                save_atomically(&overlay_path, |tmp| overlay.save_with_format(tmp, format))?;
-                let diagonal = f64::from(photo.width()).hypot(f64::from(photo.height())) as f32;
-                let peaks = render::peaks(&map, args.top_k, 0.05 * diagonal);
-                let aesthetics = distributions.as_ref().map(|d| {
-                    let bins: Vec<f64> = d[i * 10..(i + 1) * 10]
-                        .iter()
-                        .map(|&v| f64::from(v))
-                        .collect();
-                    json!({
-                        "distribution": bins,
-                        "mean": absnet_metrics::aesthetics::mean_score(&bins).ok(),
-                        "std": absnet_metrics::aesthetics::score_std(&bins).ok(),
-                    })
-                });
-                Ok(json!({
-                    "image": source.name(),
-                    "width": photo.width(),
-                    "height": photo.height(),
-                    "model": args.model.display().to_string(),
-                    "saliency": map_path.display().to_string(),
-                    "overlay": overlay_path.display().to_string(),
-                    "peaks": peaks,
-                    "aesthetics": aesthetics,
-                    "ms": per_image_ms,
-                }))
-            })();
-            match result {
+        let photos: Vec<&RgbImage> = ready.iter().map(|(_, photo)| photo).collect();
+        let predictions = self.predictor.predict_batch(&photos);
+        for ((source, photo), prediction) in ready.iter().zip(&predictions) {
+            match self.write(source, photo, prediction) {
                 Ok(record) => {
-                    writeln!(summary, "{record}")
-                        .with_context(|| format!("writing {}", summary_path.display()))?;
-                    table
-                        .write(&record)
-                        .with_context(|| format!("writing {}", table_path.display()))?;
-                    if sources.len() == 1 {
+                    self.out.append(&record.to_json_line(), record.csv_row())?;
+                    if announce {
                         bar.suspend(|| {
                             println!(
                                 "{}: heatmap {}",
                                 source.name(),
-                                record["overlay"].as_str().unwrap_or_default()
+                                record.overlay.as_deref().unwrap_or_default()
                             )
                         });
                     }
                 }
                 Err(e) => {
-                    bar.suspend(|| eprintln!("error: {}: {e:#}", source.name()));
                     failed += 1;
+                    self.failure(&source.name(), &e, bar)?;
                 }
             }
             bar.inc(1);
         }
-    }
-    bar.finish_and_clear();
-    let done = todo.len() - failed;
-    println!(
-        "{done} images done, {failed} failed, {skipped} already done; maps and overlays in {}, records in {} and {}",
-        args.out.display(),
-        summary_path.display(),
-        table_path.display()
-    );
-    if failed > 0 {
-        bail!("{failed} of {} images failed", todo.len());
-    }
-    Ok(())
-}
-
-/// `summary.csv`: one row per image — the JSONL record's scalars and its strongest peak —
-/// appended, with the header written when the file is new.
-struct CsvSummary {
-    writer: csv::Writer<std::fs::File>,
-}
-
-impl CsvSummary {
-    const HEADER: [&'static str; 11] = [
-        "image",
-        "width",
-        "height",
-        "peak_x",
-        "peak_y",
-        "peak_value",
-        "aesthetic_mean",
-        "aesthetic_std",
-        "saliency",
-        "overlay",
-        "ms",
-    ];
-
-    fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let new = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        let mut writer = csv::Writer::from_writer(file);
-        if new {
-            writer
-                .write_record(Self::HEADER)
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
-        Ok(Self { writer })
+        Ok(failed)
     }
 
-    fn write(&mut self, record: &serde_json::Value) -> Result<()> {
-        let text = |v: &serde_json::Value| match v {
-            serde_json::Value::Null => String::new(),
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
+    /// Reports a failed input and records it.
+    fn failure(
+        &self,
+        image: &str,
+        error: &anyhow::Error,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<()> {
+        let message = format!("{error:#}");
+        bar.suspend(|| eprintln!("error: {message}"));
+        let failure = Failure {
+            image: image.to_string(),
+            model: self.args.model.display().to_string(),
+            error: message,
         };
-        let peak = &record["peaks"][0];
-        let aesthetics = &record["aesthetics"];
-        let row = [
-            &record["image"],
-            &record["width"],
-            &record["height"],
-            &peak["x"],
-            &peak["y"],
-            &peak["value"],
-            &aesthetics["mean"],
-            &aesthetics["std"],
-            &record["saliency"],
-            &record["overlay"],
-            &record["ms"],
-        ]
-        .map(text);
-        self.writer.write_record(row)?;
-        self.writer.flush()?;
+        self.out
+            .append(&failure.to_json_line(), failure.csv_row())?;
+        bar.inc(1);
         Ok(())
     }
-}
 
-/// Writes through a temporary file in the same folder and renames it into place.
-fn save_atomically(path: &Path, write: impl FnOnce(&Path) -> image::ImageResult<()>) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    write(&tmp).with_context(|| format!("writing {}", path.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    /// The files of one prediction, and its record.
+    fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Record> {
+        let args = self.args;
+        let stem = source.stem();
+        let extension = match args.overlay_format {
+            OverlayFormat::Png => "png",
+            OverlayFormat::Jpg => "jpg",
+        };
+        let map_path = args.out.join(format!("{stem}.saliency.png"));
+        let overlay_path = args.out.join(format!("{stem}.overlay.{extension}"));
+        let mut paths = vec![map_path.clone(), overlay_path.clone()];
+        if args.format == MapFormat::Npy {
+            paths.extend([
+                args.out.join(format!("{stem}.saliency.npy")),
+                args.out.join(format!("{stem}.log_density.npy")),
+            ]);
+        }
+        for path in &paths {
+            if path.canonicalize().is_ok_and(|p| self.inputs.contains(&p)) {
+                bail!(
+                    "{} is one of the inputs; refusing to overwrite it",
+                    path.display()
+                );
+            }
+        }
+        let display = prediction.display_map();
+        self.out.save(&map_path, |w| {
+            Ok(render::gray8(&display).write_to(w, image::ImageFormat::Png)?)
+        })?;
+        let overlay = render::overlay(photo, &display, args.colormap, args.opacity);
+        let format = if extension == "png" {
+            image::ImageFormat::Png
+        } else {
+            image::ImageFormat::Jpeg
+        };
+        self.out
+            .save(&overlay_path, |w| Ok(overlay.write_to(w, format)?))?;
+        let mut record = Record::new(
+            &source.name(),
+            &args.model.display().to_string(),
+            prediction,
+            usize::from(args.top_k),
+        );
+        record.saliency = Some(map_path.display().to_string());
+        record.overlay = Some(overlay_path.display().to_string());
+        if args.format == MapFormat::Npy {
+            self.write_npy(prediction, &paths[2], &paths[3])?;
+            record.npy = Some(paths[2].display().to_string());
+            record.log_density = Some(paths[3].display().to_string());
+        }
+        Ok(record)
+    }
+
+    fn write_npy(&self, prediction: &Prediction, map: &Path, log_density: &Path) -> Result<()> {
+        let shape = (prediction.height() as usize, prediction.width() as usize);
+        let values = ndarray::Array2::from_shape_vec(shape, prediction.saliency.as_raw().clone())
+            .expect("h × w values");
+        self.out.save(map, |w| {
+            Ok(ndarray_npy::WriteNpyExt::write_npy(&values, w)?)
+        })?;
+        let logs: Vec<f64> = prediction.density().into_iter().map(f64::ln).collect();
+        let logs = ndarray::Array2::from_shape_vec(shape, logs).expect("h × w values");
+        self.out.save(log_density, |w| {
+            Ok(ndarray_npy::WriteNpyExt::write_npy(&logs, w)?)
+        })
+    }
 }

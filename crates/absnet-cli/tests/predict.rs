@@ -81,7 +81,7 @@ fn the_cat_is_where_the_map_peaks() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0],
-        "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms"
+        "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms,error"
     );
     assert!(
         lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())),
@@ -147,8 +147,16 @@ fn bad_inputs_fail_one_by_one() {
     for name in ["empty.jpg", "garbage.png", "missing.jpg"] {
         assert!(text.contains(name), "{name} not reported: {text}");
     }
-    assert!(text.contains("3 of 4 images failed"), "{text}");
-    assert_eq!(records.len(), 1);
+    assert!(text.contains("3 of 4 inputs failed"), "{text}");
+    // Every input has a record: the failures say why.
+    assert_eq!(records.len(), 4);
+    let failed: Vec<&Value> = records.iter().filter(|r| r["error"].is_string()).collect();
+    assert_eq!(failed.len(), 3);
+    assert!(
+        failed
+            .iter()
+            .any(|r| r["image"].as_str().unwrap().ends_with("missing.jpg"))
+    );
     assert!(out.join("coffee.saliency.png").exists());
     // Over the pixel limit: refused before decoding, named.
     let (ok, text, _) = predict(&[&good], &temp_dir("huge"), &["--max-pixels", "100000"]);
@@ -159,4 +167,10 @@ fn bad_inputs_fail_one_by_one() {
     // --resume skips what is done.
     let (ok, text, _) = predict(&[&good], &out, &["--resume"]);
     assert!(ok && text.contains("1 already done"), "{text}");
+    // Without --resume or --overwrite, a folder holding records is refused.
+    let (ok, text, _) = predict(&[&good], &out, &[]);
+    assert!(
+        !ok && text.contains("--resume") && text.contains("--overwrite"),
+        "{text}"
+    );
 }

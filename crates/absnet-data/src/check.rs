@@ -25,13 +25,18 @@ pub struct Summary {
     pub fixations_per_image: [usize; 3],
     /// `"WIDTHxHEIGHT"` → number of images.
     pub sizes: BTreeMap<String, usize>,
+    /// What makes images unusable or labels wrong: missing or unreadable files, ids twice,
+    /// sizes that contradict the labels.
     pub problems: Vec<Problem>,
+    /// What is left out but does not stop anything: fixations outside their image.
+    pub warnings: Vec<Problem>,
 }
 
 /// Summarises `samples`, reading image headers (not pixels) to learn sizes and find missing or
 /// unreadable files and sizes that contradict the labels.
 pub fn check(samples: &[Sample]) -> Summary {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     let mut sizes = BTreeMap::new();
     let mut seen = HashSet::new();
     let mut per_image = Vec::with_capacity(samples.len());
@@ -57,9 +62,12 @@ pub fn check(samples: &[Sample]) -> Summary {
                     .count();
                 outside_total += outside;
                 if outside > 0 {
-                    problem(format!(
-                        "{outside} fixations outside the image or not finite (not used)"
-                    ));
+                    warnings.push(Problem {
+                        image: sample.id.clone(),
+                        problem: format!(
+                            "{outside} fixations outside the image or not finite (not used)"
+                        ),
+                    });
                 }
             }
             Err(e) => problem(e.to_string()),
@@ -86,6 +94,7 @@ pub fn check(samples: &[Sample]) -> Summary {
         fixations_per_image,
         sizes,
         problems,
+        warnings,
     }
 }
 
@@ -116,12 +125,14 @@ impl std::fmt::Display for Summary {
             String::new()
         };
         writeln!(f, "sizes       {}{more}", shown.join(", "))?;
-        writeln!(f, "problems    {}", self.problems.len())?;
-        for p in self.problems.iter().take(20) {
-            writeln!(f, "  {}: {}", p.image, p.problem)?;
-        }
-        if self.problems.len() > 20 {
-            writeln!(f, "  … and {} more", self.problems.len() - 20)?;
+        for (title, list) in [("warnings", &self.warnings), ("problems", &self.problems)] {
+            writeln!(f, "{title:<11} {}", list.len())?;
+            for p in list.iter().take(20) {
+                writeln!(f, "  {}: {}", p.image, p.problem)?;
+            }
+            if list.len() > 20 {
+                writeln!(f, "  … and {} more", list.len() - 20)?;
+            }
         }
         Ok(())
     }

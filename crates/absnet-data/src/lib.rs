@@ -14,7 +14,6 @@ mod mat;
 pub mod mit1003;
 pub mod osie;
 pub mod pipeline;
-pub mod render;
 pub mod salicon2015;
 pub mod salicon2017;
 pub mod scene;

@@ -286,3 +286,33 @@ impl<'a> Loader<'a> {
         Ok(batch)
     }
 }
+
+/// How fast examples were prepared.
+#[derive(Clone, Copy, Debug)]
+pub struct Throughput {
+    pub examples: usize,
+    pub seconds: f64,
+}
+
+/// Prepares the first `images` examples of `samples` (all by default) in epoch 0's order, in
+/// batches of `batch`, and times it.
+pub fn throughput(
+    samples: &[Sample],
+    config: LoaderConfig,
+    batch: usize,
+    images: Option<usize>,
+) -> Result<Throughput, SampleError> {
+    let loader = Loader::new(samples, config);
+    let order = loader.order(0);
+    let order = &order[..images.unwrap_or(order.len()).min(order.len())];
+    let mut skipped = Skipped::default();
+    let start = std::time::Instant::now();
+    let mut examples = 0;
+    for visits in order.chunks(batch.max(1)) {
+        examples += loader.batch(visits, &mut skipped)?.len();
+    }
+    Ok(Throughput {
+        examples,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -103,6 +103,17 @@ pub enum Fit {
     Letterbox,
 }
 
+impl std::str::FromStr for Fit {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "resize" => Ok(Fit::Resize),
+            "letterbox" => Ok(Fit::Letterbox),
+            other => Err(format!("`{other}`: expected resize or letterbox")),
+        }
+    }
+}
+
 /// Where the original image sits inside the model input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Placement {

@@ -90,8 +90,8 @@ pub struct Progress {
 pub struct Summary {
     pub epochs: usize,
     pub steps: usize,
-    /// One per epoch trained in this call.
-    pub validations: Vec<Validation>,
+    /// One per epoch trained in this call, with the epoch's number (from 1).
+    pub validations: Vec<(usize, Validation)>,
     pub skipped: usize,
     pub model: AbsNet,
 }
@@ -519,7 +519,7 @@ pub fn train(
             &mut state,
             Some(&validation),
         )?;
-        validations.push(validation);
+        validations.push((epoch + 1, validation));
         if let Err(e) = crate::plots::write_training_curves(&log_path, &run_dir.join("curves.png"))
         {
             log_line(serde_json::json!({"epoch": epoch, "plot_error": e.to_string()}))?;

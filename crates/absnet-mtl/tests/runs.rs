@@ -69,6 +69,7 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
         .validations
         .last()
         .unwrap()
+        .1
         .saliency
         .clone()
         .unwrap();
@@ -222,7 +223,8 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         ]
     );
     assert_eq!(trained.len(), 12);
-    let last = summary.validations.last().unwrap();
+    let (_, last) = summary.validations.last().unwrap();
+
     let (s, a) = (
         last.saliency.clone().unwrap(),
         last.aesthetics.clone().unwrap(),

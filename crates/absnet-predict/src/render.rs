@@ -17,6 +17,18 @@ pub enum Colormap {
     Gray,
 }
 
+impl std::str::FromStr for Colormap {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, String> {
+        match name {
+            "jet" => Ok(Colormap::Jet),
+            "hot" => Ok(Colormap::Hot),
+            "gray" => Ok(Colormap::Gray),
+            other => Err(format!("`{other}`: expected jet, hot or gray")),
+        }
+    }
+}
+
 impl Colormap {
     /// The colour of `t` in [0, 1].
     pub fn color(self, t: f32) -> [u8; 3] {
@@ -72,7 +84,7 @@ pub fn overlay(photo: &RgbImage, map: &FloatMap, colormap: Colormap, opacity: f3
 }
 
 /// A local maximum of a map.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Peak {
     pub x: u32,
     pub y: u32,

@@ -1,0 +1,196 @@
+//! What the image commands (`predict`, `crop`) read: files, folders of images, quoted file-name
+//! patterns and standard input, each decoded with a cap on the bytes read and the pixel limit
+//! checked from the header before any pixel is allocated.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use absnet_data::pipeline;
+use anyhow::{Context, Result, bail};
+use image::RgbImage;
+
+/// Largest input read by default, in bytes (no photo format needs more for 64 MP).
+pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// One input image: a file, or standard input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    /// How records and messages name it.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "<stdin>".into(),
+        }
+    }
+
+    /// The stem its outputs are named after.
+    pub fn stem(&self) -> String {
+        match self {
+            Source::File(p) => p
+                .file_stem()
+                .map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned()),
+            Source::Stdin => "stdin".into(),
+        }
+    }
+
+    /// The decoded RGB image (EXIF orientation applied), refused past `max_bytes` bytes or
+    /// `max_pixels` pixels.
+    pub fn decode(&self, max_bytes: u64, max_pixels: u64) -> Result<RgbImage> {
+        let bytes = match self {
+            Source::File(path) => {
+                let file = std::fs::File::open(path)
+                    .with_context(|| format!("{}: cannot open", path.display()))?;
+                read_capped(file, max_bytes).with_context(|| path.display().to_string())?
+            }
+            Source::Stdin => read_capped(std::io::stdin().lock(), max_bytes).context("<stdin>")?,
+        };
+        Ok(pipeline::decode_bytes(
+            &bytes,
+            Path::new(&self.name()),
+            max_pixels,
+        )?)
+    }
+}
+
+/// Everything `reader` holds, refused once it passes `max_bytes` (so `/dev/zero` or a huge file
+/// is never read whole).
+fn read_capped(reader: impl Read, max_bytes: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        bail!("more than {max_bytes} bytes (raise --max-bytes to read it)");
+    }
+    Ok(bytes)
+}
+
+/// An input that could not be listed, reported like an image that failed.
+pub struct Unlisted {
+    pub input: PathBuf,
+    pub error: anyhow::Error,
+}
+
+const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"];
+
+/// The images `inputs` name, in order: `-` is standard input, a folder its image files
+/// (sorted), a quoted pattern its matches. A folder or pattern that cannot be read is returned
+/// as [`Unlisted`] so the others still run; missing files are left for decoding to report.
+pub fn collect(inputs: &[PathBuf]) -> (Vec<Source>, Vec<Unlisted>) {
+    let mut sources = Vec::new();
+    let mut unlisted = Vec::new();
+    for input in inputs {
+        let listed = if input.as_os_str() == "-" {
+            Ok(vec![Source::Stdin])
+        } else if input.is_dir() {
+            folder_images(input)
+        } else {
+            match expand_pattern(input) {
+                Ok(Some(matches)) => Ok(matches),
+                Ok(None) => Ok(vec![Source::File(input.clone())]),
+                Err(e) => Err(e),
+            }
+        };
+        match listed {
+            Ok(found) => sources.extend(found),
+            Err(error) => unlisted.push(Unlisted {
+                input: input.clone(),
+                error,
+            }),
+        }
+    }
+    (sources, unlisted)
+}
+
+fn folder_images(folder: &Path) -> Result<Vec<Source>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .with_context(|| format!("{}: cannot read the folder", folder.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    if files.is_empty() {
+        bail!(
+            "{}: the folder holds no images ({})",
+            folder.display(),
+            IMAGE_EXTENSIONS.join(", ")
+        );
+    }
+    files.sort();
+    Ok(files.into_iter().map(Source::File).collect())
+}
+
+/// A quoted pattern such as `photos/*.jpg` (wildcards `*` and `?` in the file name only), for
+/// shells that pass it through unexpanded: the matching files, sorted; `None` if `input` has no
+/// wildcard.
+fn expand_pattern(input: &Path) -> Result<Option<Vec<Source>>> {
+    let Some(name) = input.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    if !name.contains(['*', '?']) {
+        return Ok(None);
+    }
+    let dir = match input.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut matches: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| {
+            format!(
+                "{}: cannot read the folder for the pattern {name}",
+                dir.display()
+            )
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| wildcard(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
+        .map(|e| e.path())
+        .collect();
+    if matches.is_empty() {
+        bail!("{}: no file matches", input.display());
+    }
+    matches.sort();
+    Ok(Some(matches.into_iter().map(Source::File).collect()))
+}
+
+/// `*` matches any run of characters, `?` any one.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
+        }
+        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_whole_names() {
+        assert!(wildcard(b"*.jpg", b"a.jpg"));
+        assert!(wildcard(b"c?t*.png", b"cat-1.png"));
+        assert!(!wildcard(b"*.jpg", b"a.jpeg"));
+    }
+
+    #[test]
+    fn reading_stops_past_the_byte_cap() {
+        let err = read_capped(std::io::repeat(0), 1000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("more than 1000 bytes"), "{err}");
+        assert_eq!(read_capped(&[1u8, 2, 3][..], 3).unwrap(), [1, 2, 3]);
+    }
+}

@@ -1,0 +1,115 @@
+//! `absnet train` and `absnet export`.
+
+use std::path::PathBuf;
+
+use absnet_model::weights::StoredPrecision;
+use absnet_mtl::config::TrainConfig;
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// The run's config (see --print-default-config).
+    #[arg(required_unless_present = "print_default_config")]
+    config: Option<PathBuf>,
+    /// Run directory: resolved config, log.jsonl, checkpoints/.
+    #[arg(long, default_value = "runs/latest")]
+    run: PathBuf,
+    /// Continue the run in --run from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Override the number of epochs.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    epochs: Option<u32>,
+    /// Override any config field, e.g. `--set batch=4 --set balancing.method=famo`
+    /// (values in TOML syntax; bare words are strings).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Print the default configuration (the shipped model's) and exit.
+    #[arg(long)]
+    print_default_config: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Run directory of `absnet train`.
+    run: PathBuf,
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Store float16 weights (half the size).
+    #[arg(long)]
+    f16: bool,
+}
+
+pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
+    if args.print_default_config {
+        print!("{}", absnet_mtl::config::DEFAULT_CONFIG);
+        return Ok(());
+    }
+    let path = args.config.as_ref().expect("clap requires it");
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut config = TrainConfig::from_toml_with(&text, &args.overrides)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs as usize;
+    }
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(
+            "epoch {prefix} {bar:30} {pos}/{len} steps, loss {msg}, ETA {eta}",
+        )
+        .expect("valid template"),
+    );
+    let summary = absnet_mtl::run::train(&config, &args.run, args.resume, device, &|p| {
+        bar.set_length(p.steps_in_epoch as u64);
+        bar.set_prefix((p.epoch + 1).to_string());
+        bar.set_position(p.step as u64);
+        let losses: Vec<String> = p
+            .losses
+            .iter()
+            .map(|(task, loss)| format!("{task} {loss:.4}"))
+            .collect();
+        bar.set_message(losses.join(" · "));
+    })?;
+    bar.finish_and_clear();
+    for (epoch, v) in &summary.validations {
+        let mut parts = Vec::new();
+        if let Some(s) = &v.saliency {
+            parts.push(format!(
+                "saliency NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}",
+                s.nss, s.cc, s.kld, s.auc_judd
+            ));
+        }
+        if let Some(a) = &v.aesthetics {
+            parts.push(format!(
+                "aesthetics EMD {:.4}, SRCC {:.3}, PLCC {:.3}, accuracy {:.3}",
+                a.emd, a.srcc, a.plcc, a.accuracy
+            ));
+        }
+        println!("epoch {epoch}: validation {}", parts.join("; "));
+    }
+    println!(
+        "{} epochs, {} steps, {} samples skipped; run in {} (log.jsonl, curves.png, checkpoints/)",
+        summary.epochs,
+        summary.steps,
+        summary.skipped,
+        args.run.display()
+    );
+    Ok(())
+}
+
+pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
+    let precision = if args.f16 {
+        StoredPrecision::F16
+    } else {
+        StoredPrecision::F32
+    };
+    let card = absnet_mtl::run::export(&args.run, &args.output, precision, device)?;
+    println!(
+        "{}: {} (card in {})",
+        args.output.display(),
+        card.name,
+        absnet_model::card::card_path(&args.output).display()
+    );
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Inference as one library call: a [`Predictor`] loads a model file, fits photos to the
+//! model's input, runs batched forward passes and maps each saliency map back onto its photo;
+//! a [`Prediction`] is what the CLI, the benchmarks, cropping and the HTTP service all read.
+//! [`render`] turns maps into pictures and peaks, [`record`] into the JSONL/CSV records.
+
+pub mod classify;
+pub mod predictor;
+pub mod record;
+pub mod render;
+
+pub use predictor::{Aesthetics, PredictError, Prediction, Predictor, PredictorOptions};
+pub use record::{Failure, Record, SummaryLine};

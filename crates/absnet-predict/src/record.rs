@@ -1,0 +1,126 @@
+//! The record of one predicted photo, as `summary.jsonl` (one JSON object a line) and
+//! `summary.csv` (its scalars and strongest peak) hold it. Writers and readers share this type.
+
+use serde::{Deserialize, Serialize};
+
+use crate::render::Peak;
+use crate::{Aesthetics, Prediction};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// The input as given (`<stdin>` for standard input).
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    /// The model file.
+    pub model: String,
+    /// Files written for this image, by kind (`saliency`, `overlay`, `npy`, `log_density`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saliency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub npy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_density: Option<String>,
+    pub peaks: Vec<Peak>,
+    /// `null` when the model has no trained aesthetics head.
+    pub aesthetics: Option<Aesthetics>,
+    pub ms: f64,
+}
+
+impl Record {
+    /// The record of `prediction` for the input `image` by `model`, with its `top_k` peaks; the
+    /// caller fills in the files it wrote.
+    pub fn new(image: &str, model: &str, prediction: &Prediction, top_k: usize) -> Self {
+        Self {
+            image: image.to_string(),
+            width: prediction.width(),
+            height: prediction.height(),
+            model: model.to_string(),
+            saliency: None,
+            overlay: None,
+            npy: None,
+            log_density: None,
+            peaks: prediction.peaks(top_k),
+            aesthetics: prediction.aesthetics.clone(),
+            ms: prediction.ms,
+        }
+    }
+
+    /// The record as one JSON line, newline included.
+    pub fn to_json_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("a record always serialises");
+        line.push('\n');
+        line
+    }
+
+    pub const CSV_HEADER: [&'static str; 12] = [
+        "image",
+        "width",
+        "height",
+        "peak_x",
+        "peak_y",
+        "peak_value",
+        "aesthetic_mean",
+        "aesthetic_std",
+        "saliency",
+        "overlay",
+        "ms",
+        "error",
+    ];
+
+    /// The CSV row under [`Record::CSV_HEADER`]: the strongest peak only; empty cells for what
+    /// is absent.
+    pub fn csv_row(&self) -> [String; 12] {
+        let peak = self.peaks.first();
+        let optional = |v: Option<String>| v.unwrap_or_default();
+        [
+            self.image.clone(),
+            self.width.to_string(),
+            self.height.to_string(),
+            optional(peak.map(|p| p.x.to_string())),
+            optional(peak.map(|p| p.y.to_string())),
+            optional(peak.map(|p| p.value.to_string())),
+            optional(self.aesthetics.as_ref().map(|a| a.mean.to_string())),
+            optional(self.aesthetics.as_ref().map(|a| a.std.to_string())),
+            optional(self.saliency.clone()),
+            optional(self.overlay.clone()),
+            self.ms.to_string(),
+            String::new(),
+        ]
+    }
+}
+
+/// The record of an input that could not be predicted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    pub image: String,
+    pub model: String,
+    pub error: String,
+}
+
+impl Failure {
+    pub fn to_json_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("a record always serialises");
+        line.push('\n');
+        line
+    }
+
+    /// Its row under [`Record::CSV_HEADER`]: the image and the error.
+    pub fn csv_row(&self) -> [String; 12] {
+        let mut row: [String; 12] = Default::default();
+        row[0] = self.image.clone();
+        row[11] = self.error.clone();
+        row
+    }
+}
+
+/// A line of `summary.jsonl`: a prediction or a failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SummaryLine {
+    Predicted(Record),
+    Failed(Failure),
+}
