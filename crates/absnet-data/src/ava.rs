@@ -83,7 +83,7 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
 }
 
 /// The samples named in a split list (`*.jpgl`), in its order; an id the labels lack is an error.
-pub fn select_split(samples: &[Sample], list: &Path) -> Result<Vec<Sample>, DataError> {
+pub(crate) fn select_split(samples: &[Sample], list: &Path) -> Result<Vec<Sample>, DataError> {
     let text = read(list)?;
     let by_id: std::collections::HashMap<&str, &Sample> =
         samples.iter().map(|s| (s.id.as_str(), s)).collect();

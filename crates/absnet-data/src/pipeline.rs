@@ -7,7 +7,7 @@ use std::io::{BufRead, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, GrayImage, ImageBuffer, ImageDecoder, ImageReader, Luma, RgbImage};
+use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageReader, Luma, RgbImage};
 
 /// Refuse images above this many pixels (decompression bombs); 64 MP by default.
 pub const DEFAULT_MAX_PIXELS: u64 = 64_000_000;
@@ -190,13 +190,6 @@ pub fn map_to_original(map: &[f32], placement: &Placement) -> ImageBuffer<Luma<f
     } else {
         imageops::resize(&content, w, h, FilterType::Triangle)
     }
-}
-
-/// A float map in [0, 1] as an 8-bit grayscale image (values outside are clamped).
-pub fn to_gray8(map: &ImageBuffer<Luma<f32>, Vec<f32>>) -> GrayImage {
-    GrayImage::from_fn(map.width(), map.height(), |x, y| {
-        Luma([(map.get_pixel(x, y)[0].clamp(0.0, 1.0) * 255.0).round() as u8])
-    })
 }
 
 #[cfg(test)]

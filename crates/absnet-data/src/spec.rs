@@ -2,7 +2,8 @@
 //! `fixatons:../shared/data/mit1003?sigma=35&first_fixation=drop`.
 //!
 //! Options: `sigma=PIXELS` (any format: the σ of the ground-truth density in pixels of the
-//! stimuli, where the dataset's authors state one) and `first_fixation=keep|drop` (`fixatons`).
+//! stimuli, where the dataset's authors state one), `first_fixation=keep|drop` (`fixatons`) and
+//! `list=FILE` (`ava`: only the images of a split list such as `test.jpgl`).
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,9 @@ pub struct DatasetSpec {
     pub first_fixation: FirstFixation,
     /// σ of the ground-truth density in pixels, given in the spec.
     pub sigma: Option<f64>,
+    /// `ava` only: a split list (`*.jpgl`, relative to the dataset folder) whose images alone
+    /// are read, e.g. AVA's own `test.jpgl`.
+    pub list: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,10 +94,14 @@ impl std::str::FromStr for DatasetSpec {
             path: PathBuf::from(path),
             first_fixation: FirstFixation::default(),
             sigma: None,
+            list: None,
         };
         for option in options.into_iter().flat_map(|o| o.split('&')) {
             let invalid = |message: String| DataError::invalid(spec, message);
             match (format, option.split_once('=')) {
+                (Format::Ava, Some(("list", value))) if !value.is_empty() => {
+                    parsed.list = Some(PathBuf::from(value))
+                }
                 (Format::Fixatons, Some(("first_fixation", value))) => {
                     parsed.first_fixation = value.parse().map_err(invalid)?
                 }
@@ -110,7 +118,7 @@ impl std::str::FromStr for DatasetSpec {
                 }
                 _ => {
                     return Err(invalid(format!(
-                        "`{option}` is not an option of `{name}` (options: sigma=PIXELS; fixatons also first_fixation=keep|drop)"
+                        "`{option}` is not an option of `{name}` (options: sigma=PIXELS; fixatons also first_fixation=keep|drop; ava also list=FILE)"
                     )));
                 }
             }
@@ -128,6 +136,9 @@ impl std::fmt::Display for DatasetSpec {
         }
         if self.first_fixation == FirstFixation::Drop {
             options.push("first_fixation=drop".into());
+        }
+        if let Some(list) = &self.list {
+            options.push(format!("list={}", list.display()));
         }
         if !options.is_empty() {
             write!(f, "?{}", options.join("&"))?;
@@ -174,7 +185,13 @@ impl DatasetSpec {
             Format::Fixatons => fixatons::load_dataset(&self.path, self.first_fixation),
             Format::Cat2000 => cat2000::load_dataset(&self.path),
             Format::Folder => folder::load_dataset(&self.path),
-            Format::Ava => ava::load_dataset(&self.path),
+            Format::Ava => match &self.list {
+                Some(list) => {
+                    ava::select_split(&ava::load_dataset(&self.path)?, &self.path.join(list))
+                }
+                None => ava::load_dataset(&self.path),
+            },
+
             Format::AvaJson => unreachable!("handled above"),
         }
     }

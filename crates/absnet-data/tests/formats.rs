@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use absnet_data::{DatasetSpec, Sample, ava, salicon2017};
+use absnet_data::{DatasetSpec, Sample, salicon2017};
 
 fn fixture(name: &str) -> PathBuf {
     absnet_testkit::fixture(&format!("datasets/{name}"))
@@ -109,7 +109,12 @@ fn ava_txt_rows_splits_and_json() {
     assert_eq!(samples[0].id, "231893");
     assert_eq!(samples[0].votes, Some([2, 8, 19, 36, 76, 52, 16, 9, 3, 2]));
     assert!(samples[0].image.ends_with("images/231893.jpg") && samples[0].image.exists());
-    let split = ava::select_split(&samples, &root.join("test.jpgl")).unwrap();
+    let split = format!("ava:{}?list=test.jpgl", root.display())
+        .parse::<DatasetSpec>()
+        .unwrap()
+        .load()
+        .unwrap();
+
     assert_eq!(
         split.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
         ["242907", "427487"]
@@ -148,10 +153,13 @@ fn broken_ava_rows_name_the_line() {
     }
     std::fs::write(dir.join("AVA.txt"), &good).unwrap();
     std::fs::write(dir.join("bad.jpgl"), "231893\n123\n").unwrap();
-    let samples = load("ava", &dir).unwrap();
-    let err = ava::select_split(&samples, &dir.join("bad.jpgl"))
+    let err = format!("ava:{}?list=bad.jpgl", dir.display())
+        .parse::<DatasetSpec>()
+        .unwrap()
+        .load()
         .unwrap_err()
         .to_string();
+
     assert!(
         err.contains("bad.jpgl") && err.contains("line 2: image id 123 has no labels"),
         "{err}"

@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
-use super::{BackboneConfig, StrideSchedule, Tap};
+use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
 use crate::layers::{
     Activation, ConvNorm, ConvSpec, InvertedResidual, InvertedResidualSpec, Linear, Padding,
@@ -98,8 +98,10 @@ impl MobileNet {
             spec,
         }
     }
+}
 
-    pub fn tap_channels(&self) -> [usize; 4] {
+impl Network for MobileNet {
+    fn tap_channels(&self) -> [usize; 4] {
         let [c2, c3, c4] = self
             .spec
             .tap_blocks
@@ -107,12 +109,7 @@ impl MobileNet {
         [c2, c3, c4, self.spec.head_channels]
     }
 
-    pub(crate) fn forward_taps(
-        &self,
-        x: Tensor<4>,
-        deepest: Tap,
-        keep: &mut impl FnMut(Tap, &Tensor<4>),
-    ) {
+    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
         let mut x = self.stem.forward(x);
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(x);
@@ -128,16 +125,16 @@ impl MobileNet {
     }
 
     /// ImageNet logits from the `c5` features: global average pool, then the classifier.
-    pub(crate) fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
+    fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
         let classifier = self.classifier.as_ref()?;
         Some(classifier.forward(adaptive_avg_pool2d(c5, [1, 1]).flatten(1, 3)))
     }
 
-    pub(crate) fn name_table(&self, table: &mut NameTable) {
+    fn name_table(&self, table: &mut NameTable) {
         (self.spec.name_table)(self, table)
     }
 
-    pub fn fold_norms(self) -> Self {
+    fn fold_norms(self) -> Self {
         Self {
             stem: self.stem.fold_norm(),
             blocks: self

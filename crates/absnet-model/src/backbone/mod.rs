@@ -38,66 +38,113 @@ pub enum Tap {
 impl Tap {
     pub const ALL: [Tap; 4] = [Tap::C2, Tap::C3, Tap::C4, Tap::C5];
 
-    /// Nominal stride (before any dilation) of this depth.
-    pub fn nominal_stride(self) -> usize {
-        match self {
-            Tap::C2 => 4,
-            Tap::C3 => 8,
-            Tap::C4 => 16,
-            Tap::C5 => 32,
-        }
-    }
-
     pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
 
-/// Supported backbone architectures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    MobilenetV2,
-    EfficientnetLite0,
-    Resnet50,
-    Vgg16,
+/// What every backbone provides, implemented in each backbone's own file.
+pub trait Network {
+    /// Channels of each tap, `[c2, c3, c4, c5]`.
+    fn tap_channels(&self) -> [usize; 4];
+    /// Runs up to the tap `deepest`, handing every tap's features to `keep` on the way.
+    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>));
+    /// ImageNet logits `[batch, 1000]` from the `c5` features; `None` without a classifier.
+    fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>>;
+    /// Upstream (PyTorch) tensor names → this backbone's parameter paths.
+    fn name_table(&self, table: &mut NameTable);
+    /// Every BatchNorm folded into its convolution, for inference.
+    fn fold_norms(self) -> Self
+    where
+        Self: Sized;
 }
 
-impl Arch {
-    pub const ALL: [Arch; 4] = [
-        Arch::MobilenetV2,
-        Arch::EfficientnetLite0,
-        Arch::Resnet50,
-        Arch::Vgg16,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::MobilenetV2 => "mobilenet_v2",
-            Arch::EfficientnetLite0 => "efficientnet_lite0",
-            Arch::Resnet50 => "resnet50",
-            Arch::Vgg16 => "vgg16",
+/// The backbones, one line each: the config's `arch` (and its name), the module, the input
+/// normalisation its upstream weights were trained with, and how it is built. Adding a backbone
+/// is its file and one line here.
+macro_rules! backbones {
+    ($($arch:ident $name:literal: $module:ident, $normalization:expr, $build:expr;)+) => {
+        /// Supported backbone architectures.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Arch {
+            $(#[serde(rename = $name)] $arch,)+
         }
-    }
 
-    /// Input normalisation the upstream weights were trained with.
-    pub fn normalization(self) -> Normalization {
-        match self {
-            Arch::EfficientnetLite0 => Normalization::EfficientNetLite,
-            _ => Normalization::ImageNet,
+        impl Arch {
+            pub const ALL: &[Arch] = &[$(Arch::$arch),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Arch::$arch => $name,)+
+                }
+            }
+
+            /// Input normalisation the upstream weights were trained with.
+            pub fn normalization(self) -> Normalization {
+                match self {
+                    $(Arch::$arch => $normalization,)+
+                }
+            }
         }
-    }
+
+        /// One of the supported backbones.
+        #[derive(Module, Debug)]
+        pub enum Backbone {
+            $($arch($module),)+
+        }
+
+        impl Backbone {
+            pub fn new(config: &BackboneConfig, device: &Device) -> Result<Self, ModelError> {
+                config.validate()?;
+                let build: fn(&BackboneConfig, &Device) -> Backbone = match config.arch {
+                    $(Arch::$arch => |config, device| Backbone::$arch($build(config, device)),)+
+                };
+                Ok(build(config, device))
+            }
+
+            pub fn arch(&self) -> Arch {
+                match self {
+                    $(Backbone::$arch(_) => Arch::$arch,)+
+                }
+            }
+
+            fn network(&self) -> &dyn Network {
+                match self {
+                    $(Backbone::$arch(network) => network,)+
+                }
+            }
+
+            /// Folds every BatchNorm into its convolution for inference.
+            pub fn fold_norms(self) -> Self {
+                match self {
+                    $(Backbone::$arch(network) => Backbone::$arch(network.fold_norms()),)+
+                }
+            }
+        }
+    };
+}
+
+backbones! {
+    MobilenetV2 "mobilenet_v2": MobileNet, Normalization::ImageNet, |c, d| MobileNet::new(&MOBILENET_V2, c, d);
+    EfficientnetLite0 "efficientnet_lite0": MobileNet, Normalization::EfficientNetLite, |c, d| MobileNet::new(&EFFICIENTNET_LITE0, c, d);
+    Resnet50 "resnet50": ResNet, Normalization::ImageNet, ResNet::resnet50;
+    Vgg16 "vgg16": Vgg, Normalization::ImageNet, Vgg::vgg16;
 }
 
 impl std::str::FromStr for Arch {
     type Err = ModelError;
     fn from_str(name: &str) -> Result<Self, ModelError> {
         Arch::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|arch| arch.name() == name)
             .ok_or_else(|| ModelError::UnknownArch {
                 name: name.to_string(),
-                known: Arch::ALL.map(Arch::name).join(", "),
+                known: Arch::ALL
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 }
@@ -191,46 +238,10 @@ impl StrideSchedule {
     }
 }
 
-/// One of the supported backbones.
-#[derive(Module, Debug)]
-pub enum Backbone {
-    MobilenetV2(MobileNet),
-    EfficientnetLite0(MobileNet),
-    Resnet50(ResNet),
-    Vgg16(Vgg),
-}
-
 impl Backbone {
-    pub fn new(config: &BackboneConfig, device: &Device) -> Result<Self, ModelError> {
-        config.validate()?;
-        Ok(match config.arch {
-            Arch::MobilenetV2 => {
-                Backbone::MobilenetV2(MobileNet::new(&MOBILENET_V2, config, device))
-            }
-            Arch::EfficientnetLite0 => {
-                Backbone::EfficientnetLite0(MobileNet::new(&EFFICIENTNET_LITE0, config, device))
-            }
-            Arch::Resnet50 => Backbone::Resnet50(ResNet::resnet50(config, device)),
-            Arch::Vgg16 => Backbone::Vgg16(Vgg::vgg16(config, device)),
-        })
-    }
-
-    pub fn arch(&self) -> Arch {
-        match self {
-            Backbone::MobilenetV2(_) => Arch::MobilenetV2,
-            Backbone::EfficientnetLite0(_) => Arch::EfficientnetLite0,
-            Backbone::Resnet50(_) => Arch::Resnet50,
-            Backbone::Vgg16(_) => Arch::Vgg16,
-        }
-    }
-
     /// Channels of each tap, `[c2, c3, c4, c5]`.
     pub fn tap_channels(&self) -> [usize; 4] {
-        match self {
-            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => m.tap_channels(),
-            Backbone::Resnet50(m) => m.tap_channels(),
-            Backbone::Vgg16(m) => m.tap_channels(),
-        }
+        self.network().tap_channels()
     }
 
     /// Runs the backbone up to the deepest requested tap and returns the requested taps in the
@@ -238,18 +249,11 @@ impl Backbone {
     pub fn forward_taps(&self, x: Tensor<4>, taps: &[Tap]) -> Vec<Tensor<4>> {
         let deepest = taps.iter().copied().max().unwrap_or(Tap::C5);
         let mut all: [Option<Tensor<4>>; 4] = Default::default();
-        let mut keep = |tap: Tap, t: &Tensor<4>| {
+        self.network().forward_taps(x, deepest, &mut |tap, t| {
             if taps.contains(&tap) {
                 all[tap.index()] = Some(t.clone());
             }
-        };
-        match self {
-            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => {
-                m.forward_taps(x, deepest, &mut keep)
-            }
-            Backbone::Resnet50(m) => m.forward_taps(x, deepest, &mut keep),
-            Backbone::Vgg16(m) => m.forward_taps(x, deepest, &mut keep),
-        }
+        });
         taps.iter()
             .map(|tap| {
                 all[tap.index()]
@@ -262,32 +266,14 @@ impl Backbone {
     /// ImageNet logits `[batch, 1000]`; `None` without a classifier.
     pub fn classify(&self, x: Tensor<4>) -> Option<Tensor<2>> {
         let c5 = self.forward_taps(x, &[Tap::C5]).pop()?;
-        match self {
-            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => m.classify(c5),
-            Backbone::Resnet50(m) => m.classify(c5),
-            Backbone::Vgg16(m) => m.classify(c5),
-        }
+        self.network().classify(c5)
     }
 
     /// Upstream (PyTorch) tensor name → this backbone's parameter path, prefixed by `prefix`.
     pub fn name_table(&self, prefix: &str) -> NameTable {
         let mut table = NameTable::new(prefix);
-        match self {
-            Backbone::MobilenetV2(m) | Backbone::EfficientnetLite0(m) => m.name_table(&mut table),
-            Backbone::Resnet50(m) => m.name_table(&mut table),
-            Backbone::Vgg16(m) => m.name_table(&mut table),
-        }
+        self.network().name_table(&mut table);
         table
-    }
-
-    /// Folds every BatchNorm into its convolution for inference.
-    pub fn fold_norms(self) -> Self {
-        match self {
-            Backbone::MobilenetV2(m) => Backbone::MobilenetV2(m.fold_norms()),
-            Backbone::EfficientnetLite0(m) => Backbone::EfficientnetLite0(m.fold_norms()),
-            Backbone::Resnet50(m) => Backbone::Resnet50(m.fold_norms()),
-            Backbone::Vgg16(m) => Backbone::Vgg16(m),
-        }
     }
 }
 

@@ -9,7 +9,7 @@ use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::{BackboneConfig, StrideSchedule, Tap};
+use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
 
@@ -130,17 +130,14 @@ impl ResNet {
             classifier,
         }
     }
+}
 
-    pub fn tap_channels(&self) -> [usize; 4] {
+impl Network for ResNet {
+    fn tap_channels(&self) -> [usize; 4] {
         [256, 512, 1024, 2048]
     }
 
-    pub(crate) fn forward_taps(
-        &self,
-        x: Tensor<4>,
-        deepest: Tap,
-        keep: &mut impl FnMut(Tap, &Tensor<4>),
-    ) {
+    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
         let x = self.stem.forward(x);
         let mut x = max_pool2d(
             x,
@@ -160,12 +157,12 @@ impl ResNet {
     }
 
     /// ImageNet logits from the `c5` features: global average pool, then the classifier.
-    pub(crate) fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
+    fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
         let classifier = self.classifier.as_ref()?;
         Some(classifier.forward(adaptive_avg_pool2d(c5, [1, 1]).flatten(1, 3)))
     }
 
-    pub(crate) fn name_table(&self, table: &mut NameTable) {
+    fn name_table(&self, table: &mut NameTable) {
         table.conv_norm("conv1", "bn1", "stem", &self.stem);
         for (k, layer) in self.layers.iter().enumerate() {
             for (i, block) in layer.iter().enumerate() {
@@ -195,7 +192,7 @@ impl ResNet {
         table.linear("fc", "classifier");
     }
 
-    pub fn fold_norms(self) -> Self {
+    fn fold_norms(self) -> Self {
         Self {
             stem: self.stem.fold_norm(),
             layers: self

@@ -10,7 +10,7 @@ use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
-use super::{BackboneConfig, StrideSchedule, Tap};
+use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
 
@@ -95,18 +95,15 @@ impl Vgg {
         });
         Self { blocks, classifier }
     }
+}
 
-    pub fn tap_channels(&self) -> [usize; 4] {
+impl Network for Vgg {
+    fn tap_channels(&self) -> [usize; 4] {
         [128, 256, 512, 512]
     }
 
     /// Taps are taken after the pools of blocks 2–5 (nominal strides 4, 8, 16, 32).
-    pub(crate) fn forward_taps(
-        &self,
-        mut x: Tensor<4>,
-        deepest: Tap,
-        keep: &mut impl FnMut(Tap, &Tensor<4>),
-    ) {
+    fn forward_taps(&self, mut x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
         x = self.blocks[0].forward(x);
         for (tap, block) in Tap::ALL.into_iter().zip(&self.blocks[1..]) {
             x = block.forward(x);
@@ -118,7 +115,7 @@ impl Vgg {
     }
 
     /// ImageNet logits from the `c5` features: 7×7 adaptive average pool, then three linears.
-    pub(crate) fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
+    fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>> {
         let classifier = self.classifier.as_ref()?;
         let mut x = adaptive_avg_pool2d(c5, [7, 7]).flatten(1, 3);
         for (i, linear) in classifier.iter().enumerate() {
@@ -130,7 +127,7 @@ impl Vgg {
         Some(x)
     }
 
-    pub(crate) fn name_table(&self, table: &mut NameTable) {
+    fn name_table(&self, table: &mut NameTable) {
         // torchvision numbers every conv, ReLU and pool in one `features` Sequential.
         let mut index = 0;
         for (b, block) in self.blocks.iter().enumerate() {
@@ -151,5 +148,10 @@ impl Vgg {
         {
             table.linear(torch, &format!("classifier.{i}"));
         }
+    }
+
+    /// VGG16 has no BatchNorm to fold.
+    fn fold_norms(self) -> Self {
+        self
     }
 }
