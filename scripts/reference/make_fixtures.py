@@ -261,17 +261,25 @@ class AbsNetRef(nn.Module):
             names[f"fc2.{t}"] = f"aesthetics.fc2.{t}"
         return names
 
-    def forward(self, x):
-        f = self.features(x)
-        n = F.relu(self.reduce(f))
-        n = sum(F.relu(b(n)) for b in self.branches)
+    def encoder(self, x):
+        """The shared encoder: backbone and multi-dilation neck."""
+        n = F.relu(self.reduce(self.features(x)))
+        return sum(F.relu(b(n)) for b in self.branches)
+
+    def saliency_map(self, n, size):
         s = F.relu(self.saliency[0](n))
         s = F.relu(self.saliency[1](s))
         s = torch.sigmoid(self.saliency[2](s))
-        s = F.interpolate(s, size=x.shape[2:], mode="bilinear", align_corners=False)
+        return F.interpolate(s, size=size, mode="bilinear", align_corners=False)
+
+    def aesthetics_scores(self, n):
         pooled = torch.cat([F.adaptive_max_pool2d(n, k).flatten(1) for k in (1, 2, 4)], 1)
-        a = F.softmax(self.fc2(F.relu(self.fc1(F.normalize(pooled, dim=1)))), dim=1)
-        return s, a
+        return F.softmax(self.fc2(F.relu(self.fc1(F.normalize(pooled, dim=1)))), dim=1)
+
+    def forward(self, x):
+        n = self.encoder(x)
+        return self.saliency_map(n, x.shape[2:]), self.aesthetics_scores(n)
+
 
 
 def torch_absnet(threads: int) -> AbsNetRef:

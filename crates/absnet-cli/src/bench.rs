@@ -192,54 +192,66 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// The engine's step on one batch: both heads, KLD + EMD, backward, each group's gradient taken
-/// out and stepped by its own Adam (shared 1e-4, heads 1e-3), BatchNorm frozen.
+/// The engine's own training step (`Trainer::step`) with the joint schedule: a saliency batch
+/// (KLD) and an aesthetics batch (EMD), each through its own head, equal balancing, one Adam
+/// step per group (shared 1e-4, each head 1e-3), BatchNorm frozen.
 fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
-    use absnet_mtl::groups::{GroupConfig, GroupOptimizers, GroupRates};
-    use absnet_mtl::{losses, run::step_gradients};
+    use absnet_model::Head;
+    use absnet_mtl::config::TrainConfig;
+    use absnet_mtl::groups::LrSchedule;
+    use absnet_mtl::losses::SaliencyLoss;
+    use absnet_mtl::tasks::{Task, objective};
+    use absnet_mtl::trainer::Trainer;
 
-    let autodiff = device.clone().autodiff();
-    let config = AbsNetConfig::reference(BackboneConfig::new(Arch::MobilenetV2));
-    let mut model = AbsNet::new(&config, &autodiff)?;
-    let (shared, head) = (GroupConfig::adam(1e-4), GroupConfig::adam(1e-3));
-    let mut optimizers = GroupOptimizers::new(&model, &shared, &head, &head);
-    let rates = GroupRates {
-        shared: 1e-4,
-        saliency: 1e-3,
-        aesthetics: 1e-3,
+    let mut config = TrainConfig::default_saliency();
+    config.model = AbsNetConfig::reference(BackboneConfig::new(Arch::MobilenetV2));
+    config.input = [args.width as u32, args.height as u32];
+    config.batch = args.batch;
+    config.backbone_weights = None;
+    if let Some(saliency) = &mut config.saliency {
+        saliency.loss = SaliencyLoss {
+            tv: 0.0,
+            kld: 1.0,
+            cc: 0.0,
+            nss: 0.0,
+            mse: 0.0,
+        };
+    }
+    let tasks: Vec<Task> = [Head::Saliency, Head::Aesthetics]
+        .into_iter()
+        .map(|head| Task {
+            head,
+            train: Vec::new(),
+            val: Vec::new(),
+            weight: 1.0,
+            objective: objective(head, &config),
+        })
+        .collect();
+    let mut trainer = Trainer::new(&config, &tasks, device)?;
+    let rates = config.groups.rates(0, 1, 0, &LrSchedule::Constant);
+    let batches = || {
+        vec![
+            (0, synthetic_batch(&config, 1)),
+            (1, synthetic_batch(&config, 2)),
+        ]
     };
-    let x = Tensor::<4>::random(
-        [args.batch, 3, args.height, args.width],
-        Distribution::Normal(0.0, 1.0),
-        &autodiff,
-    );
-    let density = Tensor::<4>::random(
-        [args.batch, 1, args.height, args.width],
-        Distribution::Uniform(0.0, 1.0),
-        &autodiff,
-    );
-    let votes = Tensor::<2>::random([args.batch, 10], Distribution::Uniform(0.0, 1.0), &autodiff);
-    let mut step = |model: AbsNet| {
-        let out = model.forward(x.clone());
-        let loss = losses::kld(out.saliency.expect("both heads"), density.clone())
-            + losses::emd2(out.aesthetics.expect("both heads"), votes.clone());
-        let _ = loss.clone().into_scalar::<f32>();
-        let mut grads = loss.backward();
-        let gradients = step_gradients(&mut grads, &model);
-        optimizers.step(model, gradients, rates)
+    let mut step = || {
+        trainer
+            .step(&tasks, batches(), &rates)
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.what, e.value))
     };
-    model = step(model);
-    model = step(model);
+    step()?;
+    step()?;
     let mut samples = Vec::new();
     for _ in 0..args.repeats {
         let start = Instant::now();
-        model = step(model);
+        step()?;
         samples.push(start.elapsed().as_secs_f64() * 1e3);
     }
     let ours = median(samples);
     let threads = threads();
     println!(
-        "ABSNet-MobileNetV2 training step at {}×{}, batch {}, Adam per group, {threads} threads, median of {}",
+        "ABSNet-MobileNetV2 training step at {}×{}, a batch of {} per task (saliency, aesthetics), Adam per group, {threads} threads, median of {}",
         args.width, args.height, args.batch, args.repeats
     );
     let rss = peak_rss_mb().map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
@@ -269,6 +281,48 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
         println!("speed-up {:>9.2}×", theirs / ours);
     }
     Ok(())
+}
+
+/// A batch of seeded random examples at the config's input size: images, a normalised random
+/// density, a few fixations and random vote counts.
+fn synthetic_batch(
+    config: &absnet_mtl::config::TrainConfig,
+    seed: u64,
+) -> Vec<absnet_data::loader::Example> {
+    use absnet_data::pipeline::Placement;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let [w, h] = config.input;
+    let plane = (w * h) as usize;
+    (0..config.batch)
+        .map(|i| {
+            let image = image::RgbImage::from_fn(w, h, |_, _| image::Rgb(rng.random()));
+            let density: Vec<f32> = (0..plane).map(|_| rng.random::<f32>()).collect();
+            let sum: f32 = density.iter().sum();
+            let fixations = (0..10)
+                .map(|_| {
+                    absnet_metrics::Fixation::new(
+                        rng.random_range(0.0..f64::from(w)),
+                        rng.random_range(0.0..f64::from(h)),
+                    )
+                })
+                .collect();
+            absnet_data::loader::Example {
+                id: format!("synthetic-{seed}-{i}"),
+                image,
+                fixations,
+                density: Some(density.into_iter().map(|v| v / sum).collect()),
+                votes: Some(std::array::from_fn(|_| rng.random_range(1..100))),
+                placement: Placement {
+                    original: [w, h],
+                    input: [w, h],
+                    offset: [0, 0],
+                    content: [w, h],
+                },
+                flipped: false,
+            }
+        })
+        .collect()
 }
 
 fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {

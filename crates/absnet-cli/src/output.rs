@@ -1,7 +1,7 @@
 //! An output folder of the image commands: one record per input appended to `NAME.jsonl` and a
 //! row to `NAME.csv`, each under an exclusive lock of the folder and as one write of the whole
-//! line, so concurrent runs never interleave or repeat a header; files written atomically (a
-//! kill leaves the old file or the new one, never a part); and `--resume`, which repairs a line
+//! line, so concurrent runs never interleave or repeat a header; files written atomically
+//! (`absnet_fs`: a kill leaves the old file or the new one, never a part); and `--resume`, which repairs a line
 //! torn by a kill and treats an input as done only when its record is complete.
 
 use std::collections::HashSet;
@@ -10,7 +10,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use atomic_write_file::AtomicWriteFile;
 use serde::de::DeserializeOwned;
 
 /// What to do with a folder that already holds records.
@@ -119,24 +118,16 @@ impl OutputFolder {
         append_whole(&self.csv, row.as_bytes())
     }
 
-    /// Writes `path` atomically: `write` fills a temporary file that replaces `path` only once
+    /// Writes `path` atomically: `encode` fills a buffer that replaces `path` only once
     /// complete and synced.
     pub fn save(
         &self,
         path: &Path,
-        write: impl FnOnce(&mut std::io::BufWriter<&mut AtomicWriteFile>) -> Result<()>,
+        encode: impl FnOnce(&mut std::io::Cursor<Vec<u8>>) -> Result<()>,
     ) -> Result<()> {
-        let mut file = AtomicWriteFile::options()
-            .open(path)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        {
-            let mut buffered = std::io::BufWriter::new(&mut file);
-            write(&mut buffered).with_context(|| format!("{}: cannot write", path.display()))?;
-            buffered
-                .flush()
-                .with_context(|| format!("{}: cannot write", path.display()))?;
-        }
-        file.commit()
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        encode(&mut bytes).with_context(|| format!("{}: cannot encode", path.display()))?;
+        absnet_fs::write_atomically(path, bytes.get_ref())
             .with_context(|| format!("{}: cannot write", path.display()))
     }
 }

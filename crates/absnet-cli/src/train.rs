@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use absnet_model::weights::StoredPrecision;
 use absnet_mtl::config::TrainConfig;
+use absnet_mtl::run::Start;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 
@@ -16,8 +17,11 @@ pub struct TrainArgs {
     #[arg(long, default_value = "runs/latest")]
     run: PathBuf,
     /// Continue the run in --run from its last checkpoint.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "overwrite")]
     resume: bool,
+    /// Discard the run in --run (checkpoints, log, curves) and start afresh.
+    #[arg(long)]
+    overwrite: bool,
     /// Override the number of epochs.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     epochs: Option<u32>,
@@ -50,7 +54,7 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut config = TrainConfig::from_toml_with(&text, &args.overrides)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .with_context(|| path.display().to_string())?;
     if let Some(epochs) = args.epochs {
         config.epochs = epochs as usize;
     }
@@ -60,7 +64,12 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let summary = absnet_mtl::run::train(&config, &args.run, args.resume, device, &|p| {
+    let start = match (args.resume, args.overwrite) {
+        (true, _) => Start::Resume,
+        (false, true) => Start::Overwrite,
+        (false, false) => Start::New,
+    };
+    let summary = absnet_mtl::run::train(&config, &args.run, start, device, &|p| {
         bar.set_length(p.steps_in_epoch as u64);
         bar.set_prefix((p.epoch + 1).to_string());
         bar.set_position(p.step as u64);
@@ -72,20 +81,17 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
         bar.set_message(losses.join(" · "));
     })?;
     bar.finish_and_clear();
-    for (epoch, v) in &summary.validations {
-        let mut parts = Vec::new();
-        if let Some(s) = &v.saliency {
-            parts.push(format!(
-                "saliency NSS {:.3}, CC {:.3}, KLD {:.3}, AUC-Judd {:.3}",
-                s.nss, s.cc, s.kld, s.auc_judd
-            ));
-        }
-        if let Some(a) = &v.aesthetics {
-            parts.push(format!(
-                "aesthetics EMD {:.4}, SRCC {:.3}, PLCC {:.3}, accuracy {:.3}",
-                a.emd, a.srcc, a.plcc, a.accuracy
-            ));
-        }
+    for (epoch, validation) in &summary.validations {
+        let parts: Vec<String> = validation
+            .iter()
+            .map(|(head, scores)| {
+                let scores: Vec<String> = scores
+                    .iter()
+                    .map(|(metric, value)| format!("{metric} {value:.3}"))
+                    .collect();
+                format!("{head} {}", scores.join(", "))
+            })
+            .collect();
         println!("epoch {epoch}: validation {}", parts.join("; "));
     }
     println!(
@@ -104,7 +110,7 @@ pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
     } else {
         StoredPrecision::F32
     };
-    let card = absnet_mtl::run::export(&args.run, &args.output, precision, device)?;
+    let card = absnet_mtl::export::export(&args.run, &args.output, precision, device)?;
     println!(
         "{}: {} (card in {})",
         args.output.display(),

@@ -78,19 +78,19 @@ impl Split {
         Ok(split)
     }
 
-    /// Writes the split through a temporary file and a rename.
+    /// Writes the split atomically.
     pub fn write(&self, path: &Path) -> Result<(), DataError> {
         let text = serde_json::to_string_pretty(self).expect("a split always serialises");
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|source| DataError::Io {
-                path: path.to_path_buf(),
-                cause: source,
-            })
+        absnet_fs::write_atomically(path, text.as_bytes()).map_err(|cause| DataError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })
     }
 
-    /// The split in `path` if it exists, else a new one drawn from `samples` and written there.
+    /// The split in `path` if it exists, else a new one drawn from `samples` and written there
+    /// (ratios checked before anything is written). An existing file recorded as drawn with
+    /// another seed or other ratios is refused by path: reusing it would silently mean other
+    /// parts.
     pub fn read_or_draw(
         path: &Path,
         samples: &[Sample],
@@ -98,12 +98,35 @@ impl Split {
         ratios: [f64; 3],
     ) -> Result<Self, DataError> {
         if path.exists() {
-            return Self::read(path);
+            let split = Self::read(path)?;
+            split.check_drawn_with(path, seed, ratios)?;
+            return Ok(split);
         }
         let ids: Vec<String> = samples.iter().map(|s| s.id.clone()).collect();
         let split = Self::draw(&ids, seed, ratios)?;
         split.write(path)?;
         Ok(split)
+    }
+
+    fn check_drawn_with(&self, path: &Path, seed: u64, ratios: [f64; 3]) -> Result<(), DataError> {
+        if self.seed != seed {
+            return Err(DataError::invalid(
+                path,
+                format!(
+                    "drawn with seed {}, but the config's split_seed is {seed}",
+                    self.seed
+                ),
+            ));
+        }
+        match self.ratios {
+            Some(drawn) if drawn != ratios => Err(DataError::invalid(
+                path,
+                format!(
+                    "drawn with ratios {drawn:?}, but the config's split_ratios are {ratios:?}; move the file away to draw a new split"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The split file of the dataset `name` in a folder of per-dataset split files.

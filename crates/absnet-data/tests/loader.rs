@@ -180,11 +180,24 @@ fn splits_are_drawn_once_and_read_back() {
     let path = std::env::temp_dir().join(format!("absnet-split-{}.json", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let written = Split::read_or_draw(&path, &samples, 2020, [0.8, 0.1, 0.1]).unwrap();
-    // A later run with another seed still reads the file.
+    // A later run with the same seed and ratios reads the file; with others it is refused.
     assert_eq!(
-        Split::read_or_draw(&path, &samples, 99, [0.5, 0.5, 0.0]).unwrap(),
+        Split::read_or_draw(&path, &samples, 2020, [0.8, 0.1, 0.1]).unwrap(),
         written
     );
+    for (seed, ratios, what) in [
+        (99, [0.8, 0.1, 0.1], "seed 2020"),
+        (2020, [0.5, 0.5, 0.0], "ratios [0.8, 0.1, 0.1]"),
+    ] {
+        let err = Split::read_or_draw(&path, &samples, seed, ratios)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(what),
+            "{err}"
+        );
+    }
+
     let test = written.select(&samples, &written.test, &path).unwrap();
     assert_eq!(test.len(), 70);
     let mut broken = written.clone();

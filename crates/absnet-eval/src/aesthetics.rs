@@ -84,6 +84,61 @@ pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
     Ok(out)
 }
 
+/// The aesthetics metrics of predictions against labels.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AestheticsScores {
+    /// Earth mover's distance of the distributions, r = 1 and r = 2, averaged over images.
+    pub emd1: f64,
+    pub emd2: f64,
+    /// Rank and linear correlation of the mean scores; `None` where undefined (all predicted
+    /// means equal, as from an untrained head).
+    pub srcc: Option<f64>,
+    pub plcc: Option<f64>,
+    /// Agreement on mean score ≥ 5 (good) or < 5.
+    pub accuracy: f64,
+    pub mse: f64,
+}
+
+/// Scores predicted distributions against labelled ones, pair by pair (`id` names a pair in
+/// errors): EMD averaged over pairs; SRCC, PLCC, accuracy at 5 and MSE over mean scores.
+pub fn scores<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a [f64], &'a [f64])>,
+) -> Result<AestheticsScores, EvalError> {
+    let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
+        r.map_err(|cause| EvalError::Metric {
+            image: id.to_string(),
+            cause,
+        })
+    };
+    let (mut emd1, mut emd2) = (0.0, 0.0);
+    let (mut mean_pred, mut mean_true) = (Vec::new(), Vec::new());
+    for (id, p, t) in pairs {
+        emd1 += metric(id, aesthetics::emd(p, t, 1))?;
+        emd2 += metric(id, aesthetics::emd(p, t, 2))?;
+        mean_pred.push(metric(id, aesthetics::mean_score(p))?);
+        mean_true.push(metric(id, aesthetics::mean_score(t))?);
+    }
+    let n = mean_pred.len();
+    if n == 0 {
+        return Err(EvalError::Empty(
+            "no image has both a label and a prediction".into(),
+        ));
+    }
+    let all = |r| metric("all images", r);
+    let correlation = |r: Result<f64, absnet_metrics::MetricError>| match r {
+        Err(absnet_metrics::MetricError::ConstantValues { .. }) => Ok(None),
+        other => all(other).map(Some),
+    };
+    Ok(AestheticsScores {
+        emd1: emd1 / n as f64,
+        emd2: emd2 / n as f64,
+        srcc: correlation(aesthetics::srcc(&mean_pred, &mean_true))?,
+        plcc: correlation(aesthetics::plcc(&mean_pred, &mean_true))?,
+        accuracy: all(aesthetics::binary_accuracy(&mean_pred, &mean_true, 5.0))?,
+        mse: all(aesthetics::mse(&mean_pred, &mean_true))?,
+    })
+}
+
 #[derive(Debug, Serialize)]
 pub struct AestheticsReport {
     pub images: usize,
@@ -91,12 +146,8 @@ pub struct AestheticsReport {
     pub missing_predictions: usize,
     /// Predictions without a label.
     pub unlabelled_predictions: usize,
-    pub emd1: f64,
-    pub emd2: f64,
-    pub srcc: f64,
-    pub plcc: f64,
-    pub accuracy: f64,
-    pub mse: f64,
+    #[serde(flatten)]
+    pub scores: AestheticsScores,
 }
 
 impl std::fmt::Display for AestheticsReport {
@@ -106,22 +157,25 @@ impl std::fmt::Display for AestheticsReport {
             "{} images scored ({} labelled without prediction, {} predictions without label)",
             self.images, self.missing_predictions, self.unlabelled_predictions
         )?;
+        let s = &self.scores;
         for (name, value) in [
-            ("EMD r=1", self.emd1),
-            ("EMD r=2", self.emd2),
-            ("SRCC", self.srcc),
-            ("PLCC", self.plcc),
-            ("accuracy", self.accuracy),
-            ("MSE", self.mse),
+            ("EMD r=1", Some(s.emd1)),
+            ("EMD r=2", Some(s.emd2)),
+            ("SRCC", s.srcc),
+            ("PLCC", s.plcc),
+            ("accuracy", Some(s.accuracy)),
+            ("MSE", Some(s.mse)),
         ] {
-            writeln!(f, "{name:<10} {value:>9.4}")?;
+            match value {
+                Some(value) => writeln!(f, "{name:<10} {value:>9.4}")?,
+                None => writeln!(f, "{name:<10} undefined (every predicted mean is the same)")?,
+            }
         }
         Ok(())
     }
 }
 
-/// Scores predictions against labels on the images both have (EMD averaged over images;
-/// SRCC, PLCC, accuracy at 5 and MSE over mean scores).
+/// Scores predictions against labels on the images both have.
 pub fn evaluate(
     labels: &Distributions,
     predictions: &Distributions,
@@ -131,38 +185,17 @@ pub fn evaluate(
         .filter(|id| predictions.contains_key(*id))
         .collect();
     ids.sort();
-    if ids.is_empty() {
-        return Err(EvalError::Empty(
-            "no image has both a label and a prediction".into(),
-        ));
-    }
-    let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
-        r.map_err(|cause| EvalError::Metric {
-            image: id.to_string(),
-            cause,
-        })
-    };
-    let (mut emd1, mut emd2) = (0.0, 0.0);
-    let mut mean_pred = Vec::with_capacity(ids.len());
-    let mut mean_true = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let (p, t) = (&predictions[*id], &labels[*id]);
-        emd1 += metric(id, aesthetics::emd(p, t, 1))?;
-        emd2 += metric(id, aesthetics::emd(p, t, 2))?;
-        mean_pred.push(metric(id, aesthetics::mean_score(p))?);
-        mean_true.push(metric(id, aesthetics::mean_score(t))?);
-    }
-    let n = ids.len();
-    let all = |r| metric("all images", r);
+    let scores = scores(ids.iter().map(|id| {
+        (
+            id.as_str(),
+            predictions[*id].as_slice(),
+            labels[*id].as_slice(),
+        )
+    }))?;
     Ok(AestheticsReport {
-        images: n,
-        missing_predictions: labels.len() - n,
-        unlabelled_predictions: predictions.len() - n,
-        emd1: emd1 / n as f64,
-        emd2: emd2 / n as f64,
-        srcc: all(aesthetics::srcc(&mean_pred, &mean_true))?,
-        plcc: all(aesthetics::plcc(&mean_pred, &mean_true))?,
-        accuracy: all(aesthetics::binary_accuracy(&mean_pred, &mean_true, 5.0))?,
-        mse: all(aesthetics::mse(&mean_pred, &mean_true))?,
+        images: ids.len(),
+        missing_predictions: labels.len() - ids.len(),
+        unlabelled_predictions: predictions.len() - ids.len(),
+        scores,
     })
 }

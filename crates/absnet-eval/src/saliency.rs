@@ -10,7 +10,7 @@ use absnet_metrics::saliency::{
 };
 use absnet_metrics::{Duplicates, Fixation, MetricError};
 use image::imageops::{self, FilterType};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::index::sample as sample_indices;
@@ -367,6 +367,40 @@ fn mean_scores(per_image: &[ImageScores], average: Average) -> BTreeMap<&'static
         .collect()
 }
 
+/// The scores of a map that need only its own image's fixations and ground-truth density:
+/// what training validates with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct MapScores {
+    pub nss: f64,
+    pub auc_judd: f64,
+    pub cc: f64,
+    pub kld: f64,
+    pub sim: f64,
+}
+
+/// NSS and AUC-Judd of `map` on `fixations`; CC, KLD and SIM against `ground_truth`, with the
+/// conventions of `options`.
+pub fn map_scores(
+    map: ArrayView2<f64>,
+    fixations: &[Fixation],
+    ground_truth: ArrayView2<f64>,
+    options: &SaliencyEvalOptions,
+) -> Result<MapScores, MetricError> {
+    let auc_judd = AucJuddOptions {
+        jitter: None,
+        duplicates: options.auc_judd_duplicates,
+    };
+    Ok(MapScores {
+        nss: saliency::nss(map, fixations, options.nss)?,
+        auc_judd: saliency::auc_judd(map, fixations, auc_judd)?,
+        cc: saliency::cc(map, ground_truth)?,
+        kld: saliency::kld(map, ground_truth, options.kld)?,
+        sim: saliency::sim(map, ground_truth, options.sim)?,
+    })
+}
+
+/// Every metric of one image: [`map_scores`], and the ones that need other images (shuffled
+/// AUC's negatives, IG's centre-bias baseline).
 fn score(
     sample: &Sample,
     map: &Array2<f64>,
@@ -386,25 +420,19 @@ fn score(
         seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
         ..options.split
     };
+    let own = map_scores(m, fixations, ground_truth.view(), options)?;
     Ok(ImageScores {
         image: sample.id.clone(),
         fixations: fixations.len(),
         dropped_fixations: dropped,
-        nss: saliency::nss(m, fixations, options.nss)?,
-        auc_judd: saliency::auc_judd(
-            m,
-            fixations,
-            AucJuddOptions {
-                jitter: None,
-                duplicates: options.auc_judd_duplicates,
-            },
-        )?,
+        nss: own.nss,
+        auc_judd: own.auc_judd,
         auc_borji: saliency::auc_borji(m, fixations, &split)?,
         sauc: saliency::auc_shuffled(m, fixations, others, &split)?,
         ig: saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)?,
-        cc: saliency::cc(m, ground_truth.view())?,
-        kld: saliency::kld(m, ground_truth.view(), options.kld)?,
-        sim: saliency::sim(m, ground_truth.view(), options.sim)?,
+        cc: own.cc,
+        kld: own.kld,
+        sim: own.sim,
     })
 }
 

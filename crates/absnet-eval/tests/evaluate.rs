@@ -195,12 +195,12 @@ fn aesthetic_predictions_in_csv_score_like_scipy_on_ava() {
         (2000, 23_551, 0)
     );
     for (name, got, key, tolerance) in [
-        ("EMD r=1", report.emd1, "emd1_mean", 1e-12),
-        ("EMD r=2", report.emd2, "emd2_mean", 1e-12),
-        ("PLCC", report.plcc, "plcc", 1e-9),
-        ("SRCC", report.srcc, "srcc", 1e-6),
-        ("accuracy", report.accuracy, "accuracy", 1e-12),
-        ("MSE", report.mse, "mse", 1e-12),
+        ("EMD r=1", report.scores.emd1, "emd1_mean", 1e-12),
+        ("EMD r=2", report.scores.emd2, "emd2_mean", 1e-12),
+        ("PLCC", report.scores.plcc.unwrap(), "plcc", 1e-9),
+        ("SRCC", report.scores.srcc.unwrap(), "srcc", 1e-6),
+        ("accuracy", report.scores.accuracy, "accuracy", 1e-12),
+        ("MSE", report.scores.mse, "mse", 1e-12),
     ] {
         let want = want[key].as_f64().unwrap();
         assert!((got - want).abs() <= tolerance, "{name}: {got} vs {want}");

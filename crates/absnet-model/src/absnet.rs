@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
 use crate::heads::{
-    AestheticsHead, AestheticsHeadConfig, HeadInput, SaliencyHead, SaliencyHeadConfig,
+    AestheticsHead, AestheticsHeadConfig, Head, HeadInput, PerHead, SaliencyHead,
+    SaliencyHeadConfig,
 };
 use crate::neck::{MultiDilation, NeckConfig};
 use crate::weights::{self, TensorMap};
@@ -22,6 +23,28 @@ use crate::weights::{self, TensorMap};
 pub struct HeadsConfig {
     pub saliency: Option<SaliencyHeadConfig>,
     pub aesthetics: Option<AestheticsHeadConfig>,
+}
+
+impl HeadsConfig {
+    /// The encoder output each configured head reads.
+    pub fn inputs(&self) -> PerHead<HeadInput> {
+        let saliency = self.saliency.as_ref().map(|h| (Head::Saliency, h.input));
+        let aesthetics = self
+            .aesthetics
+            .as_ref()
+            .map(|h| (Head::Aesthetics, h.input));
+        saliency.into_iter().chain(aesthetics).collect()
+    }
+
+    fn validate(&self) -> Result<(), ModelError> {
+        if let Some(head) = &self.saliency {
+            head.validate()?;
+        }
+        if let Some(head) = &self.aesthetics {
+            head.validate()?;
+        }
+        Ok(())
+    }
 }
 
 /// Architecture of an ABSNet model (`[backbone]`, `[neck]`, `[heads.saliency]`,
@@ -52,40 +75,39 @@ impl AbsNetConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
         self.backbone.validate()?;
         self.neck.validate()?;
-        if self.heads.saliency.is_none() && self.heads.aesthetics.is_none() {
-            return Err(ModelError::Config(
-                "heads: a model needs at least one of [heads.saliency] and [heads.aesthetics]"
-                    .into(),
-            ));
+        if self.heads.inputs().is_empty() {
+            let names: Vec<String> = Head::ALL.iter().map(|h| format!("[heads.{h}]")).collect();
+            return Err(ModelError::Config(format!(
+                "heads: a model needs at least one of {}",
+                names.join(", ")
+            )));
         }
-        if let Some(head) = &self.heads.saliency {
-            head.validate()?;
-        }
-        if let Some(head) = &self.heads.aesthetics {
-            head.validate()?;
-        }
-        Ok(())
+        self.heads.validate()
     }
 
-    fn head_inputs(&self) -> impl Iterator<Item = HeadInput> + '_ {
-        let saliency = self.heads.saliency.as_ref().map(|h| h.input);
-        let aesthetics = self.heads.aesthetics.as_ref().map(|h| h.input);
-        saliency.into_iter().chain(aesthetics)
+    /// The heads the model has.
+    pub fn heads(&self) -> Vec<Head> {
+        self.heads.inputs().into_keys().collect()
     }
 
-    fn uses_neck(&self) -> bool {
-        self.head_inputs().any(|input| input == HeadInput::Neck)
-    }
-
-    /// Backbone taps the forward pass needs, deduplicated.
-    fn taps(&self) -> Vec<Tap> {
-        let mut taps: Vec<Tap> = self.head_inputs().filter_map(HeadInput::tap).collect();
-        if self.uses_neck() {
+    /// Backbone taps a forward pass through `heads` needs, deduplicated; and whether it needs
+    /// the neck.
+    fn taps(&self, heads: &[Head]) -> (Vec<Tap>, bool) {
+        let inputs: Vec<HeadInput> = self
+            .heads
+            .inputs()
+            .into_iter()
+            .filter(|(h, _)| heads.contains(h))
+            .map(|(_, i)| i)
+            .collect();
+        let uses_neck = inputs.contains(&HeadInput::Neck);
+        let mut taps: Vec<Tap> = inputs.iter().filter_map(|i| i.tap()).collect();
+        if uses_neck {
             taps.push(self.neck.input);
         }
         taps.sort();
         taps.dedup();
-        taps
+        (taps, uses_neck)
     }
 
     pub fn from_toml(text: &str) -> Result<Self, ModelError> {
@@ -115,13 +137,23 @@ pub struct AbsNet {
     pub config: AbsNetConfig,
 }
 
+/// Something done to each head module, whatever its type (gathering its gradients, say).
+pub trait HeadVisitor {
+    fn visit<M: Module>(&mut self, head: Head, module: &M);
+}
+
+/// Something that turns each head module into a new one (an optimizer step, say).
+pub trait HeadMapper {
+    fn map<M: Module>(&mut self, head: Head, module: M) -> M;
+}
+
 impl AbsNet {
     pub fn new(config: &AbsNetConfig, device: &Device) -> Result<Self, ModelError> {
         config.validate()?;
         let backbone = Backbone::new(&config.backbone, device)?;
         let channels = backbone.tap_channels();
-        let neck = config
-            .uses_neck()
+        let (_, uses_neck) = config.taps(&config.heads());
+        let neck = uses_neck
             .then(|| MultiDilation::new(&config.neck, channels[config.neck.input.index()], device));
         let input_channels = |input: HeadInput| match input.tap() {
             Some(tap) => channels[tap.index()],
@@ -146,9 +178,28 @@ impl AbsNet {
         })
     }
 
+    /// Hands each head module the model has to `visitor`.
+    pub fn visit_heads(&self, visitor: &mut impl HeadVisitor) {
+        if let Some(m) = &self.saliency {
+            visitor.visit(Head::Saliency, m);
+        }
+        if let Some(m) = &self.aesthetics {
+            visitor.visit(Head::Aesthetics, m);
+        }
+    }
+
+    /// Replaces each head module the model has by what `mapper` makes of it.
+    pub fn map_heads(self, mapper: &mut impl HeadMapper) -> Self {
+        Self {
+            saliency: self.saliency.map(|m| mapper.map(Head::Saliency, m)),
+            aesthetics: self.aesthetics.map(|m| mapper.map(Head::Aesthetics, m)),
+            ..self
+        }
+    }
+
     /// `x`: normalised images `[batch, 3, height, width]`, any height and width.
     pub fn forward(&self, x: Tensor<4>) -> AbsNetOutput {
-        self.forward_heads(x, true, true)
+        self.forward_heads(x, &Head::ALL)
     }
 
     /// [`AbsNet::forward`] for inference, the batch cut into one part per worker thread and the
@@ -177,46 +228,40 @@ impl AbsNet {
         }
     }
 
-    /// Like [`AbsNet::forward`], computing only the heads asked for (a training step of one
-    /// task needs one head).
-    pub fn forward_heads(&self, x: Tensor<4>, saliency: bool, aesthetics: bool) -> AbsNetOutput {
+    /// Like [`AbsNet::forward`], computing only `heads` (a training step of one task needs one
+    /// head); heads the model lacks give `None`.
+    pub fn forward_heads(&self, x: Tensor<4>, heads: &[Head]) -> AbsNetOutput {
         let [_, _, height, width] = x.dims();
-        let taps = self.config.taps();
+        let (taps, uses_neck) = self.config.taps(heads);
         let features = self.backbone.forward_taps(x, &taps);
         let tap =
             |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
-        let heads = &self.config.heads;
-        let reads_neck = |wanted: bool, input: Option<HeadInput>| {
-            wanted && input.is_some_and(|i| i.tap().is_none())
-        };
-        let neck_needed = reads_neck(saliency, heads.saliency.as_ref().map(|h| h.input))
-            || reads_neck(aesthetics, heads.aesthetics.as_ref().map(|h| h.input));
         let neck = self
             .neck
             .as_ref()
-            .filter(|_| neck_needed)
+            .filter(|_| uses_neck)
             .map(|neck| neck.forward(tap(self.config.neck.input)));
-        let input = |input: HeadInput| match input.tap() {
-            Some(t) => tap(t),
-            None => neck
-                .clone()
-                .expect("a head reading the neck builds the neck"),
+        let inputs = self.config.heads.inputs();
+        let input = |head: Head| {
+            let wanted = heads.contains(&head).then(|| inputs.get(&head)).flatten()?;
+            Some(match wanted.tap() {
+                Some(t) => tap(t),
+                None => neck
+                    .clone()
+                    .expect("a head reading the neck builds the neck"),
+            })
         };
-        let saliency = self
-            .saliency
-            .as_ref()
-            .filter(|_| saliency)
-            .zip(self.config.heads.saliency.as_ref())
-            .map(|(head, config)| head.forward(input(config.input), [height, width]));
-        let aesthetics = self
-            .aesthetics
-            .as_ref()
-            .filter(|_| aesthetics)
-            .zip(self.config.heads.aesthetics.as_ref())
-            .map(|(head, config)| head.forward(input(config.input)));
         AbsNetOutput {
-            saliency,
-            aesthetics,
+            saliency: self
+                .saliency
+                .as_ref()
+                .zip(input(Head::Saliency))
+                .map(|(h, x)| h.forward(x, [height, width])),
+            aesthetics: self
+                .aesthetics
+                .as_ref()
+                .zip(input(Head::Aesthetics))
+                .map(|(h, x)| h.forward(x)),
         }
     }
 

@@ -2,14 +2,14 @@
 //! card (architecture config, which heads are trained and on what), with the same card written
 //! beside it as pretty JSON for people to read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::weights::{self, StoredPrecision};
-use crate::{AbsNet, AbsNetConfig, ModelError};
+use crate::{AbsNet, AbsNetConfig, Head, ModelError, PerHead};
 
 const CARD_KEY: &str = "absnet_card";
 const FORMAT: &str = "absnet-model/1";
@@ -34,8 +34,8 @@ pub struct ModelCard {
     pub config: AbsNetConfig,
     /// Where the backbone's initial weights came from.
     pub backbone_weights: String,
-    /// Per head (`saliency`, `aesthetics`): trained or not, on what.
-    pub heads: BTreeMap<String, HeadTraining>,
+    /// Per head: trained or not, on what.
+    pub heads: PerHead<HeadTraining>,
     /// Input `[width, height]` the model was trained at (and predicts at by default).
     #[serde(default)]
     pub input: Option<[u32; 2]>,
@@ -46,13 +46,11 @@ pub struct ModelCard {
 
 impl ModelCard {
     pub fn new(name: &str, config: AbsNetConfig, backbone_weights: &str) -> Self {
-        let mut heads = BTreeMap::new();
-        if config.heads.saliency.is_some() {
-            heads.insert("saliency".to_string(), HeadTraining::default());
-        }
-        if config.heads.aesthetics.is_some() {
-            heads.insert("aesthetics".to_string(), HeadTraining::default());
-        }
+        let heads = config
+            .heads()
+            .into_iter()
+            .map(|h| (h, HeadTraining::default()))
+            .collect();
         Self {
             format: FORMAT.to_string(),
             name: name.to_string(),
@@ -64,8 +62,8 @@ impl ModelCard {
         }
     }
 
-    pub fn is_trained(&self, head: &str) -> bool {
-        self.heads.get(head).is_some_and(|h| h.trained)
+    pub fn is_trained(&self, head: Head) -> bool {
+        self.heads.get(&head).is_some_and(|h| h.trained)
     }
 }
 
@@ -89,7 +87,8 @@ pub fn save_model(
         precision,
         Some(metadata),
     )?;
-    weights::write_atomically(&card_path(path), json.as_bytes())
+    let card = card_path(path);
+    absnet_fs::write_atomically(&card, json.as_bytes()).map_err(|e| ModelError::io(&card, e))
 }
 
 /// Loads a model file written by [`save_model`].

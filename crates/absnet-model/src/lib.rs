@@ -17,9 +17,10 @@ pub mod neck;
 pub mod preprocess;
 pub mod weights;
 
-pub use absnet::{AbsNet, AbsNetConfig, AbsNetOutput, HeadsConfig};
+pub use absnet::{AbsNet, AbsNetConfig, AbsNetOutput, HeadMapper, HeadVisitor, HeadsConfig};
 pub use backbone::{Arch, Backbone, BackboneConfig, Tap};
 pub use card::ModelCard;
 pub use error::ModelError;
+pub use heads::{Head, PerHead};
 pub use preprocess::Normalization;
 pub use weights::NameTable;

@@ -201,34 +201,7 @@ pub fn write_safetensors(
         .collect();
     let bytes = safetensors::serialize(encoded.iter().map(|(n, e)| (n.as_str(), e)), metadata)
         .map_err(|e| ModelError::file(path, format!("cannot encode safetensors: {e}")))?;
-    write_atomically(path, &bytes)
-}
-
-/// Writes `bytes` to `path` through a synced temporary file and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    use std::io::Write;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| ModelError::file(path, "not a file path"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ModelError::io(path, e)
-    })
+    absnet_fs::write_atomically(path, &bytes).map_err(|e| ModelError::io(path, e))
 }
 
 /// Upstream tensor name → module path, built by each architecture from its own structure.

@@ -1,13 +1,16 @@
 //! Training configuration (TOML). `absnet train --print-default-config` prints the default,
-//! every field commented.
+//! every field commented. [`TrainConfig::validate`] checks every value's range before anything
+//! is loaded or written, naming the key.
 
 use std::path::PathBuf;
 
-use absnet_model::AbsNetConfig;
+use absnet_data::DatasetSpec;
+use absnet_model::{AbsNetConfig, Head};
 use serde::{Deserialize, Serialize};
 
 use crate::balancing::BalancingConfig;
-use crate::groups::{GroupConfig, LrSchedule};
+use crate::error::ConfigError;
+use crate::groups::{GroupConfig, Groups, LrSchedule};
 use crate::losses::SaliencyLoss;
 use crate::schedule::TaskSchedule;
 
@@ -26,8 +29,9 @@ pub enum NonFinite {
 #[serde(deny_unknown_fields)]
 pub struct SaliencyTask {
     /// Dataset specs (`FORMAT:PATH`), pooled.
-    pub datasets: Vec<String>,
-    /// Split file (JSON); drawn from `split_seed` and `split_ratios` if it does not exist.
+    pub datasets: Vec<DatasetSpec>,
+    /// A folder of per-dataset split files (`NAME.json`), or one `.json` file over all the
+    /// datasets pooled; drawn from `split_seed` and `split_ratios` where missing.
     pub split: PathBuf,
     #[serde(default = "default_split_seed")]
     pub split_seed: u64,
@@ -49,8 +53,8 @@ pub struct SaliencyTask {
 #[serde(deny_unknown_fields)]
 pub struct AestheticsTask {
     /// Dataset specs (`ava:PATH` or `ava-json:FILE`), pooled.
-    pub datasets: Vec<String>,
-    /// Split file (JSON); drawn from `split_seed` and `split_ratios` if it does not exist.
+    pub datasets: Vec<DatasetSpec>,
+    /// A folder of per-dataset split files, or one `.json` file; drawn where missing.
     pub split: PathBuf,
     #[serde(default = "default_split_seed")]
     pub split_seed: u64,
@@ -58,6 +62,16 @@ pub struct AestheticsTask {
     pub split_ratios: [f64; 3],
     /// Weight of this task's loss under `balancing = "fixed"`.
     #[serde(default = "one")]
+    pub weight: f32,
+}
+
+/// What every task section holds, whatever the task.
+pub struct TaskData<'a> {
+    pub head: Head,
+    pub datasets: &'a [DatasetSpec],
+    pub split: &'a std::path::Path,
+    pub split_seed: u64,
+    pub split_ratios: [f64; 3],
     pub weight: f32,
 }
 
@@ -72,26 +86,6 @@ fn default_sigma_fraction() -> f64 {
 }
 fn one() -> f32 {
     1.0
-}
-
-/// Parameter groups.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Groups {
-    pub shared: GroupConfig,
-    pub saliency: GroupConfig,
-    pub aesthetics: GroupConfig,
-    /// The balancing method's own parameters (uncertainty, GradNorm, FAMO).
-    #[serde(default = "balancing_group")]
-    pub balancing: GroupConfig,
-}
-
-/// FAMO's optimizer for its task logits: Adam, lr 0.025, weight decay 0.001.
-fn balancing_group() -> GroupConfig {
-    GroupConfig {
-        weight_decay: 1e-3,
-        ..GroupConfig::adam(0.025)
-    }
 }
 
 /// The default configuration, every field commented (`absnet train --print-default-config`).
@@ -145,6 +139,9 @@ fn default_non_finite() -> NonFinite {
     NonFinite::Stop
 }
 
+/// The smallest model input validation can score (the encoder's stride is 8).
+const SMALLEST_INPUT: u32 = 16;
+
 impl TrainConfig {
     /// Saliency on OSIE and Scene with an ImageNet MobileNetV2, the project's default model:
     /// [`DEFAULT_CONFIG`].
@@ -152,92 +149,233 @@ impl TrainConfig {
         Self::from_toml(DEFAULT_CONFIG).expect("the documented default config is valid")
     }
 
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
-        config.validate()?;
-        Ok(config)
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_with(text, &[])
     }
 
     /// `text` with `KEY=VALUE` overrides applied (dotted keys; values in TOML syntax, a bare
-    /// word is a string).
-    pub fn from_toml_with(text: &str, overrides: &[String]) -> Result<Self, String> {
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+    /// word is a string), then validated.
+    pub fn from_toml_with(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
         for item in overrides {
-            let (key, value) = item
-                .split_once('=')
-                .ok_or_else(|| format!("--set {item}: expected KEY=VALUE"))?;
-            let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or_else(|| toml::Value::String(value.to_string()));
-            let mut parts: Vec<&str> = key.trim().split('.').collect();
-            let last = parts
-                .pop()
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| format!("--set {item}: empty key"))?;
-            let mut current = &mut table;
-            for part in parts {
-                current = current
-                    .entry(part.to_string())
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-                    .as_table_mut()
-                    .ok_or_else(|| format!("--set {item}: `{part}` is not a section"))?;
-            }
-            current.insert(last.to_string(), value);
+            apply_override(&mut table, item)?;
         }
         let config: Self = table
             .try_into()
-            .map_err(|e: toml::de::Error| e.to_string())?;
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Everything that can be checked before any data is read.
-    pub fn validate(&self) -> Result<(), String> {
-        self.model.validate().map_err(|e| e.to_string())?;
-        if self.saliency.is_none() && self.aesthetics.is_none() {
-            return Err("no task: add a [saliency] or an [aesthetics] section".into());
-        }
-        if self.saliency.is_some() && self.model.heads.saliency.is_none() {
-            return Err("[saliency] task given but the model has no [model.heads.saliency]".into());
-        }
-        if let Some(task) = &self.aesthetics {
-            let Some(head) = &self.model.heads.aesthetics else {
-                return Err(
-                    "[aesthetics] task given but the model has no [model.heads.aesthetics]".into(),
-                );
-            };
-            if head.bins != 10 {
-                return Err(format!(
-                    "[model.heads.aesthetics] bins = {}: AVA vote counts have 10 bins",
-                    head.bins
-                ));
-            }
-            if task.datasets.is_empty() {
-                return Err("[aesthetics] datasets is empty".into());
-            }
-        }
-        if self
-            .saliency
-            .as_ref()
-            .is_some_and(|t| t.datasets.is_empty())
-        {
-            return Err("[saliency] datasets is empty".into());
-        }
-        if self.batch == 0 || self.epochs == 0 || self.input.contains(&0) {
-            return Err(format!(
-                "batch = {}, epochs = {}, input = {:?}: all must be positive",
-                self.batch, self.epochs, self.input
+    /// The tasks configured, in schedule order (saliency, then aesthetics).
+    pub fn tasks(&self) -> Vec<TaskData<'_>> {
+        let saliency = self.saliency.as_ref().map(|t| TaskData {
+            head: Head::Saliency,
+            datasets: &t.datasets,
+            split: &t.split,
+            split_seed: t.split_seed,
+            split_ratios: t.split_ratios,
+            weight: t.weight,
+        });
+        let aesthetics = self.aesthetics.as_ref().map(|t| TaskData {
+            head: Head::Aesthetics,
+            datasets: &t.datasets,
+            split: &t.split,
+            split_seed: t.split_seed,
+            split_ratios: t.split_ratios,
+            weight: t.weight,
+        });
+        saliency.into_iter().chain(aesthetics).collect()
+    }
+
+    /// Everything that can be checked before any data is read or any file written.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.model.validate()?;
+        let tasks = self.tasks();
+        if tasks.is_empty() {
+            return Err(ConfigError::invalid(
+                "[saliency] / [aesthetics]",
+                "no task: add a [saliency] or an [aesthetics] section",
             ));
         }
-        if self.steps_per_epoch == Some(0) || self.checkpoint_steps == Some(0) {
-            return Err("steps_per_epoch and checkpoint_steps must be positive".into());
+        let heads = self.model.heads();
+        for task in &tasks {
+            validate_task(task, &heads)?;
         }
-        self.task_schedule.validate()
+        let bins = self.model.heads.aesthetics.as_ref().map(|h| h.bins);
+        if let (Some(_), Some(bins)) = (&self.aesthetics, bins.filter(|&b| b != 10)) {
+            return Err(ConfigError::invalid(
+                "model.heads.aesthetics.bins",
+                format!("{bins}: AVA vote counts have 10 bins"),
+            ));
+        }
+
+        if let Some(t) = &self.saliency {
+            positive("saliency.sigma_fraction", t.sigma_fraction)?;
+            t.loss.validate()?;
+        }
+        self.validate_run()?;
+        self.groups.validate(&heads)?;
+        self.lr_schedule.validate("lr_schedule")?;
+        self.task_schedule.validate()?;
+        self.balancing.validate()
+    }
+
+    fn validate_run(&self) -> Result<(), ConfigError> {
+        let counts = [
+            ("batch", Some(self.batch)),
+            ("epochs", Some(self.epochs)),
+            ("steps_per_epoch", self.steps_per_epoch),
+            ("val_images", self.val_images),
+            ("checkpoint_steps", self.checkpoint_steps),
+        ];
+        for (key, value) in counts {
+            if value == Some(0) {
+                return Err(ConfigError::invalid(key, "0: must be at least 1"));
+            }
+        }
+        let [w, h] = self.input;
+        if w < SMALLEST_INPUT || h < SMALLEST_INPUT || u64::from(w) * u64::from(h) > 4_000_000 {
+            return Err(ConfigError::invalid(
+                "input",
+                format!(
+                    "[{w}, {h}]: expected at least {SMALLEST_INPUT}×{SMALLEST_INPUT} and at most 4,000,000 pixels"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a config always serialises")
+    }
+}
+
+fn validate_task(task: &TaskData, heads: &[Head]) -> Result<(), ConfigError> {
+    let section = task.head.name();
+    if !heads.contains(&task.head) {
+        return Err(ConfigError::invalid(
+            format!("[{section}]"),
+            format!("the task is given but the model has no [model.heads.{section}]"),
+        ));
+    }
+    if task.datasets.is_empty() {
+        return Err(ConfigError::invalid(
+            format!("{section}.datasets"),
+            "empty: name at least one dataset",
+        ));
+    }
+    let ratios = task.split_ratios;
+    if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || ratios[0] <= 0.0 || ratios[1] <= 0.0 {
+        return Err(ConfigError::invalid(
+            format!("{section}.split_ratios"),
+            format!(
+                "{ratios:?}: expected finite, non-negative train, validation and test ratios, the first two above 0"
+            ),
+        ));
+    }
+    if !(task.weight.is_finite() && task.weight >= 0.0) {
+        return Err(ConfigError::invalid(
+            format!("{section}.weight"),
+            format!("{}: expected a finite number ≥ 0", task.weight),
+        ));
+    }
+    Ok(())
+}
+
+/// `value` must be finite and above 0.
+pub(crate) fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!("{value}: expected a finite number above 0"),
+        ))
+    }
+}
+
+/// `KEY=VALUE` applied to `table`.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let invalid = |message: &str| ConfigError::invalid(format!("--set {item}"), message);
+    let (key, value) = item
+        .split_once('=')
+        .ok_or_else(|| invalid("expected KEY=VALUE"))?;
+    let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let mut parts: Vec<&str> = key.trim().split('.').collect();
+    let last = parts
+        .pop()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| invalid("empty key"))?;
+    let mut current = table;
+    for part in parts {
+        current = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| invalid(&format!("`{part}` is not a section")))?;
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+impl Groups {
+    fn validate(&self, heads: &[Head]) -> Result<(), ConfigError> {
+        self.shared.validate("groups.shared")?;
+        self.balancing.validate("groups.balancing")?;
+        for head in heads {
+            let group = self.heads.get(head).ok_or_else(|| {
+                ConfigError::invalid(
+                    format!("[groups.{head}]"),
+                    "missing: every head of the model needs its group",
+                )
+            })?;
+            group.validate(&format!("groups.{head}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl GroupConfig {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        positive(&format!("{key}.lr"), self.lr)?;
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(ConfigError::invalid(
+                format!("{key}.weight_decay"),
+                format!("{}: expected a finite number ≥ 0", self.weight_decay),
+            ));
+        }
+        if let Some(clip) = self.clip_norm {
+            positive(&format!("{key}.clip_norm"), f64::from(clip))?;
+        }
+        if let Some(schedule) = &self.schedule {
+            schedule.validate(&format!("{key}.schedule"))?;
+        }
+        Ok(())
+    }
+}
+
+impl LrSchedule {
+    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if let LrSchedule::StepDecay { gamma, every } = self {
+            if !(gamma.is_finite() && *gamma > 0.0 && *gamma <= 1.0) {
+                return Err(ConfigError::invalid(
+                    format!("{key}.gamma"),
+                    format!("{gamma}: expected a factor in (0, 1]"),
+                ));
+            }
+            if *every == 0 {
+                return Err(ConfigError::invalid(
+                    format!("{key}.every"),
+                    "0: must be at least 1 epoch",
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -269,7 +407,7 @@ mod tests {
         let config = TrainConfig::from_toml(&multi_task).unwrap();
         assert_eq!(
             config.aesthetics.unwrap().datasets,
-            vec!["ava:/data/AVA".to_string()]
+            vec!["ava:/data/AVA".parse::<DatasetSpec>().unwrap()]
         );
         assert_eq!(config.model.heads.aesthetics.unwrap().bins, 10);
     }
@@ -284,18 +422,19 @@ mod tests {
         ]
         .map(String::from);
         // `round_epochs` does not belong to `joint`: refused by name.
-        let message = TrainConfig::from_toml_with(DEFAULT_CONFIG, &sets).unwrap_err();
+        let message = TrainConfig::from_toml_with(DEFAULT_CONFIG, &sets)
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("round_epochs"), "{message}");
         let config = TrainConfig::from_toml_with(DEFAULT_CONFIG, &sets[..2]).unwrap();
         assert_eq!(
             (config.batch, config.balancing),
             (4, BalancingConfig::Famo {})
         );
-        assert!(
-            TrainConfig::from_toml_with(DEFAULT_CONFIG, &["batch".to_string()])
-                .unwrap_err()
-                .contains("KEY=VALUE")
-        );
+        let message = TrainConfig::from_toml_with(DEFAULT_CONFIG, &["batch".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("KEY=VALUE"), "{message}");
     }
 
     #[test]
@@ -303,7 +442,43 @@ mod tests {
         let text = DEFAULT_CONFIG
             .replace("[model.heads.saliency]", "[model.heads.aesthetics]")
             .replace("widths = [32, 8]\nkernel = 7\n", "");
-        let message = TrainConfig::from_toml(&text).unwrap_err();
+        let message = TrainConfig::from_toml(&text).unwrap_err().to_string();
         assert!(message.contains("no [model.heads.saliency]"), "{message}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_by_key() {
+        let cases = [
+            ("groups.shared.lr=-0.001", "groups.shared.lr"),
+            ("groups.saliency.lr=nan", "groups.saliency.lr"),
+            ("groups.shared.lr=inf", "groups.shared.lr"),
+            ("val_images=0", "val_images"),
+            ("input=[1, 1]", "input"),
+            (
+                "lr_schedule={kind=\"step_decay\", gamma=0.5, every=0}",
+                "lr_schedule.every",
+            ),
+            ("saliency.sigma_fraction=0", "saliency.sigma_fraction"),
+            ("saliency.split_ratios=[1, 0, 0]", "saliency.split_ratios"),
+            ("saliency.loss.kld=-1", "saliency.loss.kld"),
+            (
+                "groups.shared.weight_decay=-1",
+                "groups.shared.weight_decay",
+            ),
+            (
+                "balancing={method=\"dwa\", temperature=0}",
+                "balancing.temperature",
+            ),
+            (
+                "saliency.datasets=[\"osie:x?first_fixation=drop\"]",
+                "first_fixation=drop",
+            ),
+        ];
+        for (set, key) in cases {
+            let message = TrainConfig::from_toml_with(DEFAULT_CONFIG, &[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(key), "{set}: {message}");
+        }
     }
 }

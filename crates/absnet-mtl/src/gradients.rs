@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use absnet_model::{AbsNet, Head, HeadVisitor, PerHead};
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Gradients, Tensor};
@@ -100,6 +101,46 @@ impl GroupGradientBuilder {
             values: Tensor::cat(self.parts, 0),
             spans: self.spans,
         })
+    }
+}
+
+/// One backward pass's gradient of each group: the shared encoder, and each head that received
+/// one.
+pub struct StepGradients {
+    pub shared: Option<GroupGradient>,
+    pub heads: PerHead<GroupGradient>,
+}
+
+struct HeadGradients<'a> {
+    grads: &'a mut Gradients,
+    heads: PerHead<GroupGradient>,
+}
+
+impl HeadVisitor for HeadGradients<'_> {
+    fn visit<M: Module>(&mut self, head: Head, module: &M) {
+        if let Some(gradient) = GroupGradientBuilder::default()
+            .add(self.grads, module)
+            .build()
+        {
+            self.heads.insert(head, gradient);
+        }
+    }
+}
+
+/// Takes every group's gradients of one backward pass out of `grads`.
+pub fn step_gradients(grads: &mut Gradients, model: &AbsNet) -> StepGradients {
+    let shared = GroupGradientBuilder::default()
+        .add(grads, &model.backbone)
+        .add(grads, &model.neck)
+        .build();
+    let mut heads = HeadGradients {
+        grads,
+        heads: PerHead::new(),
+    };
+    model.visit_heads(&mut heads);
+    StepGradients {
+        shared,
+        heads: heads.heads,
     }
 }
 

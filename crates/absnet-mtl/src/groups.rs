@@ -1,7 +1,7 @@
 //! Parameter groups: the shared encoder (backbone and neck) and each head, each with its own
 //! optimizer, learning rate and freezing, stepped from one backward pass.
 
-use absnet_model::AbsNet;
+use absnet_model::{AbsNet, Head, HeadMapper, PerHead};
 use burn::module::Module;
 use burn::optim::{
     AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
@@ -9,7 +9,7 @@ use burn::optim::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::gradients::GroupGradient;
+use crate::gradients::{GroupGradient, StepGradients};
 
 /// Learning-rate schedule: a factor on a group's base rate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,110 +131,127 @@ impl GroupConfig {
     }
 }
 
-/// One step's gradient of each group (`None`: the group received none).
-pub struct StepGradients {
-    pub shared: Option<GroupGradient>,
-    pub saliency: Option<GroupGradient>,
-    pub aesthetics: Option<GroupGradient>,
+/// Parameter groups (`[groups.*]`): the shared encoder, each head by name, and the balancing
+/// method's own parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Groups {
+    pub shared: GroupConfig,
+    /// The balancing method's own parameters (uncertainty, GradNorm, FAMO).
+    #[serde(default = "balancing_group")]
+    pub balancing: GroupConfig,
+    /// `[groups.saliency]`, `[groups.aesthetics]`: one per head (a misspelt head is refused).
+    #[serde(flatten)]
+    pub heads: PerHead<GroupConfig>,
 }
 
-/// Learning rates of the shared, saliency and aesthetics groups at one step.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GroupRates {
-    pub shared: f64,
-    pub saliency: f64,
-    pub aesthetics: f64,
-}
-
-/// One head's step, when it exists, has a gradient and is not frozen (`lr` 0).
-fn step_head<M: Module>(
-    head: Option<M>,
-    optimizer: Option<&mut ModuleOptimizer>,
-    gradient: Option<GroupGradient>,
-    lr: f64,
-) -> Option<M> {
-    match (head, optimizer, gradient) {
-        (Some(head), Some(optimizer), Some(g)) if lr > 0.0 => {
-            let grads = g.params_for(&head);
-            Some(optimizer.step(lr, head, grads))
-        }
-        (head, _, _) => head,
+/// FAMO's optimizer for its task logits: Adam, lr 0.025, weight decay 0.001.
+fn balancing_group() -> GroupConfig {
+    GroupConfig {
+        weight_decay: 1e-3,
+        ..GroupConfig::adam(0.025)
     }
 }
 
-/// The optimizers of ABSNet's groups. A head the model lacks has no optimizer.
+/// The learning rate of every group at one step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rates {
+    pub shared: f64,
+    pub heads: PerHead<f64>,
+    pub balancing: f64,
+}
+
+impl Groups {
+    /// Each group's rate at `epoch` of `epochs`, after `warmup` epochs of warm-up.
+    pub fn rates(
+        &self,
+        epoch: usize,
+        epochs: usize,
+        warmup: usize,
+        schedule: &LrSchedule,
+    ) -> Rates {
+        let rate = |g: &GroupConfig| g.lr_at(epoch, epochs, warmup, schedule);
+        Rates {
+            shared: rate(&self.shared),
+            heads: self.heads.iter().map(|(&h, g)| (h, rate(g))).collect(),
+            balancing: rate(&self.balancing),
+        }
+    }
+}
+
+/// The optimizers of ABSNet's groups: the shared encoder's and one per head the model has.
 pub struct GroupOptimizers {
     pub shared: ModuleOptimizer,
-    pub saliency: Option<ModuleOptimizer>,
-    pub aesthetics: Option<ModuleOptimizer>,
+    pub heads: PerHead<ModuleOptimizer>,
+}
+
+/// One optimizer step of each head that has a gradient and is not frozen (rate 0).
+struct HeadSteps<'a> {
+    optimizers: &'a mut PerHead<ModuleOptimizer>,
+    gradients: PerHead<GroupGradient>,
+    rates: &'a PerHead<f64>,
+}
+
+impl HeadMapper for HeadSteps<'_> {
+    fn map<M: Module>(&mut self, head: Head, module: M) -> M {
+        let lr = self.rates.get(&head).copied().unwrap_or(0.0);
+        match (self.optimizers.get_mut(&head), self.gradients.remove(&head)) {
+            (Some(optimizer), Some(gradient)) if lr > 0.0 => {
+                let grads = gradient.params_for(&module);
+                optimizer.step(lr, module, grads)
+            }
+            _ => module,
+        }
+    }
 }
 
 impl GroupOptimizers {
-    pub fn new(
-        model: &AbsNet,
-        shared: &GroupConfig,
-        saliency: &GroupConfig,
-        aesthetics: &GroupConfig,
-    ) -> Self {
+    pub fn new(model: &AbsNet, groups: &Groups) -> Self {
         Self {
-            shared: shared.build(),
-            saliency: model.saliency.is_some().then(|| saliency.build()),
-            aesthetics: model.aesthetics.is_some().then(|| aesthetics.build()),
+            shared: groups.shared.build(),
+            heads: model
+                .config
+                .heads()
+                .into_iter()
+                .filter_map(|h| Some((h, groups.heads.get(&h)?.build())))
+                .collect(),
         }
     }
 
     /// One optimizer step per group that has a gradient, each at its own learning rate; a group
     /// at rate 0 (frozen) or without a gradient stays as it is, optimizer state included.
-    pub fn step(&mut self, model: AbsNet, gradients: StepGradients, rates: GroupRates) -> AbsNet {
-        let AbsNet {
-            backbone,
-            neck,
-            saliency,
-            aesthetics,
-            config,
-        } = model;
-        let (backbone, neck) = match gradients.shared.filter(|_| rates.shared > 0.0) {
+    pub fn step(&mut self, model: AbsNet, gradients: StepGradients, rates: &Rates) -> AbsNet {
+        let model = match gradients.shared.filter(|_| rates.shared > 0.0) {
             Some(g) => {
-                let grads = g.params_for(&backbone);
-                let backbone = self.shared.step(rates.shared, backbone, grads);
-                let neck = neck.map(|neck| {
+                let grads = g.params_for(&model.backbone);
+                let backbone = self.shared.step(rates.shared, model.backbone, grads);
+                let neck = model.neck.map(|neck| {
                     let grads = g.params_for(&neck);
                     self.shared.step(rates.shared, neck, grads)
                 });
-                (backbone, neck)
+                AbsNet {
+                    backbone,
+                    neck,
+                    ..model
+                }
             }
-            None => (backbone, neck),
+
+            None => model,
         };
-        let saliency = step_head(
-            saliency,
-            self.saliency.as_mut(),
-            gradients.saliency,
-            rates.saliency,
-        );
-        let aesthetics = step_head(
-            aesthetics,
-            self.aesthetics.as_mut(),
-            gradients.aesthetics,
-            rates.aesthetics,
-        );
-        AbsNet {
-            backbone,
-            neck,
-            saliency,
-            aesthetics,
-            config,
-        }
+        model.map_heads(&mut HeadSteps {
+            optimizers: &mut self.heads,
+            gradients: gradients.heads,
+            rates: &rates.heads,
+        })
     }
 
     /// The optimizers with their file names in a checkpoint.
-    pub fn named(&mut self) -> Vec<(&'static str, &mut ModuleOptimizer)> {
-        let mut named = vec![("shared", &mut self.shared)];
-        if let Some(o) = &mut self.saliency {
-            named.push(("saliency", o));
-        }
-        if let Some(o) = &mut self.aesthetics {
-            named.push(("aesthetics", o));
-        }
+    pub fn named(&mut self) -> Vec<(String, &mut ModuleOptimizer)> {
+        let mut named = vec![("shared".to_string(), &mut self.shared)];
+        named.extend(
+            self.heads
+                .iter_mut()
+                .map(|(h, o)| (h.name().to_string(), o)),
+        );
         named
     }
 }

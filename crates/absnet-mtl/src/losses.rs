@@ -103,6 +103,32 @@ impl Default for SaliencyLoss {
 }
 
 impl SaliencyLoss {
+    /// Every weight finite and ≥ 0, and at least one above 0.
+    pub fn validate(&self) -> Result<(), crate::error::ConfigError> {
+        let weights = [
+            ("tv", self.tv),
+            ("kld", self.kld),
+            ("cc", self.cc),
+            ("nss", self.nss),
+            ("mse", self.mse),
+        ];
+        for (name, weight) in weights {
+            if !(weight.is_finite() && weight >= 0.0) {
+                return Err(crate::error::ConfigError::invalid(
+                    format!("saliency.loss.{name}"),
+                    format!("{weight}: expected a finite weight ≥ 0"),
+                ));
+            }
+        }
+        if weights.iter().all(|(_, w)| *w == 0.0) {
+            return Err(crate::error::ConfigError::invalid(
+                "saliency.loss",
+                "every weight is 0: nothing to learn",
+            ));
+        }
+        Ok(())
+    }
+
     /// The weighted sum; terms with weight 0 are not computed.
     pub fn forward(
         &self,

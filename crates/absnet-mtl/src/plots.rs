@@ -6,6 +6,24 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
+use crate::log::{self, LogRecord};
+
+/// Why the curves could not be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("{path}: {message}")]
+    File {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    #[error("drawing the curves: {0}")]
+    Draw(String),
+}
+
+fn draw(e: impl std::fmt::Display) -> PlotError {
+    PlotError::Draw(e.to_string())
+}
+
 /// DejaVu Sans Mono (Bitstream Vera licence, `assets/fonts/`): text needs a font, and the system's
 /// may not exist.
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansMono.ttf");
@@ -13,34 +31,40 @@ static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansMono.ttf");
 type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
 /// The curves of a log: (loss per task, weight per task, validation score per metric).
-fn read_log(text: &str) -> (Series, Series, Series) {
+fn curves(records: &[LogRecord]) -> (Series, Series, Series) {
     let (mut losses, mut weights, mut validation) = (Series::new(), Series::new(), Series::new());
-    for line in text.lines() {
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let step = record["step"].as_f64().unwrap_or(0.0);
-        for (name, series) in [("losses", &mut losses), ("weights", &mut weights)] {
-            if let Some(values) = record[name].as_object() {
-                for (task, v) in values {
-                    if let Some(v) = v.as_f64() {
-                        series.entry(task.clone()).or_default().push((step, v));
+    for record in records {
+        match record {
+            LogRecord::Step {
+                step,
+                losses: l,
+                weights: w,
+                ..
+            } => {
+                for (values, series) in [(l, &mut losses), (w, &mut weights)] {
+                    for (task, &v) in values {
+                        series
+                            .entry(task.to_string())
+                            .or_default()
+                            .push((*step as f64, v));
                     }
                 }
             }
-        }
-        if let Some(tasks) = record["validation"].as_object() {
-            let epoch = record["epoch"].as_f64().unwrap_or(0.0) + 1.0;
-            for (task, metrics) in tasks {
-                for (metric, v) in metrics.as_object().into_iter().flatten() {
-                    if let Some(v) = v.as_f64() {
+            LogRecord::Epoch {
+                epoch,
+                validation: v,
+                ..
+            } => {
+                for (task, scores) in v {
+                    for (metric, &value) in scores {
                         validation
                             .entry(format!("{task} {metric}"))
                             .or_default()
-                            .push((epoch, v));
+                            .push((*epoch as f64 + 1.0, value));
                     }
                 }
             }
+            _ => {}
         }
     }
     for series in losses.values_mut() {
@@ -89,7 +113,7 @@ fn panel(
     title: &str,
     x_label: &str,
     series: &Series,
-) -> Result<(), String> {
+) -> Result<(), PlotError> {
     let Some(((x0, x1), (y0, y1))) = bounds(series) else {
         return Ok(());
     };
@@ -99,13 +123,13 @@ fn panel(
         .x_label_area_size(30)
         .y_label_area_size(50)
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| e.to_string())?;
+        .map_err(draw)?;
     chart
         .configure_mesh()
         .x_desc(x_label)
         .label_style(("sans-serif", 12))
         .draw()
-        .map_err(|e| e.to_string())?;
+        .map_err(draw)?;
     for (i, (name, points)) in series.iter().enumerate() {
         let colour = Palette99::pick(i).to_rgba();
         chart
@@ -113,7 +137,7 @@ fn panel(
                 points.iter().copied(),
                 colour.stroke_width(2),
             ))
-            .map_err(|e| e.to_string())?
+            .map_err(draw)?
             .label(name)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour.stroke_width(2)));
     }
@@ -123,21 +147,25 @@ fn panel(
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
-        .map_err(|e| e.to_string())
+        .map_err(draw)
 }
 
 /// Draws `log`'s curves into `png` (1500 × 450: losses, weights, validation), written to a
 /// temporary file first and renamed.
-pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
-    let (losses, weights, validation) = read_log(&text);
+pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), PlotError> {
+    let file = |path: &Path, e: &dyn std::fmt::Display| PlotError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let text = std::fs::read_to_string(log).map_err(|e| file(log, &e))?;
+    let (losses, weights, validation) = curves(&log::read(&text));
     // Registering twice is harmless: the font is replaced by itself.
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| "the bundled font does not load".to_string())?;
+        .map_err(|_| draw("the bundled font does not load"))?;
     let tmp = png.with_extension("tmp.png");
     {
         let root = BitMapBackend::new(&tmp, (1500, 450)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        root.fill(&WHITE).map_err(draw)?;
         let areas = root.split_evenly((1, 3));
         panel(
             &areas[0],
@@ -147,10 +175,9 @@ pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), String> {
         )?;
         panel(&areas[1], "task weights", "step", &weights)?;
         panel(&areas[2], "validation", "epoch", &validation)?;
-        root.present()
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        root.present().map_err(|e| file(&tmp, &e))?;
     }
-    std::fs::rename(&tmp, png).map_err(|e| format!("{}: {e}", png.display()))
+    std::fs::rename(&tmp, png).map_err(|e| file(png, &e))
 }
 
 #[cfg(test)]
@@ -159,14 +186,16 @@ mod tests {
 
     #[test]
     fn a_log_becomes_curves() {
+        let lr = r#""lr":{"shared":0.1,"balancing":0.0,"saliency":1.0}"#;
         let log = [
-            r#"{"epoch":0,"step":1,"losses":{"saliency":2.0},"weights":{"saliency":1.0}}"#,
-            r#"{"epoch":0,"step":2,"losses":{"aesthetics":0.5},"weights":{"aesthetics":1.0}}"#,
-            r#"{"epoch":0,"step":3,"losses":{"saliency":1.0},"weights":{"saliency":0.8}}"#,
-            r#"{"epoch":0,"step":3,"validation":{"saliency":{"cc":0.3,"nss":1.0}}}"#,
+            format!(r#"{{"record":"step","epoch":0,"step":1,"losses":{{"saliency":2.0}},"weights":{{"saliency":1.0}},{lr}}}"#),
+            format!(r#"{{"record":"step","epoch":0,"step":2,"losses":{{"aesthetics":0.5}},"weights":{{"aesthetics":1.0}},{lr}}}"#),
+            format!(r#"{{"record":"step","epoch":0,"step":3,"losses":{{"saliency":1.0}},"weights":{{"saliency":0.8}},{lr}}}"#),
+            r#"{"record":"epoch","epoch":0,"step":3,"validation":{"saliency":{"cc":0.3,"nss":1.0}},"skipped":0,"mean_losses":{"saliency":1.5},"task_weights":{"saliency":1.0}}"#.to_string(),
+            r#"{"record":"step","epoch":0,"step":4,"los"#.to_string(),
         ]
         .join("\n");
-        let (losses, weights, validation) = read_log(&log);
+        let (losses, weights, validation) = curves(&log::read(&log));
         assert_eq!(losses["saliency"], vec![(1.0, 2.0), (3.0, 1.5)]);
         assert_eq!(weights["saliency"], vec![(1.0, 1.0), (3.0, 0.8)]);
         assert_eq!(validation["saliency cc"], vec![(1.0, 0.3)]);

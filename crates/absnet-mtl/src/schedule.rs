@@ -33,12 +33,19 @@ impl Default for TaskSchedule {
 }
 
 impl TaskSchedule {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::error::ConfigError> {
         match self {
-            Self::Alternating { round_steps, round_epochs } => match (round_steps, round_epochs) {
+            Self::Alternating {
+                round_steps,
+                round_epochs,
+            } => match (round_steps, round_epochs) {
                 (Some(n), None) | (None, Some(n)) if *n > 0 => Ok(()),
-                _ => Err("task_schedule: `alternating` needs exactly one of round_steps and round_epochs, positive".into()),
+                _ => Err(crate::error::ConfigError::invalid(
+                    "task_schedule",
+                    "`alternating` needs exactly one of round_steps and round_epochs, at least 1",
+                )),
             },
+
             _ => Ok(()),
         }
     }

@@ -197,7 +197,11 @@ fn dwa_weights_follow_the_loss_ratio_of_the_last_two_epochs() {
     );
     // The history survives a checkpoint.
     let mut restored = Dwa::new(2, 2.0);
-    restored.restore(&method.state()).unwrap();
+    assert!(restored.restore(&method.state()));
+    assert!(
+        !Dwa::new(2, 2.0).restore(&absnet_mtl::balancing::BalancerState::Pcgrad { steps: 3 }),
+        "another method's state is refused"
+    );
     assert_eq!(restored.task_weights(), got);
 }
 

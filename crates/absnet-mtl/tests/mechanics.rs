@@ -2,10 +2,11 @@
 //! moves each parameter group by what its own Adam prescribes, frozen groups not at all.
 
 use absnet_model::weights::module_tensors;
-use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
-use absnet_mtl::groups::{GroupConfig, GroupOptimizers, GroupRates};
+use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Head, PerHead};
+use absnet_mtl::gradients::step_gradients;
+use absnet_mtl::groups::{GroupConfig, GroupOptimizers, Groups};
 use absnet_mtl::losses;
-use absnet_mtl::run::step_gradients;
+
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use ndarray::Array2;
 
@@ -112,15 +113,17 @@ fn one_step(shared: GroupConfig) -> ([f32; 3], bool) {
         losses::tv(out.saliency.unwrap(), density) + losses::emd2(out.aesthetics.unwrap(), votes);
     let mut grads = loss.backward();
     let gradients = step_gradients(&mut grads, &model);
-    let (saliency, aesthetics) = (GroupConfig::adam(1e-2), GroupConfig::adam(1e-1));
-    let mut optimizers = GroupOptimizers::new(&model, &shared, &saliency, &aesthetics);
-    let schedule = absnet_mtl::groups::LrSchedule::Constant;
-    let rates = GroupRates {
-        shared: shared.lr_at(0, 1, 0, &schedule),
-        saliency: saliency.lr_at(0, 1, 0, &schedule),
-        aesthetics: aesthetics.lr_at(0, 1, 0, &schedule),
+    let groups = Groups {
+        shared,
+        balancing: GroupConfig::adam(1.0),
+        heads: PerHead::from([
+            (Head::Saliency, GroupConfig::adam(1e-2)),
+            (Head::Aesthetics, GroupConfig::adam(1e-1)),
+        ]),
     };
-    let model = optimizers.step(model, gradients, rates);
+    let mut optimizers = GroupOptimizers::new(&model, &groups);
+    let rates = groups.rates(0, 1, 0, &absnet_mtl::groups::LrSchedule::Constant);
+    let model = optimizers.step(model, gradients, &rates);
     let after = module_tensors(&model);
     let mut largest = [0f32; 3];
     let mut statistics_moved = false;

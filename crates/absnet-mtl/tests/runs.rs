@@ -6,13 +6,14 @@
 use std::path::PathBuf;
 
 use absnet_data::loader::{Loader, LoaderConfig, Skipped};
+use absnet_model::Head;
 use absnet_model::weights::module_tensors;
 use absnet_mtl::balancing::BalancingConfig;
 use absnet_mtl::config::AestheticsTask;
 use absnet_mtl::config::TrainConfig;
-use absnet_mtl::run::train;
+use absnet_mtl::run::{Start, train};
 use absnet_mtl::schedule::TaskSchedule;
-use absnet_mtl::tasks::{load_tasks, validate_saliency};
+use absnet_mtl::tasks::{Objective, Saliency, load_tasks};
 use burn::tensor::Device;
 
 fn config(dir: &std::path::Path) -> Option<TrainConfig> {
@@ -26,7 +27,7 @@ fn config(dir: &std::path::Path) -> Option<TrainConfig> {
     config.steps_per_epoch = Some(8);
     config.val_images = Some(24);
     let task = config.saliency.as_mut().unwrap();
-    task.datasets = vec![format!("osie:{}", osie.display())];
+    task.datasets = vec![format!("osie:{}", osie.display()).parse().unwrap()];
     task.split = dir.join("split.json");
     Some(config)
 }
@@ -63,19 +64,22 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
         .unwrap()
         .load_backbone(config.backbone_weights.as_ref().unwrap())
         .unwrap();
-    let before = validate_saliency(&start_model, &examples, &config, &device);
-    let summary = train(&config, &dir.join("run"), false, &device, &|_| {}).unwrap();
-    let after = summary
-        .validations
-        .last()
-        .unwrap()
-        .1
-        .saliency
-        .clone()
-        .unwrap();
+    let before = Saliency::new(&config).validate(&start_model, &examples, &device);
+    let summary = train(&config, &dir.join("run"), Start::New, &device, &|_| {}).unwrap();
+    let after = summary.validations.last().unwrap().1[&Head::Saliency].clone();
     eprintln!("before {before:?}\nafter  {after:?}");
-    assert!(after.kld < before.kld, "KLD {} → {}", before.kld, after.kld);
-    assert!(after.cc > before.cc, "CC {} → {}", before.cc, after.cc);
+    assert!(
+        after["kld"] < before["kld"],
+        "KLD {} → {}",
+        before["kld"],
+        after["kld"]
+    );
+    assert!(
+        after["cc"] > before["cc"],
+        "CC {} → {}",
+        before["cc"],
+        after["cc"]
+    );
 }
 
 #[test]
@@ -84,24 +88,25 @@ fn stopping_and_resuming_ends_where_an_uninterrupted_run_ends() {
     let dir = temp_dir("resume");
     let Some(config) = config(&dir) else { return };
     let device = Device::flex();
-    let straight = train(&config, &dir.join("straight"), false, &device, &|_| {}).unwrap();
+    let straight = train(&config, &dir.join("straight"), Start::New, &device, &|_| {}).unwrap();
     // The same run stopped after its first epoch (as a kill after the checkpoint would) …
     let mut first = config.clone();
     first.epochs = 1;
     let resumed_dir = dir.join("resumed");
-    train(&first, &resumed_dir, false, &device, &|_| {}).unwrap();
+    train(&first, &resumed_dir, Start::New, &device, &|_| {}).unwrap();
     // … and resumed for the second epoch (a changed configuration is refused).
     let latest = resumed_dir.join("checkpoints/latest.json");
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&latest).unwrap()).unwrap();
     assert_eq!(state["epoch"], 1);
     let mut changed = config.clone();
-    changed.groups.saliency.lr *= 2.0;
-    let err = train(&changed, &resumed_dir, true, &device, &|_| {})
-        .unwrap_err()
+    changed.groups.heads.get_mut(&Head::Saliency).unwrap().lr *= 2.0;
+    let err = train(&changed, &resumed_dir, Start::Resume, &device, &|_| {})
+        .err()
+        .unwrap()
         .to_string();
     assert!(err.contains("another configuration"), "{err}");
-    let resumed = train(&config, &resumed_dir, true, &device, &|_| {}).unwrap();
+    let resumed = train(&config, &resumed_dir, Start::Resume, &device, &|_| {}).unwrap();
     assert_eq!(
         (resumed.epochs, resumed.steps),
         (straight.epochs, straight.steps)
@@ -172,7 +177,7 @@ fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
     config.val_images = Some(8);
     config.model.heads.aesthetics = Some(absnet_model::heads::AestheticsHeadConfig::default());
     config.aesthetics = Some(AestheticsTask {
-        datasets: vec![format!("ava:{}", ava.display())],
+        datasets: vec![format!("ava:{}", ava.display()).parse().unwrap()],
         split: dir.join("ava-split.json"),
         split_seed: 1,
         split_ratios: [0.75, 0.25, 0.0],
@@ -201,7 +206,7 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         round_epochs: None,
     };
     let run = dir.join("run");
-    let summary = train(&config, &run, false, &Device::flex(), &|_| {}).unwrap();
+    let summary = train(&config, &run, Start::New, &Device::flex(), &|_| {}).unwrap();
     // Rounds of two steps: saliency, saliency, aesthetics, aesthetics, …
     let trained: Vec<String> = log_records(&run)
         .iter()
@@ -224,27 +229,23 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
     );
     assert_eq!(trained.len(), 12);
     let (_, last) = summary.validations.last().unwrap();
-
-    let (s, a) = (
-        last.saliency.clone().unwrap(),
-        last.aesthetics.clone().unwrap(),
-    );
+    let (s, a) = (&last[&Head::Saliency], &last[&Head::Aesthetics]);
     eprintln!("{s:?}\n{a:?}");
-    assert!(s.cc.is_finite() && a.emd.is_finite() && a.emd > 0.0);
+    assert!(s["cc"].is_finite() && a["emd"].is_finite() && a["emd"] > 0.0);
     assert!(run.join("curves.png").exists());
     // The exported model says both heads are trained, and on what.
-    let card = absnet_mtl::run::export(
+    let card = absnet_mtl::export::export(
         &run,
         &dir.join("model.safetensors"),
         absnet_model::weights::StoredPrecision::F32,
         &Device::flex(),
     )
     .unwrap();
-    assert!(card.heads["saliency"].trained && card.heads["aesthetics"].trained);
+    assert!(card.heads[&Head::Saliency].trained && card.heads[&Head::Aesthetics].trained);
     assert!(
-        card.heads["aesthetics"].data[0].starts_with("ava:"),
+        card.heads[&Head::Aesthetics].data[0].starts_with("ava:"),
         "{:?}",
-        card.heads["aesthetics"].data
+        card.heads[&Head::Aesthetics].data
     );
 }
 
@@ -259,7 +260,7 @@ fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
     config.balancing = BalancingConfig::Uncertainty {};
     config.checkpoint_steps = Some(4);
     let device = Device::flex();
-    let straight = train(&config, &dir.join("straight"), false, &device, &|_| {}).unwrap();
+    let straight = train(&config, &dir.join("straight"), Start::New, &device, &|_| {}).unwrap();
     let records = log_records(&dir.join("straight"));
     let first = &records[0];
     assert_eq!(
@@ -278,7 +279,7 @@ fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
     // A run killed after step 5 (its step-4 checkpoint committed) and resumed from there.
     let killed = dir.join("killed");
     let kill = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        train(&config, &killed, false, &device, &|p| {
+        train(&config, &killed, Start::New, &device, &|p| {
             assert!(p.step < 5, "killed at step {}", p.step)
         })
     }));
@@ -291,7 +292,7 @@ fn joint_steps_with_learned_balancing_resume_mid_epoch_bitwise() {
         (state["step"].as_u64(), state["epoch"].as_u64()),
         (Some(4), Some(0))
     );
-    let resumed = train(&config, &killed, true, &device, &|_| {}).unwrap();
+    let resumed = train(&config, &killed, Start::Resume, &device, &|_| {}).unwrap();
     assert_eq!(resumed.steps, straight.steps);
     let (a, b) = (
         module_tensors(&straight.model),
@@ -330,10 +331,14 @@ fn a_missing_dataset_fails_before_training_starts() {
     let Some(mut config) = config(&dir) else {
         return;
     };
-    config.saliency.as_mut().unwrap().datasets = vec!["osie:/nonexistent/osie".into()];
-    let err = train(&config, &dir.join("run"), false, &Device::flex(), &|_| {
-        panic!("no step may run")
-    })
+    config.saliency.as_mut().unwrap().datasets = vec!["osie:/nonexistent/osie".parse().unwrap()];
+    let err = train(
+        &config,
+        &dir.join("run"),
+        Start::New,
+        &Device::flex(),
+        &|_| panic!("no step may run"),
+    )
     .unwrap_err()
     .to_string();
     assert!(err.contains("/nonexistent/osie"), "{err}");
@@ -354,11 +359,11 @@ fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_sta
     config.epochs = 1;
     let device = Device::flex();
     let run = dir.join("stop");
-    let err = train(&config, &run, false, &device, &|_| {})
+    let err = train(&config, &run, Start::New, &device, &|_| {})
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("not finite") && err.contains("step 2"),
+        err.contains("not finite") && err.contains("step 2") && err.contains("step-1, is kept"),
         "{err}"
     );
     let state: serde_json::Value = serde_json::from_str(
@@ -370,11 +375,48 @@ fn a_non_finite_loss_stops_the_run_or_skips_the_step_and_the_last_checkpoint_sta
     // Skipping instead: the run finishes, and every skipped step is in the log.
     config.non_finite = absnet_mtl::config::NonFinite::Skip;
     let run = dir.join("skip");
-    let summary = train(&config, &run, false, &device, &|_| {}).unwrap();
+    let summary = train(&config, &run, Start::New, &device, &|_| {}).unwrap();
     assert_eq!(summary.steps, 8);
     let skipped = log_records(&run)
         .iter()
         .filter(|r| r["skipped"].is_string())
         .count();
     assert!(skipped >= 1, "skipped steps are logged");
+}
+
+#[test]
+fn a_run_folder_is_never_appended_to_by_mistake() {
+    let dir = temp_dir("folders");
+    let Some(config) = config(&dir) else {
+        return;
+    };
+    let device = Device::flex();
+    let never = |_: &absnet_mtl::run::Progress| panic!("no step may run");
+    // --resume where no run was started is refused, not a silent fresh start.
+    let err = train(
+        &config,
+        &dir.join("nothing"),
+        Start::Resume,
+        &device,
+        &never,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no run to resume"), "{err}");
+    // A folder holding a run needs --resume or --overwrite.
+    let run = dir.join("earlier");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("log.jsonl"), "{}\n").unwrap();
+    let err = train(&config, &run, Start::New, &device, &never)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--resume") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("log.jsonl")).unwrap(),
+        "{}\n",
+        "left untouched"
+    );
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use absnet_data::pipeline::{self, Fit};
-use absnet_model::{AbsNet, ModelCard, ModelError, card};
+use absnet_model::{AbsNet, Head, ModelCard, ModelError, card};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -123,10 +123,11 @@ impl Predictor {
         device: &Device,
     ) -> Result<Self, PredictError> {
         let (model, card) = card::load_model(path, device)?;
-        if model.saliency.is_none() || !card.is_trained("saliency") {
+        if model.saliency.is_none() || !card.is_trained(Head::Saliency) {
             return Err(PredictError::NoSaliency(path.to_path_buf()));
         }
-        let aesthetics = model.aesthetics.is_some() && card.is_trained("aesthetics");
+        let aesthetics = model.aesthetics.is_some() && card.is_trained(Head::Aesthetics);
+
         let size = options.size.or(card.input).unwrap_or(DEFAULT_INPUT);
         let [width, height] = size;
         // The encoder works at stride 8 at most; below that there is no feature map left.

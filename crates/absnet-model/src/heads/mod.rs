@@ -7,9 +7,43 @@ mod saliency;
 pub use aesthetics::{AestheticsHead, AestheticsHeadConfig, PyramidPooling};
 pub use saliency::{SaliencyHead, SaliencyHeadConfig};
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::backbone::Tap;
+
+/// The task heads a model can have, in the order a run trains them. A third task is a variant
+/// here, its module beside the others, and its field in [`crate::AbsNet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// Where people look: a map in (0, 1) at the input size.
+    Saliency,
+    /// How good the photo looks: a distribution over the scores 1–10.
+    Aesthetics,
+}
+
+impl Head {
+    pub const ALL: [Head; 2] = [Head::Saliency, Head::Aesthetics];
+
+    /// The name used in configs, model cards and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Head::Saliency => "saliency",
+            Head::Aesthetics => "aesthetics",
+        }
+    }
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One value per head (serialised as a map keyed by the heads' names).
+pub type PerHead<T> = BTreeMap<Head, T>;
 
 /// Which encoder output a head reads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,7 +7,7 @@
 //! temperature; `λₜ = 1` for the first two epochs. A task not trained in one of the two epochs
 //! counts as `wₜ = 1`.
 
-use super::{Balancing, Combined, TaskStep};
+use super::{BalancerState, Balancing, Combined, TaskStep};
 
 pub struct Dwa {
     temperature: f64,
@@ -66,14 +66,18 @@ impl Balancing for Dwa {
         self.weights.clone()
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "history": self.history })
+    fn state(&self) -> BalancerState {
+        BalancerState::Dwa {
+            history: self.history.clone(),
+        }
     }
 
-    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.history = serde_json::from_value(state["history"].clone())
-            .map_err(|e| format!("DWA history: {e}"))?;
+    fn restore(&mut self, state: &BalancerState) -> bool {
+        let BalancerState::Dwa { history } = state else {
+            return false;
+        };
+        self.history = history.clone();
         self.update_weights();
-        Ok(())
+        true
     }
 }

@@ -10,7 +10,7 @@
 
 use burn::tensor::Device;
 
-use super::{Balancing, Combined, Learned, TaskStep, spread, step_mask};
+use super::{BalancerState, Balancing, Combined, Learned, TaskStep, spread, step_mask};
 use crate::gradients::dot;
 use crate::groups::GroupConfig;
 
@@ -79,14 +79,18 @@ impl Balancing for GradNorm {
         self.weights.values()
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "initial_losses": self.initial_losses })
+    fn state(&self) -> BalancerState {
+        BalancerState::GradNorm {
+            initial_losses: self.initial_losses.clone(),
+        }
     }
 
-    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.initial_losses = serde_json::from_value(state["initial_losses"].clone())
-            .map_err(|e| format!("GradNorm initial losses: {e}"))?;
-        Ok(())
+    fn restore(&mut self, state: &BalancerState) -> bool {
+        let BalancerState::GradNorm { initial_losses } = state else {
+            return false;
+        };
+        self.initial_losses = initial_losses.clone();
+        true
     }
 
     fn learned(&mut self) -> Option<&mut Learned> {

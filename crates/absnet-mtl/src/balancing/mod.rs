@@ -32,6 +32,7 @@ pub use gradnorm::GradNorm;
 pub use pcgrad::{PcGrad, project_conflicts};
 pub use uncertainty::Uncertainty;
 
+use crate::error::{ConfigError, TrainError, file_error};
 use crate::gradients::weighted_sum;
 use crate::groups::GroupConfig;
 
@@ -75,6 +76,22 @@ impl Default for BalancingConfig {
 }
 
 impl BalancingConfig {
+    /// The methods' options in range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::Dwa { temperature } => {
+                crate::config::positive("balancing.temperature", *temperature)
+            }
+            Self::GradNorm { alpha } if !(alpha.is_finite() && *alpha >= 0.0) => {
+                Err(ConfigError::invalid(
+                    "balancing.alpha",
+                    format!("{alpha}: expected a finite number ≥ 0"),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The method for `fixed_weights.len()` tasks; `group` trains its own parameters, if any,
     /// on `device` (an autodiff device).
     pub fn build(
@@ -128,6 +145,21 @@ impl Combined {
     }
 }
 
+/// What a method keeps between steps, in checkpoints (its own parameters are saved beside).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum BalancerState {
+    /// Nothing beyond its parameters.
+    #[default]
+    Stateless,
+    /// DWA: the mean losses of the last two epochs, older first.
+    Dwa { history: Vec<Vec<Option<f64>>> },
+    /// GradNorm: each task's first loss.
+    GradNorm { initial_losses: Vec<Option<f64>> },
+    /// PCGrad: steps taken (seeds the order in which conflicts are projected).
+    Pcgrad { steps: u64 },
+}
+
 /// A loss-balancing method.
 pub trait Balancing {
     /// The shared gradient and task weights of one step (and, for methods that learn, one
@@ -149,12 +181,13 @@ pub trait Balancing {
     fn task_weights(&self) -> Vec<f64>;
 
     /// History kept between steps, for checkpoints.
-    fn state(&self) -> serde_json::Value {
-        serde_json::Value::Null
+    fn state(&self) -> BalancerState {
+        BalancerState::Stateless
     }
 
-    fn restore(&mut self, _state: &serde_json::Value) -> Result<(), String> {
-        Ok(())
+    /// Takes up the history of a checkpoint; `false` when it is another method's.
+    fn restore(&mut self, state: &BalancerState) -> bool {
+        *state == BalancerState::Stateless
     }
 
     /// The method's own parameters with their optimizer, if it has any.
@@ -227,30 +260,31 @@ impl Learned {
         Tensor::from_data(TensorData::new(values, [n]), &self.device)
     }
 
-    pub fn save(&self, dir: &Path) -> Result<(), String> {
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        let path = dir.join("balancing.bpk");
         self.params
             .clone()
-            .save_file(dir.join("balancing.bpk"))
-            .map_err(|e| format!("{}: {e:?}", dir.join("balancing.bpk").display()))?;
+            .save_file(&path)
+            .map_err(|e| file_error(&path, format!("{e:?}")))?;
         let path = dir.join("optimizer-balancing.bpk");
         self.optimizer
             .save(&path)
-            .map_err(|e| format!("{}: {e:?}", path.display()))
+            .map_err(|e| file_error(&path, format!("{e:?}")))
     }
 
-    pub fn load(&mut self, dir: &Path) -> Result<(), String> {
+    pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
         let path = dir.join("balancing.bpk");
         self.params = self
             .params
             .clone()
             .try_load_file(&path)
-            .map_err(|e| format!("{}: {e:?}", path.display()))?;
+            .map_err(|e| file_error(&path, format!("{e:?}")))?;
         let path = dir.join("optimizer-balancing.bpk");
         self.optimizer = self
             .optimizer
             .clone()
             .load(&path)
-            .map_err(|e| format!("{}: {e:?}", path.display()))?;
+            .map_err(|e| file_error(&path, format!("{e:?}")))?;
         Ok(())
     }
 }

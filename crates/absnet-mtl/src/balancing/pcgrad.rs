@@ -5,7 +5,7 @@
 
 use burn::tensor::Tensor;
 
-use super::{Balancing, Combined, TaskStep};
+use super::{BalancerState, Balancing, Combined, TaskStep};
 use crate::gradients::dot;
 
 pub struct PcGrad {
@@ -77,14 +77,15 @@ impl Balancing for PcGrad {
         Vec::new()
     }
 
-    fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "steps": self.steps })
+    fn state(&self) -> BalancerState {
+        BalancerState::Pcgrad { steps: self.steps }
     }
 
-    fn restore(&mut self, state: &serde_json::Value) -> Result<(), String> {
-        self.steps = state["steps"]
-            .as_u64()
-            .ok_or("PCGrad state: no step count")?;
-        Ok(())
+    fn restore(&mut self, state: &BalancerState) -> bool {
+        let BalancerState::Pcgrad { steps } = state else {
+            return false;
+        };
+        self.steps = *steps;
+        true
     }
 }

@@ -1,0 +1,70 @@
+//! `absnet export`: a run's best checkpoint as a model file with its card.
+
+use std::path::Path;
+
+use absnet_model::weights::StoredPrecision;
+use absnet_model::{AbsNet, ModelCard};
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::checkpoint::Saver;
+use crate::config::TrainConfig;
+use crate::error::{TrainError, file_error};
+
+/// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output`; the
+/// card marks each trained head, with its data.
+pub fn export(
+    run_dir: &Path,
+    output: &Path,
+    precision: StoredPrecision,
+    device: &Device,
+) -> Result<ModelCard, TrainError> {
+    let config_path = run_dir.join("config.toml");
+    let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
+    let config = TrainConfig::from_toml(&text).map_err(|e| file_error(&config_path, e))?;
+    let saver = Saver {
+        checkpoints: run_dir.join("checkpoints"),
+    };
+    let state = saver.read_state()?;
+    let dir = saver
+        .checkpoints
+        .join(state.best_dir.as_ref().unwrap_or(&state.dir));
+    let path = dir.join("model.bpk");
+    let model = AbsNet::new(&config.model, device)?
+        .try_load_file(&path)
+        .map_err(|e| file_error(&path, format!("{e:?}")))?;
+    let name = output
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let backbone = config.backbone_weights.as_ref().map_or_else(
+        || "none (random initialisation)".into(),
+        |p| p.display().to_string(),
+    );
+    let mut card = ModelCard::new(&name, config.model.clone(), &backbone);
+    card.input = Some(config.input);
+    let trained = format!(
+        "{} of {} epochs, checkpoint {}, validation score {:.4}",
+        state.epoch,
+        config.epochs,
+        dir.display(),
+        state.best_score.unwrap_or(f64::NAN)
+    );
+    for task in config.tasks() {
+        if let Some(head) = card.heads.get_mut(&task.head) {
+            head.trained = true;
+            head.data = task
+                .datasets
+                .iter()
+                .map(|d| format!("{d} (train part of {})", task.split.display()))
+                .collect();
+            head.notes = format!(
+                "{trained} (best: the first task's selection metric, saliency CC or aesthetics SRCC)"
+            );
+        }
+    }
+    if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+    }
+    absnet_model::card::save_model(&model, &card, output, precision)?;
+    Ok(card)
+}
