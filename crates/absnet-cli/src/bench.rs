@@ -257,29 +257,35 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
     let rss = peak_rss_mb().map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
     println!("absnet   {ours:>9.1} ms/step   peak RSS {rss}");
     if let Some(python) = &args.reference {
-        let reference_args = [
-            "--height",
-            &args.height.to_string(),
-            "--width",
-            &args.width.to_string(),
-            "--batch",
-            &args.batch.to_string(),
-            "--repeats",
-            &args.repeats.to_string(),
-            "--threads",
-            &threads.to_string(),
-        ]
-        .map(String::from);
-        let reference = reference_json(python, "bench_torch_train.py", &reference_args)?;
-        let theirs = reference["ms_per_step"]
-            .as_f64()
-            .context("bench_torch_train.py printed no `ms_per_step`")?;
-        let their_rss = reference["max_rss_mb"]
-            .as_f64()
-            .map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
-        println!("PyTorch  {theirs:>9.1} ms/step   peak RSS {their_rss}");
-        println!("speed-up {:>9.2}×", theirs / ours);
+        print_torch_train(python, args, threads, ours)?;
     }
+    Ok(())
+}
+
+/// The same training step timed in PyTorch, printed beside absnet's.
+fn print_torch_train(python: &Path, args: &TrainArgs, threads: usize, ours: f64) -> Result<()> {
+    let reference_args = [
+        "--height",
+        &args.height.to_string(),
+        "--width",
+        &args.width.to_string(),
+        "--batch",
+        &args.batch.to_string(),
+        "--repeats",
+        &args.repeats.to_string(),
+        "--threads",
+        &threads.to_string(),
+    ]
+    .map(String::from);
+    let reference = reference_json(python, "bench_torch_train.py", &reference_args)?;
+    let theirs = reference["ms_per_step"]
+        .as_f64()
+        .context("bench_torch_train.py printed no `ms_per_step`")?;
+    let their_rss = reference["max_rss_mb"]
+        .as_f64()
+        .map_or_else(|| "-".into(), |m| format!("{m:.0} MB"));
+    println!("PyTorch  {theirs:>9.1} ms/step   peak RSS {their_rss}");
+    println!("speed-up {:>9.2}×", theirs / ours);
     Ok(())
 }
 
@@ -300,11 +306,10 @@ fn synthetic_batch(
             let density: Vec<f32> = (0..plane).map(|_| rng.random::<f32>()).collect();
             let sum: f32 = density.iter().sum();
             let fixations = (0..10)
-                .map(|_| {
-                    absnet_metrics::Fixation::new(
-                        rng.random_range(0.0..f64::from(w)),
-                        rng.random_range(0.0..f64::from(h)),
-                    )
+                .map(|_| absnet_data::GazePoint {
+                    x: rng.random_range(0.0..f64::from(w)),
+                    y: rng.random_range(0.0..f64::from(h)),
+                    duration_ms: None,
                 })
                 .collect();
             absnet_data::loader::Example {
@@ -361,8 +366,9 @@ fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {
 /// prediction scored with the ground-truth density (σ 24), NSS, CC, KLD, SIM, AUC-Judd, shuffled
 /// AUC (the next 10 images' fixations) and IG; images in parallel.
 fn run_metrics(args: &MetricsArgs) -> Result<()> {
+    use absnet_data::density::{Border, density_map};
     use absnet_metrics::saliency::{
-        self, AucJuddOptions, Border, KldVariant, NssOptions, RocThresholds, SimVariant,
+        self, AucJuddOptions, KldVariant, NssOptions, RocThresholds, SimVariant,
     };
     use absnet_metrics::{Duplicates, Fixation};
     use rayon::prelude::*;
@@ -392,10 +398,10 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
     let start = Instant::now();
     let checksum: f64 = (0..samples.len())
         .into_par_iter()
-        .map(|i| -> Result<f64, absnet_metrics::MetricError> {
+        .map(|i| -> Result<f64> {
             let fix = &fixations[i];
             let m = centre.view();
-            let gt = saliency::density_map(W, H, fix, 24.0, Border::Zero)?;
+            let gt = density_map(W, H, fix.iter().map(|f| (f.x, f.y)), 24.0, Border::Zero)?;
             let others: Vec<f64> = (1..=10)
                 .flat_map(|k| &fixations[(i + k) % samples.len()])
                 .map(|f| centre[(f.y as usize, f.x as usize)])

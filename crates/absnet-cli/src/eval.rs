@@ -86,74 +86,27 @@ pub fn run(eval: Eval) -> Result<()> {
             sigma_fraction,
             conventions,
             json,
-        } => {
-            let samples = dataset.load()?;
-            let sigma = match sigma_fraction {
-                Some(_) => 0.0,
-                None => sigma.or(dataset.default_sigma()).with_context(|| {
-                    format!(
-                        "{}: the dataset has no known σ; pass --sigma or --sigma-fraction",
-                        dataset.path().display()
-                    )
-                })?,
-            };
-            let mut options = match conventions {
-                Conventions::Mit => SaliencyEvalOptions::mit(sigma),
-                Conventions::Pysaliency => SaliencyEvalOptions::pysaliency(sigma),
-            };
-            options.sigma_fraction = sigma_fraction;
-            let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
-                    .expect("valid template"),
-            );
-            let report =
-                absnet_eval::saliency::evaluate(&samples, &predictions, &options, &|| bar.inc(1))?;
-            bar.finish_and_clear();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
-        }
+        } => saliency(
+            &dataset,
+            &predictions,
+            sigma,
+            sigma_fraction,
+            conventions,
+            json,
+        ),
         Eval::Baselines {
             dataset,
             split,
             part,
             sigma_fraction,
             centre_bias,
-        } => {
-            let samples = dataset.load_named()?;
-            let split_file = Split::read(&split)?;
-            let train = split_file.select_present(&samples, &split_file.train);
-            let ids = match part {
-                Part::Train => &split_file.train,
-                Part::Val => &split_file.val,
-                Part::Test => &split_file.test,
-            };
-            let chosen = split_file.select_present(&samples, ids);
-            let observers = absnet_eval::baselines::inter_observer(&chosen, sigma_fraction)?;
-            println!(
-                "{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):",
-                observers.images
-            );
-            println!(
-                "  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}",
-                observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim
-            );
-            if let Some(out) = centre_bias {
-                let n = absnet_eval::baselines::write_centre_bias(
-                    &train,
-                    &chosen,
-                    sigma_fraction,
-                    &out,
-                )?;
-                println!(
-                    "{n} centre-bias maps (from {} training images) in {}",
-                    train.len(),
-                    out.display()
-                );
-            }
-        }
+        } => baselines(
+            &dataset,
+            &split,
+            part,
+            sigma_fraction,
+            centre_bias.as_deref(),
+        ),
         Eval::Aesthetics {
             labels,
             predictions,
@@ -162,12 +115,84 @@ pub fn run(eval: Eval) -> Result<()> {
             let labels = absnet_eval::aesthetics::read_distributions(&labels)?;
             let predictions = absnet_eval::aesthetics::read_distributions(&predictions)?;
             let report = absnet_eval::aesthetics::evaluate(&labels, &predictions)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            print_report(&report, json)
         }
+    }
+}
+
+fn print_report(report: &(impl serde::Serialize + std::fmt::Display), json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}
+
+fn saliency(
+    dataset: &DatasetSpec,
+    predictions: &std::path::Path,
+    sigma: Option<f64>,
+    sigma_fraction: Option<f64>,
+    conventions: Conventions,
+    json: bool,
+) -> Result<()> {
+    let samples = dataset.load()?;
+    let sigma = match sigma_fraction {
+        Some(_) => 0.0,
+        None => sigma.or(dataset.default_sigma()).with_context(|| {
+            format!(
+                "{}: the dataset has no known σ; pass --sigma or --sigma-fraction",
+                dataset.path().display()
+            )
+        })?,
+    };
+    let mut options = match conventions {
+        Conventions::Mit => SaliencyEvalOptions::mit(sigma),
+        Conventions::Pysaliency => SaliencyEvalOptions::pysaliency(sigma),
+    };
+    options.sigma_fraction = sigma_fraction;
+    let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
+            .expect("valid template"),
+    );
+    let report = absnet_eval::saliency::evaluate(&samples, predictions, &options, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    print_report(&report, json)
+}
+
+fn baselines(
+    dataset: &DatasetSpec,
+    split: &std::path::Path,
+    part: Part,
+    sigma_fraction: f64,
+    centre_bias: Option<&std::path::Path>,
+) -> Result<()> {
+    let samples = dataset.load_named()?;
+    let split_file = Split::read(split)?;
+    let train = split_file.select_present(&samples, &split_file.train);
+    let ids = match part {
+        Part::Train => &split_file.train,
+        Part::Val => &split_file.val,
+        Part::Test => &split_file.test,
+    };
+    let chosen = split_file.select_present(&samples, ids);
+    let observers = absnet_eval::baselines::inter_observer(&chosen, sigma_fraction)?;
+    println!(
+        "{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):",
+        observers.images
+    );
+    println!(
+        "  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}",
+        observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim
+    );
+    if let Some(out) = centre_bias {
+        let n = absnet_eval::baselines::write_centre_bias(&train, &chosen, sigma_fraction, out)?;
+        println!(
+            "{n} centre-bias maps (from {} training images) in {}",
+            train.len(),
+            out.display()
+        );
     }
     Ok(())
 }

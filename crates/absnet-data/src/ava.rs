@@ -99,39 +99,78 @@ pub(crate) fn select_split(samples: &[Sample], list: &Path) -> Result<Vec<Sample
         .collect()
 }
 
-/// The JSON label form; images are looked for in `images/` beside the file.
-pub fn load_json(path: &Path) -> Result<Vec<Sample>, DataError> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        image_id: String,
-        label: Vec<u64>,
-    }
-    let entries: Vec<Entry> = serde_json::from_str(&read(path)?)
-        .map_err(|e| DataError::invalid(path, format!("not AVA JSON labels: {e}")))?;
-    let root = path.parent().unwrap_or(Path::new("."));
+/// One entry of the AVA JSON form: `{"image_id": "…", "label": [10 numbers]}` (numbers of votes
+/// for labels, probabilities for predictions; `"distribution"` is accepted for `"label"`).
+#[derive(serde::Deserialize)]
+struct JsonEntry {
+    image_id: JsonId,
+    #[serde(alias = "distribution")]
+    label: Vec<f64>,
+}
+
+/// An id written as a string or a number.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum JsonId {
+    Text(String),
+    Number(u64),
+}
+
+/// Every `(image id, 10 values)` of a file in the AVA JSON form, ids unique; the one reader of
+/// that form (labels here, predictions in the evaluation).
+pub fn read_json_distributions(path: &Path) -> Result<Vec<(String, Vec<f64>)>, DataError> {
+    let entries: Vec<JsonEntry> = serde_json::from_str(&read(path)?).map_err(|e| {
+        DataError::invalid(
+            path,
+            format!("not AVA JSON (a list of {{\"image_id\", \"label\"}}): {e}"),
+        )
+    })?;
     let mut seen = HashSet::new();
     entries
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, entry)| {
-            let at = format!("entry {i} ({})", entry.image_id);
+            let id = match entry.image_id {
+                JsonId::Text(id) => id,
+                JsonId::Number(id) => id.to_string(),
+            };
+            let at = format!("entry {i} ({id})");
             if entry.label.len() != 10 {
                 return Err(DataError::invalid(
                     path,
-                    format!("{at}: {} counts; expected 10", entry.label.len()),
+                    format!("{at}: {} values; expected 10", entry.label.len()),
                 ));
             }
-            if !seen.insert(&entry.image_id) {
+            if !seen.insert(id.clone()) {
                 return Err(DataError::invalid(
                     path,
                     format!("{at}: image id appears twice"),
                 ));
             }
-            Ok(sample(
-                root,
-                &entry.image_id,
-                checked_votes(&entry.label, path, &at)?,
-            ))
+            Ok((id, entry.label))
+        })
+        .collect()
+}
+
+/// The JSON label form; images are looked for in `images/` beside the file.
+pub fn load_json(path: &Path) -> Result<Vec<Sample>, DataError> {
+    let root = path.parent().unwrap_or(Path::new("."));
+    read_json_distributions(path)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, values))| {
+            let at = format!("entry {i} ({id})");
+            let counts = values
+                .iter()
+                .map(|&v| {
+                    (v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX))
+                        .then_some(v as u64)
+                        .ok_or_else(|| {
+                            DataError::invalid(path, format!("{at}: `{v}` is not a vote count"))
+                        })
+                })
+                .collect::<Result<Vec<u64>, _>>()?;
+            Ok(sample(root, &id, checked_votes(&counts, path, &at)?))
         })
         .collect()
 }

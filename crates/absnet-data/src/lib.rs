@@ -5,6 +5,7 @@
 pub mod ava;
 pub mod cat2000;
 pub mod check;
+pub mod density;
 mod error;
 mod files;
 pub mod fixatons;

@@ -1,14 +1,13 @@
 //! From samples to model-ready examples: decode, fit to the input size, optionally flip, and
 //! carry the labels along consistently — fixations moved with the pixels, the ground-truth
-//! density drawn at input resolution (the metrics crate's Gaussian, σ scaled with the image) or
+//! density drawn at input resolution ([`crate::density`], σ scaled with the image) or
 //! read from the dataset's own map, vote counts untouched. Batches are decoded in parallel and
 //! visited in a seeded order; with `skip_bad`, samples that fail are counted and left out.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use absnet_metrics::Fixation;
-use absnet_metrics::saliency::{Border, density_map};
+use crate::density::{Border, density_map};
 use image::imageops::{self, FilterType};
 use image::{GrayImage, RgbImage};
 use rand::SeedableRng;
@@ -17,7 +16,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use crate::pipeline::{self, Fit, Placement};
-use crate::{DataError, Sample};
+use crate::{DataError, GazePoint, Sample};
 
 /// How samples become examples.
 #[derive(Clone, Debug)]
@@ -58,7 +57,7 @@ pub struct Example {
     /// RGB8, `size[1]` rows of `size[0]` pixels.
     pub image: RgbImage,
     /// Fixations in input pixels (all observers pooled), after fitting and flipping.
-    pub fixations: Vec<Fixation>,
+    pub fixations: Vec<GazePoint>,
     /// Ground-truth density at input resolution, summing to 1; `None` without saliency labels.
     pub density: Option<Vec<f32>>,
     pub votes: Option<[u32; 10]>,
@@ -112,12 +111,16 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         points.extend(observer.fixations);
     }
     // Points outside the image or not finite carry no position: dropped.
-    let mut fixations: Vec<Fixation> = points
+    let mut fixations: Vec<GazePoint> = points
         .iter()
         .filter(|p| p.x >= 0.0 && p.y >= 0.0 && p.x < ow && p.y < oh)
         .map(|p| {
             let (x, y) = placement.to_input(p.x, p.y);
-            Fixation::new(x.min(f64::from(w) - 1e-9), y.min(f64::from(h) - 1e-9))
+            GazePoint {
+                x: x.min(f64::from(w) - 1e-9),
+                y: y.min(f64::from(h) - 1e-9),
+                duration_ms: None,
+            }
         })
         .collect();
     if flip {
@@ -134,8 +137,14 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
     } else if !fixations.is_empty() {
         let scale = f64::from(placement.content[0]) / ow;
         let sigma = sample.sigma.unwrap_or(config.sigma_fraction * ow.hypot(oh)) * scale;
-        let map = density_map(w as usize, h as usize, &fixations, sigma, Border::Zero)
-            .expect("fixations were clamped into the input");
+        let map = density_map(
+            w as usize,
+            h as usize,
+            fixations.iter().map(|f| (f.x, f.y)),
+            sigma,
+            Border::Zero,
+        )
+        .expect("fixations were clamped into the input");
         Some(normalised(map.iter().map(|&v| v as f32).collect()))
     } else {
         None

@@ -57,29 +57,8 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
                 ));
             }
             let observers = (0..subjects)
-                .map(|j| {
-                    let what = format!("fixations{{{}, {}}}", i + 1, j + 1);
-                    // Cells are stored column-major.
-                    let values = numbers(&cells[i + images * j], &fixations_path, &what)?;
-                    if values.len() % 4 != 0 {
-                        return Err(DataError::invalid(
-                            &fixations_path,
-                            format!(
-                                "{what}: {} values; expected N × 4 [y, x, onset, duration]",
-                                values.len()
-                            ),
-                        ));
-                    }
-                    let n = values.len() / 4;
-                    let fixations = (0..n)
-                        .map(|k| GazePoint {
-                            x: values[n + k],
-                            y: values[k],
-                            duration_ms: Some(values[3 * n + k] * 1000.0),
-                        })
-                        .collect();
-                    Ok(Observer { fixations })
-                })
+                // Cells are stored column-major.
+                .map(|j| observer(&cells[i + images * j], &fixations_path, (i, j)))
                 .collect::<Result<Vec<_>, DataError>>()?;
             let id = format!("{:03}", i + 1);
             Ok(Sample {
@@ -91,4 +70,33 @@ pub fn load_dataset(root: &Path) -> Result<Vec<Sample>, DataError> {
             })
         })
         .collect()
+}
+
+/// One cell of `fixations`: an N × 4 matrix `[y, x, onset s, duration s]` of one observer on one
+/// image (`at` = (image, subject), from 0).
+fn observer(
+    cell: &matrw::MatVariable,
+    path: &Path,
+    at: (usize, usize),
+) -> Result<Observer, DataError> {
+    let what = format!("fixations{{{}, {}}}", at.0 + 1, at.1 + 1);
+    let values = numbers(cell, path, &what)?;
+    if values.len() % 4 != 0 {
+        return Err(DataError::invalid(
+            path,
+            format!(
+                "{what}: {} values; expected N × 4 [y, x, onset, duration]",
+                values.len()
+            ),
+        ));
+    }
+    let n = values.len() / 4;
+    let fixations = (0..n)
+        .map(|k| GazePoint {
+            x: values[n + k],
+            y: values[k],
+            duration_ms: Some(values[3 * n + k] * 1000.0),
+        })
+        .collect();
+    Ok(Observer { fixations })
 }

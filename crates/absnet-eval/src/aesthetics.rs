@@ -39,28 +39,11 @@ pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
         Ok(())
     };
     if is_json {
-        let entries: Vec<serde_json::Value> = serde_json::from_str(&text)
-            .map_err(|e| EvalError::file(path, format!("not a JSON list: {e}")))?;
-        for (i, entry) in entries.iter().enumerate() {
-            let at = format!("entry {i}");
-            let id = match &entry["image_id"] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Number(n) => n.to_string(),
-                _ => return Err(EvalError::file(path, format!("{at}: no `image_id`"))),
-            };
-            let values = entry
-                .get("label")
-                .or_else(|| entry.get("distribution"))
-                .and_then(|v| v.as_array())
-                .ok_or_else(|| EvalError::file(path, format!("{at} ({id}): no `label` list")))?
-                .iter()
-                .map(|v| {
-                    v.as_f64().ok_or_else(|| {
-                        EvalError::file(path, format!("{at} ({id}): `{v}` is not a number"))
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            insert(id, values, at)?;
+        for (i, (id, values)) in absnet_data::ava::read_json_distributions(path)?
+            .into_iter()
+            .enumerate()
+        {
+            insert(id, values, format!("entry {i}"))?;
         }
     } else {
         for (i, line) in text.lines().enumerate() {

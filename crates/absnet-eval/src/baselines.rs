@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use absnet_data::Sample;
-use absnet_metrics::saliency::{self, AucJuddOptions, Border, KldVariant, NssOptions, SimVariant};
+use absnet_data::density::{Border, density_map};
+use absnet_metrics::saliency::{self, AucJuddOptions, KldVariant, NssOptions, SimVariant};
 use absnet_metrics::{Duplicates, Fixation};
 use image::{ImageBuffer, Luma};
+use ndarray::Array2;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -44,16 +46,12 @@ pub fn write_centre_bias(
         .par_iter()
         .map(|sample| {
             let [w, h] = size(sample)?;
-            let points: Vec<Fixation> = relative
+            let points = relative
                 .iter()
-                .map(|&(x, y)| Fixation::new(x * f64::from(w), y * f64::from(h)))
-                .collect();
+                .map(|&(x, y)| (x * f64::from(w), y * f64::from(h)));
             let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
-            let map = saliency::density_map(w as usize, h as usize, &points, sigma, Border::Zero)
-                .map_err(|cause| EvalError::Metric {
-                image: sample.id.clone(),
-                cause,
-            })?;
+            let map = density_map(w as usize, h as usize, points, sigma, Border::Zero)
+                .map_err(|cause| EvalError::density(&sample.id, cause))?;
             let max = map
                 .iter()
                 .copied()
@@ -89,64 +87,10 @@ pub struct InterObserver {
 /// score would be near perfect and say nothing). Scores are averaged over observers, then images
 /// (MIT conventions).
 pub fn inter_observer(samples: &[Sample], sigma_fraction: f64) -> Result<InterObserver, EvalError> {
-    let per_image: Vec<Option<[f64; 5]>> =
-        samples
-            .par_iter()
-            .map(|sample| -> Result<Option<[f64; 5]>, EvalError> {
-                let [w, h] = size(sample)?;
-                let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
-                let observers: Vec<Vec<Fixation>> = sample
-                    .observers
-                    .iter()
-                    .map(|o| inside(o.fixations.iter().map(|f| Fixation::new(f.x, f.y)), [w, h]))
-                    .filter(|f| !f.is_empty())
-                    .collect();
-                if observers.len() < 2 {
-                    return Ok(None);
-                }
-                let metric = |r: Result<f64, absnet_metrics::MetricError>| {
-                    r.map_err(|cause| EvalError::Metric {
-                        image: sample.id.clone(),
-                        cause,
-                    })
-                };
-                let (w, h) = (w as usize, h as usize);
-                let mut sums = [0.0; 5];
-                for (k, left_out) in observers.iter().enumerate() {
-                    let others: Vec<Fixation> = observers
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, _)| *j != k)
-                        .flat_map(|(_, f)| f.iter().copied())
-                        .collect();
-                    let map = saliency::density_map(w, h, &others, sigma, Border::Zero).map_err(
-                        |cause| EvalError::Metric {
-                            image: sample.id.clone(),
-                            cause,
-                        },
-                    )?;
-                    let truth = saliency::density_map(w, h, left_out, sigma, Border::Zero)
-                        .map_err(|cause| EvalError::Metric {
-                            image: sample.id.clone(),
-                            cause,
-                        })?;
-                    let m = map.view();
-                    sums[0] += metric(saliency::nss(m, left_out, NssOptions::MIT))?;
-                    sums[1] += metric(saliency::auc_judd(
-                        m,
-                        left_out,
-                        AucJuddOptions {
-                            jitter: None,
-                            duplicates: Duplicates::Collapse,
-                        },
-                    ))?;
-                    sums[2] += metric(saliency::cc(m, truth.view()))?;
-                    sums[3] += metric(saliency::kld(m, truth.view(), KldVariant::Mit))?;
-                    sums[4] += metric(saliency::sim(m, truth.view(), SimVariant::Mit))?;
-                }
-                Ok(Some(sums.map(|s| s / observers.len() as f64)))
-            })
-            .collect::<Result<_, _>>()?;
+    let per_image: Vec<Option<[f64; 5]>> = samples
+        .par_iter()
+        .map(|sample| leave_one_observer_out(sample, sigma_fraction))
+        .collect::<Result<_, _>>()?;
     let scored: Vec<[f64; 5]> = per_image.into_iter().flatten().collect();
     if scored.is_empty() {
         return Err(EvalError::Empty(
@@ -163,4 +107,52 @@ pub fn inter_observer(samples: &[Sample], sigma_fraction: f64) -> Result<InterOb
         kld: mean(3),
         sim: mean(4),
     })
+}
+
+/// The mean leave-one-observer-out scores of one image (NSS, AUC-Judd, CC, KLD, SIM); `None`
+/// with fewer than two observers with fixations inside it. Densities add up, so the others'
+/// density is the total less the left-out observer's own.
+fn leave_one_observer_out(
+    sample: &Sample,
+    sigma_fraction: f64,
+) -> Result<Option<[f64; 5]>, EvalError> {
+    let [w, h] = size(sample)?;
+    let sigma = sigma_fraction * f64::from(w).hypot(f64::from(h));
+    let observers: Vec<Vec<Fixation>> = sample
+        .observers
+        .iter()
+        .map(|o| inside(o.fixations.iter().map(|f| Fixation::new(f.x, f.y)), [w, h]))
+        .filter(|f| !f.is_empty())
+        .collect();
+    if observers.len() < 2 {
+        return Ok(None);
+    }
+    let (w, h) = (w as usize, h as usize);
+    let own: Vec<Array2<f64>> = observers
+        .iter()
+        .map(|f| density_map(w, h, f.iter().map(|f| (f.x, f.y)), sigma, Border::Zero))
+        .collect::<Result<_, _>>()
+        .map_err(|cause| EvalError::density(&sample.id, cause))?;
+    let total = own.iter().fold(Array2::zeros((h, w)), |sum, map| sum + map);
+    let metric = |r: Result<f64, absnet_metrics::MetricError>| {
+        r.map_err(|cause| EvalError::Metric {
+            image: sample.id.clone(),
+            cause,
+        })
+    };
+    let judd = AucJuddOptions {
+        jitter: None,
+        duplicates: Duplicates::Collapse,
+    };
+    let mut sums = [0.0; 5];
+    for (left_out, truth) in observers.iter().zip(&own) {
+        let others = &total - truth;
+        let m = others.view();
+        sums[0] += metric(saliency::nss(m, left_out, NssOptions::MIT))?;
+        sums[1] += metric(saliency::auc_judd(m, left_out, judd))?;
+        sums[2] += metric(saliency::cc(m, truth.view()))?;
+        sums[3] += metric(saliency::kld(m, truth.view(), KldVariant::Mit))?;
+        sums[4] += metric(saliency::sim(m, truth.view(), SimVariant::Mit))?;
+    }
+    Ok(Some(sums.map(|s| s / observers.len() as f64)))
 }

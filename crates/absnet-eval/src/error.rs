@@ -12,11 +12,23 @@ pub enum EvalError {
         image: String,
         cause: absnet_metrics::MetricError,
     },
+    #[error("{image}: {cause}")]
+    Density {
+        image: String,
+        cause: absnet_data::density::DensityError,
+    },
     #[error("nothing to evaluate: {0}")]
     Empty(String),
 }
 
 impl EvalError {
+    pub(crate) fn density(image: &str, cause: absnet_data::density::DensityError) -> Self {
+        EvalError::Density {
+            image: image.to_string(),
+            cause,
+        }
+    }
+
     pub(crate) fn file(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         EvalError::File {
             path: path.into(),

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use absnet_data::Sample;
+use absnet_data::density::{Border, density_map};
 use absnet_metrics::saliency::{
-    self, AucJuddOptions, Border, KldVariant, NssOptions, SimVariant, SplitRoc,
+    self, AucJuddOptions, KldVariant, NssOptions, SimVariant, SplitRoc,
 };
 use absnet_metrics::{Duplicates, Fixation, MetricError};
 use image::imageops::{self, FilterType};
@@ -168,7 +169,7 @@ impl std::fmt::Display for SaliencyReport {
 
 const MAP_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
 
-/// Prediction files in `dir` by stem.
+/// Prediction files in `dir` by stem; two maps of one stem are an error.
 pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PathBuf>, EvalError> {
     let entries = std::fs::read_dir(dir).map_err(|e| EvalError::file(dir, e))?;
     let mut files = HashMap::new();
@@ -182,7 +183,16 @@ pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PathBuf>, EvalErro
             // `absnet predict` names its maps `<stem>.saliency.png`.
             let stem = stem.to_string_lossy();
             let stem = stem.strip_suffix(".saliency").unwrap_or(&stem);
-            files.insert(stem.to_string(), path);
+            if let Some(previous) = files.insert(stem.to_string(), path.clone()) {
+                return Err(EvalError::file(
+                    dir,
+                    format!(
+                        "{} and {} are both maps of `{stem}`; keep one",
+                        previous.display(),
+                        path.display()
+                    ),
+                ));
+            }
         }
     }
     Ok(files)
@@ -236,94 +246,17 @@ pub fn evaluate(
     progress: &(dyn Fn() + Sync),
 ) -> Result<SaliencyReport, EvalError> {
     let files = prediction_files(predictions)?;
-    // A stimulus whose labels contradict its file stops the evaluation: its scores would be
-    // computed against fixations in the wrong place.
-    let sizes = samples
-        .iter()
-        .map(Sample::image_size)
-        .collect::<Result<Vec<_>, _>>()?;
-    let fixations: Vec<(Vec<Fixation>, usize)> = samples
-        .iter()
-        .zip(&sizes)
-        .map(|(s, &size)| inside(s, size))
-        .collect();
-    let relatives: Vec<Vec<(f64, f64)>> = fixations
-        .iter()
-        .zip(&sizes)
-        .map(|((f, _), &size)| relative(f, size))
-        .collect();
-    let pooled: Vec<(f64, f64)> = relatives.iter().flatten().copied().collect();
-    // The centre-bias baseline of IG, once per distinct image size.
-    let mut baselines: HashMap<[u32; 2], Array2<f64>> = HashMap::new();
-    let scored_sizes = samples
-        .iter()
-        .zip(&sizes)
-        .filter(|(s, _)| files.contains_key(&s.id))
-        .map(|(_, size)| *size);
-    for size in scored_sizes {
-        if !baselines.contains_key(&size) && !pooled.is_empty() {
-            let sigma = options.sigma_fraction.map_or(options.sigma, |f| {
-                f * f64::from(size[0]).hypot(f64::from(size[1]))
-            });
-            let map = saliency::density_map(
-                size[0] as usize,
-                size[1] as usize,
-                &scale(&pooled, size),
-                sigma,
-                Border::Zero,
-            )
-            .map_err(|cause| EvalError::Metric {
-                image: "centre-bias baseline".into(),
-                cause,
-            })?;
-            baselines.insert(size, map);
-        }
-    }
+    let stimuli = Stimuli::read(samples)?;
+    let baselines = centre_bias_baselines(samples, &stimuli, &files, options)?;
     let results: Vec<Result<ImageScores, Skipped>> = (0..samples.len())
         .into_par_iter()
         .map(|i| {
-            let sample = &samples[i];
-            let skip = |reason: String| Skipped {
-                image: sample.id.clone(),
-                reason,
-            };
-            let result = (|| {
-                let Some(file) = files.get(&sample.id) else {
-                    return Err(skip("no prediction".into()));
-                };
-                let (fix, dropped) = &fixations[i];
-                if fix.is_empty() {
-                    return Err(skip(format!(
-                        "no fixations inside the image ({dropped} outside)"
-                    )));
-                }
-                let size = sizes[i];
-                let map = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
-                let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
-                let other_count = options.shuffled_images.min(samples.len() - 1);
-                let others: Vec<Fixation> =
-                    sample_indices(&mut rng, samples.len() - 1, other_count)
-                        .into_iter()
-                        .map(|k| if k >= i { k + 1 } else { k })
-                        .flat_map(|k| scale(&relatives[k], size))
-                        .collect();
-                score(
-                    sample,
-                    &map,
-                    fix,
-                    *dropped,
-                    &others,
-                    &baselines[&size],
-                    options,
-                )
-                .map_err(|e| skip(e.to_string()))
-            })();
+            let result = score_image(i, samples, &stimuli, &files, &baselines, options);
             progress();
             result
         })
         .collect();
-    let mut per_image = Vec::new();
-    let mut skipped = Vec::new();
+    let (mut per_image, mut skipped) = (Vec::new(), Vec::new());
     for r in results {
         match r {
             Ok(scores) => per_image.push(scores),
@@ -340,14 +273,124 @@ pub fn evaluate(
                 .map_or("no images".into(), |s| format!("{}: {}", s.image, s.reason))
         )));
     }
-    let means = mean_scores(&per_image, options.average);
     Ok(SaliencyReport {
         images: per_image.len(),
         average: options.average,
-        means,
+        means: mean_scores(&per_image, options.average),
         skipped,
         per_image,
     })
+}
+
+/// Each stimulus's size (from its file: a stimulus whose labels contradict it stops the
+/// evaluation, since its scores would be computed against fixations in the wrong place), its
+/// fixations inside it (and how many fell outside), and their relative positions.
+struct Stimuli {
+    sizes: Vec<[u32; 2]>,
+    fixations: Vec<(Vec<Fixation>, usize)>,
+    relatives: Vec<Vec<(f64, f64)>>,
+}
+
+impl Stimuli {
+    fn read(samples: &[Sample]) -> Result<Self, EvalError> {
+        let sizes = samples
+            .iter()
+            .map(Sample::image_size)
+            .collect::<Result<Vec<_>, _>>()?;
+        let fixations: Vec<(Vec<Fixation>, usize)> = samples
+            .iter()
+            .zip(&sizes)
+            .map(|(s, &size)| inside(s, size))
+            .collect();
+        let relatives = fixations
+            .iter()
+            .zip(&sizes)
+            .map(|((f, _), &size)| relative(f, size))
+            .collect();
+        Ok(Self {
+            sizes,
+            fixations,
+            relatives,
+        })
+    }
+}
+
+/// IG's centre-bias baseline (all images' fixations pooled), once per distinct size of the
+/// images that have a prediction.
+fn centre_bias_baselines(
+    samples: &[Sample],
+    stimuli: &Stimuli,
+    files: &HashMap<String, PathBuf>,
+    options: &SaliencyEvalOptions,
+) -> Result<HashMap<[u32; 2], Array2<f64>>, EvalError> {
+    let pooled: Vec<(f64, f64)> = stimuli.relatives.iter().flatten().copied().collect();
+    let mut baselines = HashMap::new();
+    if pooled.is_empty() {
+        return Ok(baselines);
+    }
+    let scored = samples
+        .iter()
+        .zip(&stimuli.sizes)
+        .filter(|(s, _)| files.contains_key(&s.id));
+    for (_, &size) in scored {
+        if baselines.contains_key(&size) {
+            continue;
+        }
+        let [w, h] = size;
+        let sigma = options
+            .sigma_fraction
+            .map_or(options.sigma, |f| f * f64::from(w).hypot(f64::from(h)));
+        let points = scale(&pooled, size).into_iter().map(|f| (f.x, f.y));
+        let map = density_map(w as usize, h as usize, points, sigma, Border::Zero)
+            .map_err(|cause| EvalError::density("centre-bias baseline", cause))?;
+        baselines.insert(size, map);
+    }
+    Ok(baselines)
+}
+
+/// The scores of image `i`, or why it is skipped.
+fn score_image(
+    i: usize,
+    samples: &[Sample],
+    stimuli: &Stimuli,
+    files: &HashMap<String, PathBuf>,
+    baselines: &HashMap<[u32; 2], Array2<f64>>,
+    options: &SaliencyEvalOptions,
+) -> Result<ImageScores, Skipped> {
+    let sample = &samples[i];
+    let skip = |reason: String| Skipped {
+        image: sample.id.clone(),
+        reason,
+    };
+    let Some(file) = files.get(&sample.id) else {
+        return Err(skip("no prediction".into()));
+    };
+    let (fix, dropped) = &stimuli.fixations[i];
+    if fix.is_empty() {
+        return Err(skip(format!(
+            "no fixations inside the image ({dropped} outside)"
+        )));
+    }
+    let size = stimuli.sizes[i];
+    let map = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
+    // The shuffled AUC's negatives: the fixations of other images, drawn per image.
+    let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
+    let other_count = options.shuffled_images.min(samples.len() - 1);
+    let others: Vec<Fixation> = sample_indices(&mut rng, samples.len() - 1, other_count)
+        .into_iter()
+        .map(|k| if k >= i { k + 1 } else { k })
+        .flat_map(|k| scale(&stimuli.relatives[k], size))
+        .collect();
+    score(
+        sample,
+        &map,
+        fix,
+        *dropped,
+        &others,
+        &baselines[&size],
+        options,
+    )
+    .map_err(|e| skip(e.to_string()))
 }
 
 fn mean_scores(per_image: &[ImageScores], average: Average) -> BTreeMap<&'static str, f64> {
@@ -409,27 +452,39 @@ fn score(
     others: &[Fixation],
     baseline: &Array2<f64>,
     options: &SaliencyEvalOptions,
-) -> Result<ImageScores, MetricError> {
+) -> Result<ImageScores, EvalError> {
     let (h, w) = map.dim();
     let m = map.view();
     let sigma = options
         .sigma_fraction
         .map_or(options.sigma, |f| f * (w as f64).hypot(h as f64));
-    let ground_truth = saliency::density_map(w, h, fixations, sigma, Border::Zero)?;
+    let ground_truth = density_map(
+        w,
+        h,
+        fixations.iter().map(|f| (f.x, f.y)),
+        sigma,
+        Border::Zero,
+    )
+    .map_err(|cause| EvalError::density(&sample.id, cause))?;
+    let metric = |cause| EvalError::Metric {
+        image: sample.id.clone(),
+        cause,
+    };
     let split = SplitRoc {
         seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
         ..options.split
     };
-    let own = map_scores(m, fixations, ground_truth.view(), options)?;
+    let own = map_scores(m, fixations, ground_truth.view(), options).map_err(metric)?;
     Ok(ImageScores {
         image: sample.id.clone(),
         fixations: fixations.len(),
         dropped_fixations: dropped,
         nss: own.nss,
         auc_judd: own.auc_judd,
-        auc_borji: saliency::auc_borji(m, fixations, &split)?,
-        sauc: saliency::auc_shuffled(m, fixations, others, &split)?,
-        ig: saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)?,
+        auc_borji: saliency::auc_borji(m, fixations, &split).map_err(metric)?,
+        sauc: saliency::auc_shuffled(m, fixations, others, &split).map_err(metric)?,
+        ig: saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)
+            .map_err(metric)?,
         cc: own.cc,
         kld: own.kld,
         sim: own.sim,
@@ -439,7 +494,8 @@ fn score(
 /// A stable per-image seed offset (FNV-1a of the id), so an image's random negatives do not
 /// depend on which other images are evaluated with it.
 fn image_seed(id: &str) -> u64 {
-    id.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    })
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(id.as_bytes());
+    hasher.finish()
 }

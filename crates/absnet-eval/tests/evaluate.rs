@@ -220,12 +220,12 @@ fn malformed_label_files_name_the_problem() {
         (
             "twice.json",
             r#"[{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]},{"image_id":"7","label":[1,1,1,1,1,1,1,1,1,1]}]"#,
-            "`7` appears twice",
+            "entry 1 (7): image id appears twice",
         ),
         (
             "nolabel.json",
             r#"[{"image_id":"9"}]"#,
-            "entry 0 (9): no `label` list",
+            "missing field `label`",
         ),
     ];
     for (name, content, expected) in cases {

@@ -3,7 +3,7 @@
 
 use absnet_metrics::aesthetics;
 use absnet_metrics::saliency::{
-    self, AucJuddOptions, Border, KldVariant, NssOptions, SimVariant, SplitRoc,
+    self, AucJuddOptions, KldVariant, NssOptions, SimVariant, SplitRoc,
 };
 use absnet_metrics::{Duplicates, Fixation, MetricError};
 use ndarray::Array2;
@@ -83,8 +83,6 @@ fn missing_or_misplaced_fixations_are_errors() {
         saliency::nss(map.view(), &nan, NssOptions::default()),
         Err(MetricError::FixationOutside { index: 0, .. })
     ));
-    let negative = [Fixation::new(-0.5, 1.0)];
-    assert!(saliency::density_map(30, 20, &negative, 2.0, Border::Zero).is_err());
     assert!(matches!(
         saliency::auc_shuffled(map.view(), &fixations(), &[], &SplitRoc::default()),
         Err(MetricError::NoNegatives)

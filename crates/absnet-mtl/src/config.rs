@@ -9,7 +9,7 @@ use absnet_model::{AbsNetConfig, Head};
 use serde::{Deserialize, Serialize};
 
 use crate::balancing::BalancingConfig;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, positive};
 use crate::groups::{GroupConfig, Groups, LrSchedule};
 use crate::losses::SaliencyLoss;
 use crate::schedule::TaskSchedule;
@@ -282,18 +282,6 @@ fn validate_task(task: &TaskData, heads: &[Head]) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// `value` must be finite and above 0.
-pub(crate) fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            key,
-            format!("{value}: expected a finite number above 0"),
-        ))
-    }
 }
 
 /// `KEY=VALUE` applied to `table`.

@@ -23,6 +23,18 @@ impl ConfigError {
     }
 }
 
+/// `value` must be finite and above 0.
+pub(crate) fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            key,
+            format!("{value}: expected a finite number above 0"),
+        ))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]

@@ -16,7 +16,7 @@ use crate::groups::Rates;
 use crate::log::{GroupRates, Log, LogRecord};
 use crate::stream::TaskStream;
 use crate::tasks::{Task, Validation, load_tasks};
-use crate::trainer::{NotFinite as StepNotFinite, Trainer};
+use crate::trainer::{NotFinite as StepNotFinite, Step, Trainer};
 
 /// How a run starts in its directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,28 +224,65 @@ impl<'a> Run<'a> {
         let step = match self.trainer.step(self.tasks, batches, rates) {
             Ok(Some(step)) => step,
             Ok(None) => return Ok(()),
-            Err(StepNotFinite { what, value }) if self.config.non_finite == NonFinite::Skip => {
-                let record = LogRecord::Skipped {
-                    epoch,
-                    step: self.state.step,
-                    skipped: format!("{what} is {value}"),
-                };
-                return self.log.write(&record);
-            }
-            Err(StepNotFinite { what, value }) => {
-                let kept = match self.state.dir.as_str() {
-                    "" => "no checkpoint was written yet".to_string(),
-                    dir => format!("the last checkpoint, {dir}, is kept"),
-                };
-                return Err(TrainError::NonFinite {
-                    epoch: epoch + 1,
-                    step: self.state.step,
-                    what,
-                    value,
-                    kept,
-                });
-            }
+            Err(not_finite) => return self.not_finite(epoch, not_finite),
         };
+        self.record(epoch, &step, rates)?;
+        progress(&Progress {
+            epoch,
+            step: self.state.epoch_step,
+            steps_in_epoch: self.steps_in_epoch,
+            losses: self
+                .state
+                .epoch_means()
+                .into_iter()
+                .enumerate()
+                .filter_map(|(t, m)| m.map(|m| (self.names[t], m)))
+                .collect(),
+        });
+        let due = self
+            .config
+            .checkpoint_steps
+            .is_some_and(|k| self.state.step.is_multiple_of(k));
+        if due && self.state.epoch_step < self.steps_in_epoch {
+            let trainer = &mut self.trainer;
+            let model = trainer.model().clone();
+            let name = format!("step-{}", self.state.step);
+            let (optimizers, balancer) = (&mut trainer.optimizers, trainer.balancer.as_mut());
+            self.saver
+                .save(name, &model, optimizers, balancer, &mut self.state, None)?;
+        }
+        Ok(())
+    }
+
+    /// A step whose loss or gradient is not finite: logged and skipped, or the end of the run.
+    fn not_finite(
+        &mut self,
+        epoch: usize,
+        StepNotFinite { what, value }: StepNotFinite,
+    ) -> Result<(), TrainError> {
+        if self.config.non_finite == NonFinite::Skip {
+            let skipped = format!("{what} is {value}");
+            return self.log.write(&LogRecord::Skipped {
+                epoch,
+                step: self.state.step,
+                skipped,
+            });
+        }
+        let kept = match self.state.dir.as_str() {
+            "" => "no checkpoint was written yet".to_string(),
+            dir => format!("the last checkpoint, {dir}, is kept"),
+        };
+        Err(TrainError::NonFinite {
+            epoch: epoch + 1,
+            step: self.state.step,
+            what,
+            value,
+            kept,
+        })
+    }
+
+    /// Adds a trained step to the epoch's losses and the log.
+    fn record(&mut self, epoch: usize, step: &Step, rates: &Rates) -> Result<(), TrainError> {
         for (&t, &loss) in step.tasks.iter().zip(&step.losses) {
             self.state.loss_sums[t] += loss;
             self.state.loss_counts[t] += 1;
@@ -262,41 +299,14 @@ impl<'a> Run<'a> {
             balancing: rates.balancing,
             heads: rates.heads.clone(),
         };
+        let (losses, weights) = (by_head(&step.losses), by_head(&step.weights));
         self.log.write(&LogRecord::Step {
             epoch,
             step: self.state.step,
-            losses: by_head(&step.losses),
-            weights: by_head(&step.weights),
+            losses,
+            weights,
             lr,
-        })?;
-        let means = self.state.epoch_means();
-        progress(&Progress {
-            epoch,
-            step: self.state.epoch_step,
-            steps_in_epoch: self.steps_in_epoch,
-            losses: means
-                .into_iter()
-                .enumerate()
-                .filter_map(|(t, m)| m.map(|m| (self.names[t], m)))
-                .collect(),
-        });
-        let due = self
-            .config
-            .checkpoint_steps
-            .is_some_and(|k| self.state.step.is_multiple_of(k));
-        if due && self.state.epoch_step < self.steps_in_epoch {
-            let trainer = &mut self.trainer;
-            let model = trainer.model().clone();
-            self.saver.save(
-                format!("step-{}", self.state.step),
-                &model,
-                &mut trainer.optimizers,
-                trainer.balancer.as_mut(),
-                &mut self.state,
-                None,
-            )?;
-        }
-        Ok(())
+        })
     }
 
     /// Validates, lets the balancing method see the epoch's losses, logs, checkpoints and draws

@@ -43,9 +43,10 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
 }
 
 fn fnv1a64(name: &str) -> u64 {
-    name.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
-    })
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(name.as_bytes());
+    hasher.finish()
 }
 
 /// `n` values in [0, 1) seeded by `name`: splitmix64 from the FNV-1a hash of the name, top 24

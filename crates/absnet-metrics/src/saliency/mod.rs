@@ -3,7 +3,6 @@
 
 mod auc;
 mod cc;
-mod density;
 mod ig;
 mod kld;
 mod nss;
@@ -13,7 +12,6 @@ pub use auc::{
     AucJuddOptions, RocThresholds, SplitRoc, auc_borji, auc_judd, auc_shuffled, roc_auc, split_auc,
 };
 pub use cc::cc;
-pub use density::{Border, density_map};
 pub use ig::information_gain;
 pub use kld::{KldVariant, kld};
 pub use nss::{NssOptions, StdConvention, nss, nss_values};

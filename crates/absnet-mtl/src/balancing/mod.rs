@@ -80,7 +80,7 @@ impl BalancingConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Self::Dwa { temperature } => {
-                crate::config::positive("balancing.temperature", *temperature)
+                crate::error::positive("balancing.temperature", *temperature)
             }
             Self::GradNorm { alpha } if !(alpha.is_finite() && *alpha >= 0.0) => {
                 Err(ConfigError::invalid(

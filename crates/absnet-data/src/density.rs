@@ -1,7 +1,58 @@
+//! Ground-truth fixation densities: the fixations of a stimulus blurred into a map, as the
+//! benchmarks draw them. Labels, not metrics: the loader draws them for training and the
+//! evaluation for scoring CC, KLD and SIM.
+
 use ndarray::Array2;
 
-use super::{Duplicates, Fixation, fixation_pixels};
-use crate::MetricError;
+/// Why a density cannot be drawn.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DensityError {
+    #[error("no fixations to draw a density from")]
+    NoFixations,
+    #[error(
+        "fixation {index} at ({x}, {y}) lies outside the {width}×{height} map or is not finite"
+    )]
+    Outside {
+        index: usize,
+        x: f64,
+        y: f64,
+        width: usize,
+        height: usize,
+    },
+    #[error("σ = {0}: expected a finite number above 0")]
+    Sigma(f64),
+}
+
+/// The `(row, column)` pixel of each point `(x, y)`: `(floor y, floor x)`.
+fn pixels(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    width: usize,
+    height: usize,
+) -> Result<Vec<(usize, usize)>, DensityError> {
+    let mut pixels = Vec::new();
+    for (index, (x, y)) in points.into_iter().enumerate() {
+        let inside = x.is_finite()
+            && y.is_finite()
+            && x >= 0.0
+            && y >= 0.0
+            && x < width as f64
+            && y < height as f64;
+        if !inside {
+            return Err(DensityError::Outside {
+                index,
+                x,
+                y,
+                width,
+                height,
+            });
+        }
+        pixels.push((y as usize, x as usize));
+    }
+    if pixels.is_empty() {
+        return Err(DensityError::NoFixations);
+    }
+    Ok(pixels)
+}
 
 /// What the Gaussian sees beyond the image border.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,11 +78,14 @@ pub enum Border {
 pub fn density_map(
     width: usize,
     height: usize,
-    fixations: &[Fixation],
+    fixations: impl IntoIterator<Item = (f64, f64)>,
     sigma: f64,
     border: Border,
-) -> Result<Array2<f64>, MetricError> {
-    let pixels = fixation_pixels(fixations, (height, width), Duplicates::Keep)?;
+) -> Result<Array2<f64>, DensityError> {
+    if !(sigma.is_finite() && sigma > 0.0) {
+        return Err(DensityError::Sigma(sigma));
+    }
+    let pixels = pixels(fixations, width, height)?;
     let radius = (4.0 * sigma + 0.5) as usize;
     let kernel: Vec<f64> = {
         let raw: Vec<f64> = (0..=2 * radius)
