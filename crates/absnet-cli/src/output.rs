@@ -64,6 +64,7 @@ impl OutputFolder {
             lock: dir.join(".absnet.lock"),
         };
         let _lock = folder.lock()?;
+        remove_stale_temporaries(dir);
         let has_records = std::fs::metadata(&folder.jsonl).is_ok_and(|m| m.len() > 0);
         let done = match existing {
             Existing::Refuse if has_records => bail!(
@@ -129,6 +130,26 @@ impl OutputFolder {
         encode(&mut bytes).with_context(|| format!("{}: cannot encode", path.display()))?;
         absnet_fs::write_atomically(path, bytes.get_ref())
             .with_context(|| format!("{}: cannot write", path.display()))
+    }
+}
+
+/// Removes `*.tmp-PID` files that a killed run of an earlier absnet left (this one writes
+/// through unnamed temporary files), unless process PID still runs.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let pid = name
+            .rsplit_once(".tmp-")
+            .and_then(|(_, pid)| pid.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 
@@ -257,5 +278,18 @@ mod tests {
         let (out, done) =
             OutputFolder::open::<Line>(&dir, "summary", &["image"], Existing::Overwrite).unwrap();
         assert!(done.is_empty() && std::fs::read_to_string(out.jsonl()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn temporaries_of_killed_runs_are_removed() {
+        let dir = folder("stale");
+        std::fs::create_dir_all(&dir).unwrap();
+        let stale = dir.join("a.saliency.tmp-4000000000");
+        let live = dir.join(format!("b.saliency.tmp-{}", std::process::id()));
+        for path in [&stale, &live] {
+            std::fs::write(path, b"part").unwrap();
+        }
+        OutputFolder::open::<Line>(&dir, "summary", &["image"], Existing::Refuse).unwrap();
+        assert!(!stale.exists() && live.exists());
     }
 }

@@ -32,8 +32,8 @@ pub struct Summary {
     pub warnings: Vec<Problem>,
 }
 
-/// Summarises `samples`, reading image headers (not pixels) to learn sizes and find missing or
-/// unreadable files and sizes that contradict the labels.
+/// Summarises `samples`, reading each image file (without decoding its pixels) to learn its
+/// size and find missing, unreadable or truncated files and sizes that contradict the labels.
 pub fn check(samples: &[Sample]) -> Summary {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
@@ -51,6 +51,15 @@ pub fn check(samples: &[Sample]) -> Summary {
         };
         if !seen.insert(&sample.id) {
             problem("id appears more than once".into());
+        }
+        let readable = match std::fs::read(&sample.image) {
+            Err(e) => Err(format!("{}: {e}", sample.image.display())),
+            Ok(bytes) => {
+                crate::pipeline::check_complete(&bytes, &sample.image).map_err(|e| e.to_string())
+            }
+        };
+        if let Err(e) = &readable {
+            problem(e.clone());
         }
         match sample.image_size() {
             Ok([w, h]) => {
@@ -70,7 +79,8 @@ pub fn check(samples: &[Sample]) -> Summary {
                     });
                 }
             }
-            Err(e) => problem(e.to_string()),
+            Err(e) if readable.is_ok() => problem(e.to_string()),
+            Err(_) => {}
         }
         observers_without_fixations += sample
             .observers

@@ -88,6 +88,7 @@ impl SampleError {
                 pipeline::ImageError::TooLarge { .. } => "image over the pixel limit",
                 pipeline::ImageError::Empty { .. } => "empty image",
                 pipeline::ImageError::Unreadable { .. } => "unreadable image",
+                pipeline::ImageError::Truncated { .. } => "truncated image",
             },
             SampleError::Labels { .. } => "unreadable labels",
             SampleError::Unusable { .. } => "no usable labels",

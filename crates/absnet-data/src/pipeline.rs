@@ -24,6 +24,8 @@ pub enum ImageError {
         pixels: u64,
         limit: u64,
     },
+    #[error("{path}: truncated: {reason}")]
+    Truncated { path: PathBuf, reason: String },
     #[error("{path}: image has zero width or height ({width}×{height})")]
     Empty {
         path: PathBuf,
@@ -39,15 +41,42 @@ fn unreadable(path: &Path, message: impl std::fmt::Display) -> ImageError {
     }
 }
 
-/// Decodes the image file at `path` to RGB8 (see [`decode_reader`]).
+/// Decodes the image file at `path` to RGB8 (see [`decode_bytes`]).
 pub fn decode_file(path: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
     let bytes = std::fs::read(path).map_err(|e| unreadable(path, e))?;
-    decode_reader(Cursor::new(bytes), path, max_pixels)
+    decode_bytes(&bytes, path, max_pixels)
 }
 
-/// Decodes an image from memory; `name` is what errors call it (e.g. `<stdin>`).
+/// Decodes an image from memory (see [`decode_reader`]) after checking it is complete;
+/// `name` is what errors call it (e.g. `<stdin>`).
 pub fn decode_bytes(bytes: &[u8], name: &Path, max_pixels: u64) -> Result<RgbImage, ImageError> {
+    check_complete(bytes, name)?;
     decode_reader(Cursor::new(bytes), name, max_pixels)
+}
+
+/// Refuses a JPEG cut short. JPEG decoders fill a missing end with grey and report success, so
+/// the file's structure is checked instead: the last scan (`SOS`, `FF DA`) must be followed by
+/// the end-of-image marker (`FF D9`); inside entropy-coded data `FF` is always followed by `00`
+/// or a restart marker, so the marker cannot occur by chance. An EXIF thumbnail's own markers
+/// come before the main image's scans. Other formats' decoders report truncation themselves.
+pub fn check_complete(bytes: &[u8], name: &Path) -> Result<(), ImageError> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Ok(());
+    }
+    let truncated = |reason: &str| ImageError::Truncated {
+        path: name.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let last_scan = bytes
+        .windows(2)
+        .rposition(|w| w == [0xFF, 0xDA])
+        .ok_or_else(|| truncated("the JPEG has no image data (no start-of-scan marker)"))?;
+    if !bytes[last_scan..].windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Err(truncated(
+            "the JPEG data ends before its end-of-image marker",
+        ));
+    }
+    Ok(())
 }
 
 /// Decodes to RGB8: the format is guessed from the content, the size checked against
@@ -217,6 +246,21 @@ mod tests {
             .unwrap();
         bytes.truncate(bytes.len() / 2);
         assert!(decode_bytes(&bytes, &path(), DEFAULT_MAX_PIXELS).is_err());
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_an_error_and_a_whole_one_is_not() {
+        let mut bytes = Vec::new();
+        RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 90]))
+            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+            .unwrap();
+        assert!(decode_bytes(&bytes, &path(), DEFAULT_MAX_PIXELS).is_ok());
+        // Cut anywhere in the scan: the decoder alone would fill the rest with grey.
+        for keep in [bytes.len() - 2, bytes.len() * 3 / 4, bytes.len() / 2] {
+            let err = decode_bytes(&bytes[..keep], &path(), DEFAULT_MAX_PIXELS).unwrap_err();
+            assert!(matches!(err, ImageError::Truncated { .. }), "{keep}: {err}");
+            assert!(err.to_string().contains("test.img: truncated"), "{err}");
+        }
     }
 
     #[test]

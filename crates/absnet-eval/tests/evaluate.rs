@@ -240,3 +240,64 @@ fn malformed_label_files_name_the_problem() {
         );
     }
 }
+
+/// Each sample's own fixation density (σ 24 px) as a 16-bit PNG in `dir`: a near-perfect map.
+fn write_density_maps(samples: &[absnet_data::Sample], dir: &std::path::Path) {
+    use absnet_data::density::{Border, density_map};
+    for sample in samples {
+        let [w, h] = sample.image_size().unwrap();
+        let map = density_map(
+            w as usize,
+            h as usize,
+            sample.fixations().map(|f| (f.x, f.y)),
+            24.0,
+            Border::Zero,
+        )
+        .unwrap();
+        let max = map.iter().copied().fold(0.0, f64::max);
+        let png = ImageBuffer::<Luma<u16>, Vec<u16>>::from_fn(w, h, |x, y| {
+            Luma([(map[(y as usize, x as usize)] / max * 65535.0).round() as u16])
+        });
+        png.save(dir.join(format!("{}.png", sample.id))).unwrap();
+    }
+}
+
+#[test]
+fn an_osie_format_set_of_another_image_size_is_scored_at_its_own_size() {
+    // 1024×768 stimuli in OSIE's layout: a reader assuming 800×600 dropped most fixations and
+    // scored good maps as poor ones.
+    let spec: absnet_data::DatasetSpec = format!(
+        "osie:{}",
+        absnet_testkit::fixture("datasets/osie-1024").display()
+    )
+    .parse()
+    .unwrap();
+    let samples = spec.load().unwrap();
+    let dir = temp_dir("osie-1024");
+    write_density_maps(&samples, &dir);
+    let options = saliency::SaliencyEvalOptions::mit(24.0);
+    let report = saliency::evaluate(&samples, &dir, &options, &|| {}).unwrap();
+    assert_eq!(report.images, 2);
+    assert!(report.per_image.iter().all(|s| s.dropped_fixations == 0));
+    assert!(
+        report.means["nss"] > 5.0 && report.means["auc_judd"] > 0.95,
+        "{:?}",
+        report.means
+    );
+    // Labels stating another size than the image's are refused, not scored.
+    let mut wrong = samples.clone();
+    wrong[0].labelled_size = Some([800, 600]);
+    let err = saliency::evaluate(&wrong, &dir, &options, &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("crowd1.jpg") && err.contains("labels say 800×600"),
+        "{err}"
+    );
+    // Two maps of one image are refused, not picked at random.
+    std::fs::copy(dir.join("crowd1.png"), dir.join("crowd1.saliency.png")).unwrap();
+    let err = saliency::evaluate(&samples, &dir, &options, &|| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("both maps of `crowd1`"), "{err}");
+}

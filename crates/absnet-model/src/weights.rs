@@ -484,6 +484,18 @@ pub fn load_tensors<M: Module>(
         .map(|(n, t)| (n.clone(), t.shape.clone()))
         .collect();
     mismatch.into_result(path, arch)?;
+    // A NaN or infinite weight turns every prediction into NaN (an all-black map, no peaks).
+    if let Some((name, value)) = tensors
+        .iter()
+        .find_map(|(name, t)| t.data.iter().find(|v| !v.is_finite()).map(|v| (name, v)))
+    {
+        return Err(ModelError::file(
+            path,
+            format!(
+                "tensor `{name}` holds {value}: weights must be finite (a corrupted or diverged model)"
+            ),
+        ));
+    }
     let mut loader = TensorLoader {
         path: PathStack::default(),
         tensors,

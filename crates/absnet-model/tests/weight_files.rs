@@ -180,3 +180,33 @@ fn configs_are_checked_before_building() {
     let err = AbsNetConfig::from_toml(unknown).unwrap_err().to_string();
     assert!(err.contains("resnet18"), "{err}");
 }
+
+#[test]
+fn a_model_file_with_a_non_finite_weight_is_refused() {
+    let device = Device::flex();
+    let dir = temp_dir("nan");
+    let model = small_model(&device);
+    let mut tensors = weights::module_tensors(&model);
+    let (name, tensor) = tensors
+        .iter_mut()
+        .find(|(n, _)| n.starts_with("saliency."))
+        .unwrap();
+    let name = name.clone();
+    tensor.data[3] = f32::NAN;
+    let mut card = ModelCard::new("nan", model.config.clone(), "generated");
+    card.heads.get_mut(&Head::Saliency).unwrap().trained = true;
+    let metadata = std::collections::HashMap::from([(
+        "absnet_card".to_string(),
+        serde_json::to_string(&card).unwrap(),
+    )]);
+    let path = dir.join("nan.safetensors");
+    weights::write_safetensors(&path, &tensors, StoredPrecision::F32, Some(metadata)).unwrap();
+    let err = card::load_model(&path, &device).unwrap_err().to_string();
+    assert!(
+        err.contains("nan.safetensors")
+            && err.contains(&name)
+            && err.contains("NaN")
+            && err.contains("finite"),
+        "{err}"
+    );
+}

@@ -107,6 +107,13 @@ fn stopping_and_resuming_ends_where_an_uninterrupted_run_ends() {
         .to_string();
     assert!(err.contains("another configuration"), "{err}");
     let resumed = train(&config, &resumed_dir, Start::Resume, &device, &|_| {}).unwrap();
+    let epochs: Vec<usize> = resumed
+        .validations
+        .iter()
+        .map(|(epoch, _)| *epoch)
+        .collect();
+    assert_eq!(epochs, [2], "a resumed run numbers its epochs on");
+
     assert_eq!(
         (resumed.epochs, resumed.steps),
         (straight.epochs, straight.steps)

@@ -1,0 +1,244 @@
+//! Bad input and interrupted or concurrent runs, through the binary: a clear refusal or a
+//! correct result, and nothing already written lost or corrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("absnet-robust-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn absnet(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_absnet"));
+    command.current_dir(repo()).args(args);
+    command
+}
+
+fn run(args: &[&str]) -> (bool, String) {
+    let output = absnet(args).output().unwrap();
+    (output.status.success(), text(&output))
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// The first `count` OSIE stimuli, or `None` (skipped outside CI) without the real data.
+fn osie_images(count: usize) -> Option<Vec<PathBuf>> {
+    let folder = absnet_testkit::shared_data("osie")?.join("data/stimuli");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.truncate(count);
+    Some(files)
+}
+
+#[test]
+fn a_truncated_jpeg_is_refused_by_predict_and_counted_by_data_check() {
+    let Some(images) = osie_images(2) else { return };
+    let dir = temp_dir("truncated");
+    // An OSIE-layout copy of the fixture whose first image is cut in half.
+    let root = dir.join("set");
+    let fixture = absnet_testkit::fixture("datasets/osie-1024");
+    std::fs::create_dir_all(root.join("data/eye")).unwrap();
+    std::fs::create_dir_all(root.join("data/stimuli")).unwrap();
+    std::fs::copy(
+        fixture.join("data/eye/fixations.mat"),
+        root.join("data/eye/fixations.mat"),
+    )
+    .unwrap();
+    let whole = std::fs::read(fixture.join("data/stimuli/crowd1.jpg")).unwrap();
+    std::fs::write(
+        root.join("data/stimuli/crowd1.jpg"),
+        &whole[..whole.len() / 2],
+    )
+    .unwrap();
+    std::fs::copy(
+        fixture.join("data/stimuli/crowd2.jpg"),
+        root.join("data/stimuli/crowd2.jpg"),
+    )
+    .unwrap();
+    let (ok, out) = run(&["data", "check", &format!("osie:{}", root.display())]);
+    assert!(
+        !ok && out.contains("crowd1.jpg: truncated") && out.contains("problems    1"),
+        "{out}"
+    );
+    // predict: the truncated image fails by name, the others are done.
+    let cut = dir.join("cut.jpg");
+    let bytes = std::fs::read(&images[0]).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (ok, out) = run(&[
+        "predict",
+        path(&cut),
+        path(&images[1]),
+        "--out",
+        path(&dir.join("out")),
+    ]);
+    assert!(
+        !ok && out.contains("cut.jpg: truncated") && out.contains("1 images done, 1 failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn numeric_options_out_of_range_and_oversized_inputs_are_refused() {
+    let sample = repo().join("samples/chelsea.png");
+    let out = temp_dir("ranges");
+    for (option, value) in [
+        ("--opacity", "nan"),
+        ("--opacity", "2"),
+        ("--size", "100000x100000"),
+        ("--batch", "0"),
+    ] {
+        let (ok, text) = run(&["predict", path(&sample), "--out", path(&out), option, value]);
+        assert!(
+            !ok && text.contains(option) && text.contains(value),
+            "{option} {value}: {text}"
+        );
+    }
+    // Standard input is read up to a cap, never whole: /dev/zero is refused at once.
+    let output = absnet(&["predict", "-", "--out", path(&out), "--max-bytes", "100000"])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success() && text(&output).contains("more than 100000 bytes"),
+        "{}",
+        text(&output)
+    );
+    // An empty folder is reported, not silently skipped.
+    let empty = temp_dir("empty-folder");
+    let (ok, text) = run(&[
+        "predict",
+        path(&empty),
+        "--out",
+        path(&temp_dir("empty-out")),
+    ]);
+    assert!(!ok && text.contains("holds no images"), "{text}");
+    // The hint to pass --model appears only when the default model is missing.
+    let (ok, text) = run(&[
+        "predict",
+        path(&sample),
+        "--model",
+        "/nonexistent/m.safetensors",
+        "--out",
+        path(&out),
+    ]);
+    assert!(
+        !ok && text.contains("/nonexistent/m.safetensors") && !text.contains("pass --model"),
+        "{text}"
+    );
+}
+
+#[test]
+fn concurrent_runs_into_one_folder_keep_every_record_whole() {
+    let Some(images) = osie_images(24) else {
+        return;
+    };
+    let out = temp_dir("concurrent");
+    let spawn = |part: &[PathBuf]| {
+        let mut args = vec![
+            "predict".to_string(),
+            "--out".into(),
+            path(&out).into(),
+            "--resume".into(),
+        ];
+        args.extend(part.iter().map(|p| path(p).to_string()));
+        Command::new(env!("CARGO_BIN_EXE_absnet"))
+            .current_dir(repo())
+            .args(&args)
+            .env("RAYON_NUM_THREADS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(&images[..12]), spawn(&images[12..]));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let jsonl = std::fs::read_to_string(out.join("summary.jsonl")).unwrap();
+    let records: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a whole record"))
+        .collect();
+    assert_eq!(records.len(), 24);
+    let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert_eq!(
+        csv.lines().filter(|l| l.starts_with("image,")).count(),
+        1,
+        "one header"
+    );
+    assert_eq!(csv.lines().count(), 25);
+}
+
+#[test]
+fn a_record_torn_by_a_kill_is_dropped_and_its_image_done_again() {
+    let Some(images) = osie_images(2) else { return };
+    let out = temp_dir("torn");
+    let (ok, text) = run(&[
+        "predict",
+        path(&images[0]),
+        path(&images[1]),
+        "--out",
+        path(&out),
+    ]);
+    assert!(ok, "{text}");
+    // As a kill in the middle of the second record would leave it (its maps already written).
+    let jsonl = out.join("summary.jsonl");
+    let full = std::fs::read_to_string(&jsonl).unwrap();
+    let cut = full.trim_end().rfind('\n').unwrap() + 1 + 40;
+    std::fs::write(&jsonl, &full[..cut]).unwrap();
+    let (ok, text) = run(&[
+        "predict",
+        path(&images[0]),
+        path(&images[1]),
+        "--out",
+        path(&out),
+        "--resume",
+    ]);
+    assert!(
+        ok && text.contains("1 images done, 0 failed, 1 already done"),
+        "{text}"
+    );
+    let records: Vec<Value> = std::fs::read_to_string(&jsonl)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2);
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = absnet(&["train", "--print-default-config"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{stderr}"
+    );
+    assert_ne!(output.status.code(), Some(101));
+}
