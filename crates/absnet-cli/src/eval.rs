@@ -31,20 +31,28 @@ pub enum Eval {
         #[arg(long)]
         json: bool,
     },
-    /// The reference points for one part of a split: inter-observer consistency (leave one
-    /// observer out), and centre-bias maps from the training part written for `eval saliency`.
+    /// The reference points a model is read against: inter-observer consistency (leave one
+    /// observer out) of the images scored, and centre-bias maps built from training images,
+    /// written for `eval saliency`.
     Baselines {
         dataset: DatasetSpec,
-        /// Split file of `absnet train` (ids prefixed by the dataset's name).
+        /// Split file of `absnet train` (ids prefixed by the dataset's name); without it, every
+        /// image of the dataset is scored (a dataset left out of training).
         #[arg(long)]
-        split: PathBuf,
-        #[arg(long, default_value = "test")]
+        split: Option<PathBuf>,
+        #[arg(long, default_value = "test", requires = "split")]
         part: Part,
         #[arg(long, default_value_t = 0.03, value_parser = positive)]
         sigma_fraction: f64,
-        /// Write the centre-bias maps of the part here.
+        /// Write the centre-bias maps of the scored images here.
         #[arg(long)]
         centre_bias: Option<PathBuf>,
+        /// Build the centre bias from these datasets' training parts (each with one
+        /// --from-split, in order) instead of the dataset's own.
+        #[arg(long = "from", requires = "centre_bias")]
+        from: Vec<DatasetSpec>,
+        #[arg(long = "from-split")]
+        from_split: Vec<PathBuf>,
     },
     /// Predicted score distributions against AVA-style labels: EMD, SRCC, PLCC, accuracy, MSE.
     Aesthetics {
@@ -100,13 +108,32 @@ pub fn run(eval: Eval) -> Result<()> {
             part,
             sigma_fraction,
             centre_bias,
-        } => baselines(
-            &dataset,
-            &split,
-            part,
-            sigma_fraction,
-            centre_bias.as_deref(),
-        ),
+            from,
+            from_split,
+        } => {
+            let scored = scored_part(&dataset, split.as_deref(), part)?;
+            let observers = absnet_eval::baselines::inter_observer(&scored, sigma_fraction)?;
+            println!(
+                "{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):",
+                observers.images
+            );
+            println!(
+                "  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}",
+                observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim
+            );
+            let Some(out) = centre_bias else {
+                return Ok(());
+            };
+            let train = training_parts(&dataset, split.as_deref(), &from, &from_split)?;
+            let n =
+                absnet_eval::baselines::write_centre_bias(&train, &scored, sigma_fraction, &out)?;
+            println!(
+                "{n} centre-bias maps (from {} training images) in {}",
+                train.len(),
+                out.display()
+            );
+            Ok(())
+        }
         Eval::Aesthetics {
             labels,
             predictions,
@@ -161,38 +188,49 @@ fn saliency(
     print_report(&report, json)
 }
 
-fn baselines(
+/// The images a baseline scores: a part of a split, or the whole dataset.
+fn scored_part(
     dataset: &DatasetSpec,
-    split: &std::path::Path,
+    split: Option<&std::path::Path>,
     part: Part,
-    sigma_fraction: f64,
-    centre_bias: Option<&std::path::Path>,
-) -> Result<()> {
+) -> Result<Vec<absnet_data::Sample>> {
     let samples = dataset.load_named()?;
-    let split_file = Split::read(split)?;
-    let train = split_file.select_present(&samples, &split_file.train);
-    let ids = match part {
-        Part::Train => &split_file.train,
-        Part::Val => &split_file.val,
-        Part::Test => &split_file.test,
+    let Some(split) = split else {
+        return Ok(samples);
     };
-    let chosen = split_file.select_present(&samples, ids);
-    let observers = absnet_eval::baselines::inter_observer(&chosen, sigma_fraction)?;
-    println!(
-        "{} images; inter-observer consistency (leave one observer out, σ = {sigma_fraction} of the diagonal):",
-        observers.images
-    );
-    println!(
-        "  NSS {:.4}  AUC-Judd {:.4}  CC {:.4}  KLD {:.4}  SIM {:.4}",
-        observers.nss, observers.auc_judd, observers.cc, observers.kld, observers.sim
-    );
-    if let Some(out) = centre_bias {
-        let n = absnet_eval::baselines::write_centre_bias(&train, &chosen, sigma_fraction, out)?;
-        println!(
-            "{n} centre-bias maps (from {} training images) in {}",
-            train.len(),
-            out.display()
+    let split = Split::read(split)?;
+    let ids = match part {
+        Part::Train => &split.train,
+        Part::Val => &split.val,
+        Part::Test => &split.test,
+    };
+    Ok(split.select_present(&samples, ids))
+}
+
+/// The training images the centre bias is built from: each `--from` dataset's training part
+/// (its `--from-split`), or else the dataset's own.
+fn training_parts(
+    dataset: &DatasetSpec,
+    split: Option<&std::path::Path>,
+    from: &[DatasetSpec],
+    from_split: &[PathBuf],
+) -> Result<Vec<absnet_data::Sample>> {
+    if from.len() != from_split.len() {
+        anyhow::bail!(
+            "--from is given {} times and --from-split {} times: pair each dataset with its split file",
+            from.len(),
+            from_split.len()
         );
     }
-    Ok(())
+    if from.is_empty() {
+        let split = split.context(
+            "--centre-bias needs --split (the dataset's training part) or --from/--from-split",
+        )?;
+        return scored_part(dataset, Some(split), Part::Train);
+    }
+    let mut train = Vec::new();
+    for (spec, split) in from.iter().zip(from_split) {
+        train.extend(scored_part(spec, Some(split), Part::Train)?);
+    }
+    Ok(train)
 }

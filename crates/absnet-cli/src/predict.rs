@@ -37,7 +37,7 @@ pub struct PredictArgs {
     /// Heatmap opacity over the photo, 0–1.
     #[arg(long, default_value_t = 0.5, value_parser = ranges::unit_interval)]
     opacity: f32,
-    /// Overlay file format.
+    /// Overlay file format, or `none`.
     #[arg(long, default_value = "jpg")]
     overlay_format: OverlayFormat,
     /// Also write the float map (`NAME.saliency.npy`, float32) and its log-density
@@ -96,6 +96,19 @@ pub struct RunArgs {
 enum OverlayFormat {
     Png,
     Jpg,
+    /// No overlay (maps and records only).
+    None,
+}
+
+impl OverlayFormat {
+    /// The overlay's file extension and encoding; `None` for no overlay.
+    fn format(self) -> Option<(&'static str, image::ImageFormat)> {
+        match self {
+            OverlayFormat::Png => Some(("png", image::ImageFormat::Png)),
+            OverlayFormat::Jpg => Some(("jpg", image::ImageFormat::Jpeg)),
+            OverlayFormat::None => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -299,20 +312,18 @@ impl Writer<'_> {
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Record> {
         let args = self.args;
         let stem = source.stem();
-        let extension = match args.overlay_format {
-            OverlayFormat::Png => "png",
-            OverlayFormat::Jpg => "jpg",
-        };
-        let map_path = args.out.join(format!("{stem}.saliency.png"));
-        let overlay_path = args.out.join(format!("{stem}.overlay.{extension}"));
-        let mut paths = vec![map_path.clone(), overlay_path.clone()];
-        if args.format == MapFormat::Npy {
-            paths.extend([
-                args.out.join(format!("{stem}.saliency.npy")),
-                args.out.join(format!("{stem}.log_density.npy")),
-            ]);
-        }
-        for path in &paths {
+        let file = |suffix: &str| args.out.join(format!("{stem}.{suffix}"));
+        let map_path = file("saliency.png");
+        let overlay = args
+            .overlay_format
+            .format()
+            .map(|(extension, format)| (file(&format!("overlay.{extension}")), format));
+        let npy = (args.format == MapFormat::Npy)
+            .then(|| [file("saliency.npy"), file("log_density.npy")]);
+        let paths = std::iter::once(&map_path)
+            .chain(overlay.as_ref().map(|(p, _)| p))
+            .chain(npy.iter().flatten());
+        for path in paths {
             if path.canonicalize().is_ok_and(|p| self.inputs.contains(&p)) {
                 bail!(
                     "{} is one of the inputs; refusing to overwrite it",
@@ -324,26 +335,18 @@ impl Writer<'_> {
         self.out.save(&map_path, |w| {
             Ok(render::gray8(&display).write_to(w, image::ImageFormat::Png)?)
         })?;
-        let overlay = render::overlay(photo, &display, args.colormap, args.opacity);
-        let format = if extension == "png" {
-            image::ImageFormat::Png
-        } else {
-            image::ImageFormat::Jpeg
-        };
-        self.out
-            .save(&overlay_path, |w| Ok(overlay.write_to(w, format)?))?;
-        let mut record = Record::new(
-            &source.name(),
-            &args.model.display().to_string(),
-            prediction,
-            usize::from(args.top_k),
-        );
+        let model = args.model.display().to_string();
+        let mut record = Record::new(&source.name(), &model, prediction, usize::from(args.top_k));
         record.saliency = Some(map_path.display().to_string());
-        record.overlay = Some(overlay_path.display().to_string());
-        if args.format == MapFormat::Npy {
-            self.write_npy(prediction, &paths[2], &paths[3])?;
-            record.npy = Some(paths[2].display().to_string());
-            record.log_density = Some(paths[3].display().to_string());
+        if let Some((path, format)) = overlay {
+            let picture = render::overlay(photo, &display, args.colormap, args.opacity);
+            self.out.save(&path, |w| Ok(picture.write_to(w, format)?))?;
+            record.overlay = Some(path.display().to_string());
+        }
+        if let Some([map, log_density]) = npy {
+            self.write_npy(prediction, &map, &log_density)?;
+            record.npy = Some(map.display().to_string());
+            record.log_density = Some(log_density.display().to_string());
         }
         Ok(record)
     }

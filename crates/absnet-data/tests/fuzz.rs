@@ -16,12 +16,17 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     std::thread::spawn(move || {
         let _ = done.send(f());
     });
-    result.recv_timeout(limit).expect("finished in time (no hang, no panic)")
+    result
+        .recv_timeout(limit)
+        .expect("finished in time (no hang, no panic)")
 }
 
 fn real_images() -> Vec<Vec<u8>> {
     let repo = absnet_testkit::repo();
-    let mut files = vec![repo.join("samples/chelsea.png"), repo.join("tests/fixtures/datasets/osie-1024/data/stimuli/crowd1.jpg")];
+    let mut files = vec![
+        repo.join("samples/chelsea.png"),
+        repo.join("tests/fixtures/datasets/osie-1024/data/stimuli/crowd1.jpg"),
+    ];
     if let Some(osie) = absnet_testkit::shared_data("osie") {
         files.push(osie.join("data/stimuli/1001.jpg"));
     }
@@ -41,7 +46,11 @@ fn damaged(bytes: &[u8], keep: f64, flips: &[(f64, u8)]) -> Vec<u8> {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 48,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
@@ -92,7 +101,9 @@ fn copy(from: &Path, to: &Path) {
 
 /// Reads `spec` (a damaged copy), checks it, and prepares every sample it lists.
 fn read_everything(spec: String) -> Result<usize, String> {
-    let spec: DatasetSpec = spec.parse().map_err(|e: absnet_data::DataError| e.to_string())?;
+    let spec: DatasetSpec = spec
+        .parse()
+        .map_err(|e: absnet_data::DataError| e.to_string())?;
     let samples = spec.load().map_err(|e| e.to_string())?;
     let _ = absnet_data::check::check(&samples);
     let config = absnet_data::loader::LoaderConfig::new([64, 48]);
