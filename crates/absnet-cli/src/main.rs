@@ -1,7 +1,9 @@
 //! `absnet`: the command line. Thin: each subcommand's file parses its arguments, calls the
 //! libraries and writes files; errors become messages here.
 
+mod batch;
 mod bench;
+mod crop;
 mod data;
 mod eval;
 mod inputs;
@@ -60,6 +62,8 @@ enum DeviceName {
 enum Command {
     /// Saliency maps, heatmap overlays and a JSONL summary for photos (the main job).
     Predict(predict::PredictArgs),
+    /// Crop windows that keep what people look at, for several aspect ratios.
+    Crop(crop::CropArgs),
     /// Train a model — saliency, aesthetics or both with a shared encoder — from a TOML config.
     Train(train::TrainArgs),
     /// Write a run's best checkpoint as a model file with its card.
@@ -117,6 +121,7 @@ fn run() -> Result<()> {
     let device = device(cli.device)?;
     match cli.command {
         Command::Predict(args) => predict::run(&args, &device),
+        Command::Crop(args) => crop::run(&args, &device),
         Command::Train(args) => train::run(&args, &device),
         Command::Export(args) => train::export(&args, &device),
         Command::Eval { eval } => eval::run(eval),

@@ -110,13 +110,22 @@ impl OutputFolder {
     /// Appends one JSON line and its CSV row (the header first when the table is new), each as
     /// one write, under the folder's lock.
     pub fn append(&self, json_line: &str, csv_row: impl IntoIterator<Item = String>) -> Result<()> {
+        self.append_rows(json_line, [csv_row])
+    }
+
+    /// [`OutputFolder::append`] with several CSV rows for one record (one write).
+    pub fn append_rows<R: IntoIterator<Item = String>>(
+        &self,
+        json_line: &str,
+        csv_rows: impl IntoIterator<Item = R>,
+    ) -> Result<()> {
         let _lock = self.lock()?;
         append_whole(&self.jsonl, json_line.as_bytes())?;
-        let mut row = csv_line(csv_row);
+        let mut rows: String = csv_rows.into_iter().map(csv_line).collect();
         if std::fs::metadata(&self.csv).map_or(true, |m| m.len() == 0) {
-            row.insert_str(0, &self.csv_header);
+            rows.insert_str(0, &self.csv_header);
         }
-        append_whole(&self.csv, row.as_bytes())
+        append_whole(&self.csv, rows.as_bytes())
     }
 
     /// Writes `path` atomically: `encode` fills a buffer that replaces `path` only once

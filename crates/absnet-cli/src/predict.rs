@@ -5,14 +5,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use absnet_data::pipeline::{self, Fit};
-use absnet_predict::record::{Failure, SummaryLine};
+use absnet_predict::record::SummaryLine;
 use absnet_predict::render::{self, Colormap};
 use absnet_predict::{Prediction, Predictor, PredictorOptions, Record};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
-use rayon::prelude::*;
 
+use crate::batch::{self, BatchRun, PhotoWriter, Written};
 use crate::inputs::{self, Source};
 use crate::output::{Done, Existing, OutputFolder};
 use crate::ranges;
@@ -141,33 +141,6 @@ pub fn load_predictor(model: &Path, input: &ModelInputArgs, device: &Device) -> 
     Ok(predictor)
 }
 
-/// The inputs still to do, with the per-input errors of listing them, and the outputs' stems
-/// checked for collisions.
-pub fn plan(
-    inputs: &[PathBuf],
-    done: &HashSet<String>,
-    out: &Path,
-) -> Result<(Vec<Source>, Vec<inputs::Unlisted>, usize)> {
-    let (sources, unlisted) = inputs::collect(inputs);
-    let mut stems = HashSet::new();
-    for source in &sources {
-        if !stems.insert(source.stem()) {
-            bail!(
-                "two inputs are named `{}`: their outputs in {} would collide",
-                source.stem(),
-                out.display()
-            );
-        }
-    }
-    let total = sources.len();
-    let todo: Vec<Source> = sources
-        .into_iter()
-        .filter(|s| !done.contains(&s.name()))
-        .collect();
-    let skipped = total - todo.len();
-    Ok((todo, unlisted, skipped))
-}
-
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let predictor = load_predictor(&args.model, &args.model_input, device)?;
     if !predictor.has_aesthetics() {
@@ -182,134 +155,63 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =
         OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing)?;
-    let (todo, unlisted, skipped) = plan(&args.inputs, &done, &args.out)?;
     let writer = Writer {
         args,
+        out: &out,
+        inputs: batch::input_paths(&args.inputs),
+    };
+    let run = BatchRun {
         predictor: &predictor,
         out: &out,
-        inputs: input_paths(&todo),
+        input: &args.model_input,
+        batch: usize::from(args.run.batch),
+        columns: Record::CSV_HEADER.len(),
     };
-    let bar = progress_bar(todo.len());
-    let mut failed = 0;
-    for problem in &unlisted {
-        failed += 1;
-        writer.failure(&problem.input.display().to_string(), &problem.error, &bar)?;
-    }
-    for chunk in todo.chunks(usize::from(args.run.batch)) {
-        failed += writer.batch(chunk, &bar, todo.len() == 1)?;
-    }
-    bar.finish_and_clear();
-    let done = todo.len() + unlisted.len() - failed;
+    let tally = run.run(&args.inputs, &done, &writer)?;
     println!(
-        "{done} images done, {failed} failed, {skipped} already done; maps and overlays in {}, records in {} and {}",
+        "{} images done, {} failed, {} already done; maps and overlays in {}, records in {} and {}",
+        tally.done,
+        tally.failed,
+        tally.skipped,
         args.out.display(),
         out.jsonl().display(),
         out.csv().display()
     );
-    if failed > 0 {
-        bail!("{failed} of {} inputs failed", todo.len() + unlisted.len());
+    if tally.failed > 0 {
+        bail!(
+            "{} of {} inputs failed",
+            tally.failed,
+            tally.done + tally.failed
+        );
     }
     Ok(())
 }
 
-fn progress_bar(len: usize) -> indicatif::ProgressBar {
-    indicatif::ProgressBar::new(len as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
-            .expect("valid template"),
-    )
-}
-
-/// The inputs' own files, which outputs must never replace.
-fn input_paths(sources: &[Source]) -> HashSet<PathBuf> {
-    sources
-        .iter()
-        .filter_map(|s| match s {
-            Source::File(p) => p.canonicalize().ok(),
-            Source::Stdin => None,
-        })
-        .collect()
-}
-
-/// Writes one batch's outputs and records.
+/// Writes each prediction's maps and overlay.
 struct Writer<'a> {
     args: &'a PredictArgs,
-    predictor: &'a Predictor,
     out: &'a OutputFolder,
     inputs: HashSet<PathBuf>,
 }
 
+impl PhotoWriter for Writer<'_> {
+    fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {
+        let record = self.files(source, photo, prediction)?;
+        Ok(Written {
+            json_line: record.to_json_line(),
+            csv_rows: vec![record.csv_row().to_vec()],
+            announcement: format!(
+                "{}: heatmap {}",
+                source.name(),
+                record.overlay.as_deref().unwrap_or("not drawn")
+            ),
+        })
+    }
+}
+
 impl Writer<'_> {
-    /// Decodes, predicts and writes `chunk`; returns how many failed.
-    fn batch(
-        &self,
-        chunk: &[Source],
-        bar: &indicatif::ProgressBar,
-        announce: bool,
-    ) -> Result<usize> {
-        let input = &self.args.model_input;
-        let decoded: Vec<Result<RgbImage>> = chunk
-            .par_iter()
-            .map(|s| s.decode(input.max_bytes, input.max_pixels))
-            .collect();
-        let mut failed = 0;
-        let mut ready = Vec::new();
-        for (source, photo) in chunk.iter().zip(decoded) {
-            match photo {
-                Ok(photo) => ready.push((source, photo)),
-                Err(e) => {
-                    failed += 1;
-                    self.failure(&source.name(), &e, bar)?;
-                }
-            }
-        }
-        let photos: Vec<&RgbImage> = ready.iter().map(|(_, photo)| photo).collect();
-        let predictions = self.predictor.predict_batch(&photos);
-        for ((source, photo), prediction) in ready.iter().zip(&predictions) {
-            match self.write(source, photo, prediction) {
-                Ok(record) => {
-                    self.out.append(&record.to_json_line(), record.csv_row())?;
-                    if announce {
-                        bar.suspend(|| {
-                            println!(
-                                "{}: heatmap {}",
-                                source.name(),
-                                record.overlay.as_deref().unwrap_or_default()
-                            )
-                        });
-                    }
-                }
-                Err(e) => {
-                    failed += 1;
-                    self.failure(&source.name(), &e, bar)?;
-                }
-            }
-            bar.inc(1);
-        }
-        Ok(failed)
-    }
-
-    /// Reports a failed input and records it.
-    fn failure(
-        &self,
-        image: &str,
-        error: &anyhow::Error,
-        bar: &indicatif::ProgressBar,
-    ) -> Result<()> {
-        let message = format!("{error:#}");
-        bar.suspend(|| eprintln!("error: {message}"));
-        let failure = Failure {
-            image: image.to_string(),
-            model: self.args.model.display().to_string(),
-            error: message,
-        };
-        self.out
-            .append(&failure.to_json_line(), failure.csv_row())?;
-        bar.inc(1);
-        Ok(())
-    }
-
     /// The files of one prediction, and its record.
-    fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Record> {
+    fn files(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Record> {
         let args = self.args;
         let stem = source.stem();
         let file = |suffix: &str| args.out.join(format!("{stem}.{suffix}"));

@@ -14,6 +14,17 @@ pub fn unit_interval(text: &str) -> Result<f32, String> {
     Ok(value)
 }
 
+/// A number in (0, 1] (`--scale`).
+pub fn share(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !(value > 0.0 && value <= 1.0) {
+        return Err(format!("{text} is outside (0, 1]"));
+    }
+    Ok(value)
+}
+
 /// `WIDTHxHEIGHT`, each from 1 to 65,535.
 pub fn size(text: &str) -> Result<[u32; 2], String> {
     let (w, h) = text
@@ -64,6 +75,7 @@ mod tests {
                 && unit_interval("-0.1").is_err()
         );
         assert_eq!(unit_interval("0.25"), Ok(0.25));
+        assert!(share("0").is_err() && share("1.5").is_err() && share("nan").is_err());
         assert!(input_size("100000x100000").is_err() && input_size("4x4").is_err());
         assert_eq!(input_size("320x240"), Ok([320, 240]));
         assert!(check_pixels([5000, 5000], 1_000_000).is_err());

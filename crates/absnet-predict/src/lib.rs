@@ -4,6 +4,7 @@
 //! [`render`] turns maps into pictures and peaks, [`record`] into the JSONL/CSV records.
 
 pub mod classify;
+pub mod crop;
 pub mod predictor;
 pub mod record;
 pub mod render;

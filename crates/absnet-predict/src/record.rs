@@ -108,11 +108,11 @@ impl Failure {
         line
     }
 
-    /// Its row under [`Record::CSV_HEADER`]: the image and the error.
-    pub fn csv_row(&self) -> [String; 12] {
-        let mut row: [String; 12] = Default::default();
+    /// Its row in a table of `columns` columns: the image first, the error last.
+    pub fn csv_row(&self, columns: usize) -> Vec<String> {
+        let mut row = vec![String::new(); columns.max(2)];
         row[0] = self.image.clone();
-        row[11] = self.error.clone();
+        row[columns.max(2) - 1] = self.error.clone();
         row
     }
 }
@@ -122,5 +122,83 @@ impl Failure {
 #[serde(untagged)]
 pub enum SummaryLine {
     Predicted(Record),
+    Failed(Failure),
+}
+
+/// One crop of a [`CropRecord`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CropEntry {
+    pub aspect: String,
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+    /// The share of the image's calibrated saliency inside the window.
+    pub score: f64,
+    /// The cropped image, when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// The record of one cropped photo, as `crops.jsonl` holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CropRecord {
+    pub image: String,
+    pub width: u32,
+    pub height: u32,
+    pub model: String,
+    pub crops: Vec<CropEntry>,
+    pub ms: f64,
+}
+
+impl CropRecord {
+    pub fn to_json_line(&self) -> String {
+        let mut line = serde_json::to_string(self).expect("a record always serialises");
+        line.push('\n');
+        line
+    }
+
+    pub const CSV_HEADER: [&'static str; 11] = [
+        "image",
+        "width",
+        "height",
+        "aspect",
+        "x",
+        "y",
+        "crop_width",
+        "crop_height",
+        "score",
+        "file",
+        "error",
+    ];
+
+    /// One row per crop under [`CropRecord::CSV_HEADER`].
+    pub fn csv_rows(&self) -> Vec<[String; 11]> {
+        self.crops
+            .iter()
+            .map(|c| {
+                [
+                    self.image.clone(),
+                    self.width.to_string(),
+                    self.height.to_string(),
+                    c.aspect.clone(),
+                    c.x.to_string(),
+                    c.y.to_string(),
+                    c.width.to_string(),
+                    c.height.to_string(),
+                    c.score.to_string(),
+                    c.file.clone().unwrap_or_default(),
+                    String::new(),
+                ]
+            })
+            .collect()
+    }
+}
+
+/// A line of `crops.jsonl`: the crops of a photo or a failure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CropLine {
+    Cropped(CropRecord),
     Failed(Failure),
 }

@@ -1,0 +1,202 @@
+//! `absnet crop`: for each photo and aspect ratio, the crop window that keeps what people look
+//! at, chosen from the whole saliency map ([`absnet_predict::crop`]); records in `crops.jsonl`
+//! and `crops.csv`, and the cropped images on request.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use absnet_predict::Prediction;
+use absnet_predict::crop::{self, Aspect, CropError, CropOptions};
+use absnet_predict::record::{CropEntry, CropLine, CropRecord};
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use image::RgbImage;
+use image::imageops::{self, FilterType};
+
+use crate::batch::{self, BatchRun, PhotoWriter, Written};
+use crate::inputs::Source;
+use crate::output::{Done, Existing, OutputFolder};
+use crate::predict::{DEFAULT_MODEL, ModelInputArgs, RunArgs, load_predictor};
+use crate::ranges;
+
+#[derive(clap::Args)]
+pub struct CropArgs {
+    /// Image files, folders of images, or `-` for an image on standard input.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Aspect ratios of the crops, WIDTH:HEIGHT, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1:1,16:9,9:16",
+        conflicts_with = "size"
+    )]
+    aspects: Vec<Aspect>,
+    /// Each window's side as a share of the largest window of its aspect, in (0, 1].
+    #[arg(long, default_value_t = 1.0, value_parser = ranges::share)]
+    scale: f64,
+    /// An exact output size WIDTHxHEIGHT instead of aspect ratios: the window of its aspect is
+    /// cropped, then resized to it (implies --write-images).
+    #[arg(long, value_parser = ranges::size)]
+    size: Option<[u32; 2]>,
+    /// With --size: enlarge a window smaller than the size instead of refusing the image.
+    #[arg(long, requires = "size")]
+    upscale: bool,
+    /// Also write each crop as `NAME.WxH.jpg` (e.g. `photo.16x9.jpg`).
+    #[arg(long)]
+    write_images: bool,
+    /// Model file (safetensors with its card).
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Output folder.
+    #[arg(long, default_value = "crops")]
+    out: PathBuf,
+    #[command(flatten)]
+    model_input: ModelInputArgs,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+impl Done for CropLine {
+    fn done(&self) -> Option<&str> {
+        match self {
+            CropLine::Cropped(record) => Some(&record.image),
+            CropLine::Failed(_) => None,
+        }
+    }
+}
+
+pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
+    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
+    let (out, done) =
+        OutputFolder::open::<CropLine>(&args.out, "crops", &CropRecord::CSV_HEADER, existing)?;
+    let aspects = match args.size {
+        Some(size) => vec![Aspect::of_size(size)],
+        None => args.aspects.clone(),
+    };
+    let writer = Writer {
+        args,
+        out: &out,
+        aspects,
+        model: args.model.display().to_string(),
+        inputs: batch::input_paths(&args.inputs),
+    };
+    let run = BatchRun {
+        predictor: &predictor,
+        out: &out,
+        input: &args.model_input,
+        batch: usize::from(args.run.batch),
+        columns: CropRecord::CSV_HEADER.len(),
+    };
+    let tally = run.run(&args.inputs, &done, &writer)?;
+    println!(
+        "{} images cropped, {} failed, {} already done; records in {} and {}",
+        tally.done,
+        tally.failed,
+        tally.skipped,
+        out.jsonl().display(),
+        out.csv().display()
+    );
+    if tally.failed > 0 {
+        bail!(
+            "{} of {} inputs failed",
+            tally.failed,
+            tally.done + tally.failed
+        );
+    }
+    Ok(())
+}
+
+struct Writer<'a> {
+    args: &'a CropArgs,
+    out: &'a OutputFolder,
+    aspects: Vec<Aspect>,
+    model: String,
+    inputs: HashSet<PathBuf>,
+}
+
+impl PhotoWriter for Writer<'_> {
+    fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {
+        let options = CropOptions::default();
+        let mut crops = Vec::new();
+        for &aspect in &self.aspects {
+            let chosen = crop::crop(&prediction.saliency, aspect, self.args.scale, &options)?;
+            let w = chosen.window;
+            let file = if self.args.write_images || self.args.size.is_some() {
+                Some(self.write_image(source, photo, aspect, w)?)
+            } else {
+                None
+            };
+            crops.push(CropEntry {
+                aspect: aspect.to_string(),
+                x: w.x,
+                y: w.y,
+                width: w.width,
+                height: w.height,
+                score: chosen.score,
+                file: file.map(|f| f.display().to_string()),
+            });
+        }
+        let record = CropRecord {
+            image: source.name(),
+            width: photo.width(),
+            height: photo.height(),
+            model: self.model.clone(),
+            crops,
+            ms: prediction.ms,
+        };
+        let announcement = record
+            .crops
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}×{} at ({}, {})",
+                    c.aspect, c.width, c.height, c.x, c.y
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(Written {
+            json_line: record.to_json_line(),
+            csv_rows: record.csv_rows().into_iter().map(|r| r.to_vec()).collect(),
+            announcement: format!("{}: {announcement}", source.name()),
+        })
+    }
+}
+
+impl Writer<'_> {
+    /// The crop as `NAME.WxH.jpg`, resized to --size when given.
+    fn write_image(
+        &self,
+        source: &Source,
+        photo: &RgbImage,
+        aspect: Aspect,
+        w: crop::Window,
+    ) -> Result<PathBuf> {
+        let mut cropped = imageops::crop_imm(photo, w.x, w.y, w.width, w.height).to_image();
+        let name = match self.args.size {
+            Some([width, height]) => {
+                if (width > w.width || height > w.height) && !self.args.upscale {
+                    return Err(CropError::Upscale {
+                        requested_width: width,
+                        requested_height: height,
+                        width: w.width,
+                        height: w.height,
+                    }
+                    .into());
+                }
+                cropped = imageops::resize(&cropped, width, height, FilterType::Lanczos3);
+                format!("{width}x{height}")
+            }
+            None => format!("{}x{}", aspect.width, aspect.height),
+        };
+        let path = self.args.out.join(format!("{}.{name}.jpg", source.stem()));
+        batch::refuse_inputs([&path], &self.inputs)?;
+        self.out.save(
+            &path,
+            |w| Ok(cropped.write_to(w, image::ImageFormat::Jpeg)?),
+        )?;
+        Ok(path)
+    }
+}

@@ -1,0 +1,375 @@
+//! Crop windows chosen from the whole saliency map: for an aspect ratio and a scale, the window
+//! that holds the most expected fixations — the map calibrated to a fixation density
+//! (`map^gamma`, normalised) summed over the window — less a penalty for the density its border
+//! cuts through (a window edge through a face is worse than one through sky). One library call
+//! (map, aspect, scale → window) for `absnet crop` and `absnet serve`.
+//!
+//! The search is exhaustive over positions: a coarse pass at a stride of 1/32 of the window's
+//! shorter side, then every position around the best one, each window's mass in O(1) from a
+//! summed-area table (and its border from row and column prefix sums).
+
+use serde::{Deserialize, Serialize};
+
+use crate::render::FloatMap;
+
+/// An aspect ratio `width:height`, both at least 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Aspect {
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum CropError {
+    #[error("aspect `{0}`: expected WIDTH:HEIGHT with whole numbers from 1, e.g. 16:9")]
+    Aspect(String),
+    #[error("scale {0}: expected a share of the largest window in (0, 1]")]
+    Scale(f64),
+    #[error(
+        "a {aspect} window at scale {scale} of a {width}×{height} image would be under one pixel"
+    )]
+    TooSmall {
+        aspect: Aspect,
+        scale: f64,
+        width: u32,
+        height: u32,
+    },
+    #[error(
+        "{requested_width}×{requested_height} is larger than the {width}×{height} window the image allows; allow upscaling or ask for less"
+    )]
+    Upscale {
+        requested_width: u32,
+        requested_height: u32,
+        width: u32,
+        height: u32,
+    },
+}
+
+impl std::str::FromStr for Aspect {
+    type Err = CropError;
+    fn from_str(text: &str) -> Result<Self, CropError> {
+        let invalid = || CropError::Aspect(text.to_string());
+        let (w, h) = text.split_once(':').ok_or_else(invalid)?;
+        let parse = |v: &str| {
+            v.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&v| v >= 1)
+                .ok_or_else(invalid)
+        };
+        Ok(Aspect {
+            width: parse(w)?,
+            height: parse(h)?,
+        })
+    }
+}
+
+impl std::fmt::Display for Aspect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.width, self.height)
+    }
+}
+
+impl Aspect {
+    /// The aspect of an exact output size, reduced (1920×1080 → 16:9).
+    pub fn of_size([width, height]: [u32; 2]) -> Self {
+        let (mut a, mut b) = (width, height);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        Aspect {
+            width: width / a.max(1),
+            height: height / a.max(1),
+        }
+    }
+}
+
+/// A window in the image's pixels: top-left corner and size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// A chosen window and its score: the share of the calibrated saliency inside it (0–1).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoredWindow {
+    #[serde(flatten)]
+    pub window: Window,
+    pub score: f64,
+}
+
+/// How windows are scored.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CropOptions {
+    /// The map is raised to this power before it is read as a density of fixations.
+    pub gamma: f64,
+    /// Weight of the density the window's border runs through, per border pixel, relative to
+    /// the density inside.
+    pub border_penalty: f64,
+}
+
+impl Default for CropOptions {
+    fn default() -> Self {
+        CropOptions {
+            gamma: 1.0,
+            border_penalty: 0.0,
+        }
+    }
+}
+
+/// The size of the largest window of `aspect` inside `[width, height]`, times `scale` on each
+/// side (rounded).
+pub fn window_size(image: [u32; 2], aspect: Aspect, scale: f64) -> Result<[u32; 2], CropError> {
+    if !(scale > 0.0 && scale <= 1.0) {
+        return Err(CropError::Scale(scale));
+    }
+    let [width, height] = image;
+    let (w, h) = (f64::from(width), f64::from(height));
+    let ratio = f64::from(aspect.width) / f64::from(aspect.height);
+    let (full_w, full_h) = if w / h > ratio {
+        (h * ratio, h)
+    } else {
+        (w, w / ratio)
+    };
+    let size = [(full_w * scale).round(), (full_h * scale).round()];
+    if size[0] < 1.0 || size[1] < 1.0 {
+        return Err(CropError::TooSmall {
+            aspect,
+            scale,
+            width,
+            height,
+        });
+    }
+    Ok([(size[0] as u32).min(width), (size[1] as u32).min(height)])
+}
+
+/// The best window of `aspect` at `scale` for `map` (the prediction at the image's size).
+pub fn crop(
+    map: &FloatMap,
+    aspect: Aspect,
+    scale: f64,
+    options: &CropOptions,
+) -> Result<ScoredWindow, CropError> {
+    let size = window_size([map.width(), map.height()], aspect, scale)?;
+    Ok(Density::new(map, options).best(size, options.border_penalty))
+}
+
+/// The map as a fixation density with its summed-area table and border prefix sums.
+pub struct Density {
+    width: usize,
+    height: usize,
+    /// `area[(y)(w+1) + x]`: the density summed over `[0, x) × [0, y)`.
+    area: Vec<f64>,
+    /// Prefix sums along each row (`(w+1)` per row) and each column (`(h+1)` per column).
+    rows: Vec<f64>,
+    columns: Vec<f64>,
+}
+
+impl Density {
+    /// `map^gamma`, normalised to sum 1 (uniform for a map of zeros).
+    pub fn new(map: &FloatMap, options: &CropOptions) -> Self {
+        let (width, height) = (map.width() as usize, map.height() as usize);
+        let mut values: Vec<f64> = map
+            .iter()
+            .map(|&v| f64::from(v.max(0.0)).powf(options.gamma))
+            .collect();
+        let total: f64 = values.iter().sum();
+        let n = values.len() as f64;
+        values
+            .iter_mut()
+            .for_each(|v| *v = if total > 0.0 { *v / total } else { 1.0 / n });
+        let mut area = vec![0.0; (width + 1) * (height + 1)];
+        let mut rows = vec![0.0; (width + 1) * height];
+        let mut columns = vec![0.0; (height + 1) * width];
+        for y in 0..height {
+            let mut running = 0.0;
+            for x in 0..width {
+                let v = values[y * width + x];
+                running += v;
+                rows[y * (width + 1) + x + 1] = running;
+                columns[x * (height + 1) + y + 1] = columns[x * (height + 1) + y] + v;
+                area[(y + 1) * (width + 1) + x + 1] = area[y * (width + 1) + x + 1] + running;
+            }
+        }
+        Self {
+            width,
+            height,
+            area,
+            rows,
+            columns,
+        }
+    }
+
+    /// The density inside the window at `(x, y)` of size `[w, h]`.
+    pub fn mass(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
+        let at = |x: usize, y: usize| self.area[y * (self.width + 1) + x];
+        at(x + w, y + h) - at(x, y + h) - at(x + w, y) + at(x, y)
+    }
+
+    /// The density on the window's border pixels, per border pixel.
+    fn border(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
+        let row = |r: usize| {
+            self.rows[r * (self.width + 1) + x + w] - self.rows[r * (self.width + 1) + x]
+        };
+        let column = |c: usize| {
+            self.columns[c * (self.height + 1) + y + h] - self.columns[c * (self.height + 1) + y]
+        };
+        let sum = row(y) + row(y + h - 1) + column(x) + column(x + w - 1);
+        sum / (2 * (w + h)) as f64
+    }
+
+    /// The window of `size` with the highest `mass − penalty · border mean · window pixels`.
+    pub fn best(&self, size: [u32; 2], penalty: f64) -> ScoredWindow {
+        let size = [size[0] as usize, size[1] as usize];
+        let pixels = (size[0] * size[1]) as f64;
+        let score =
+            |x: usize, y: usize| self.mass(x, y, size) - penalty * self.border(x, y, size) * pixels;
+        let (free_x, free_y) = (self.width - size[0], self.height - size[1]);
+        let stride = (size[0].min(size[1]) / 32).max(1);
+        let best_of =
+            |positions: &mut dyn Iterator<Item = (usize, usize)>| {
+                positions.map(|(x, y)| (score(x, y), x, y)).fold(
+                    (f64::NEG_INFINITY, 0, 0),
+                    |a, b| if b.0 > a.0 { b } else { a },
+                )
+            };
+        let coarse = |free: usize| (0..=free).step_by(stride).chain([free]);
+        let (_, bx, by) =
+            best_of(&mut coarse(free_y).flat_map(|y| coarse(free_x).map(move |x| (x, y))));
+        let near = |b: usize, free: usize| b.saturating_sub(stride)..=(b + stride).min(free);
+        let best =
+            best_of(&mut near(by, free_y).flat_map(|y| near(bx, free_x).map(move |x| (x, y))));
+        let (_, x, y) = best;
+        ScoredWindow {
+            window: Window {
+                x: x as u32,
+                y: y as u32,
+                width: size[0] as u32,
+                height: size[1] as u32,
+            },
+            score: self.mass(x, y, size),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Luma;
+
+    #[test]
+    fn aspects_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            "16:9".parse::<Aspect>(),
+            Ok(Aspect {
+                width: 16,
+                height: 9
+            })
+        );
+        for bad in ["16x9", "0:1", "1:0", "a:b", "", "-1:2"] {
+            assert_eq!(
+                bad.parse::<Aspect>(),
+                Err(CropError::Aspect(bad.to_string())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Aspect::of_size([1920, 1080]),
+            Aspect {
+                width: 16,
+                height: 9
+            }
+        );
+    }
+
+    #[test]
+    fn the_largest_window_fills_one_side() {
+        let square = Aspect {
+            width: 1,
+            height: 1,
+        };
+        assert_eq!(window_size([800, 600], square, 1.0), Ok([600, 600]));
+        assert_eq!(
+            window_size(
+                [800, 600],
+                Aspect {
+                    width: 16,
+                    height: 9
+                },
+                1.0
+            ),
+            Ok([800, 450])
+        );
+        assert_eq!(
+            window_size(
+                [800, 600],
+                Aspect {
+                    width: 9,
+                    height: 16
+                },
+                0.5
+            ),
+            Ok([169, 300])
+        );
+        assert_eq!(
+            window_size([800, 600], square, 0.0),
+            Err(CropError::Scale(0.0))
+        );
+        assert_eq!(
+            window_size([800, 600], square, 1.5),
+            Err(CropError::Scale(1.5))
+        );
+        assert!(matches!(
+            window_size(
+                [1, 1],
+                Aspect {
+                    width: 16,
+                    height: 1
+                },
+                1.0
+            ),
+            Err(CropError::TooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn the_window_goes_where_the_mass_is_not_to_the_single_maximum() {
+        // A sharp single peak at the left, a broad bright region at the right holding more.
+        let map = FloatMap::from_fn(200, 100, |x, y| {
+            let peak = if (x, y) == (10, 50) { 1.0 } else { 0.0 };
+            let region = if (140..190).contains(&x) && (20..80).contains(&y) {
+                0.6
+            } else {
+                0.01
+            };
+            Luma([f32::max(peak, region)])
+        });
+        let options = CropOptions {
+            gamma: 1.0,
+            border_penalty: 0.0,
+        };
+        let found = crop(
+            &map,
+            Aspect {
+                width: 1,
+                height: 1,
+            },
+            0.6,
+            &options,
+        )
+        .unwrap();
+        assert_eq!((found.window.width, found.window.height), (60, 60));
+        assert!((130..=140).contains(&found.window.x), "{found:?}");
+        assert!(found.score > 0.5);
+        // Brute force over every position agrees.
+        let density = Density::new(&map, &options);
+        let best = (0..=140)
+            .flat_map(|x| (0..=40).map(move |y| (x, y)))
+            .map(|(x, y)| density.mass(x, y, [60, 60]))
+            .fold(0.0, f64::max);
+        assert!((found.score - best).abs() < 1e-12);
+    }
+}
