@@ -114,7 +114,7 @@ impl BatchRun<'_> {
                 }
                 Err(e) => {
                     failed += 1;
-                    self.failure(&source.name(), &e, bar)?;
+                    self.failure(&source.name(), &e.context(source.name()), bar)?;
                 }
             }
         }

@@ -118,10 +118,14 @@ struct Writer<'a> {
 
 impl PhotoWriter for Writer<'_> {
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {
-        let options = CropOptions::default();
+        let windows = crop::crop(
+            &prediction.saliency,
+            &self.aspects,
+            self.args.scale,
+            &CropOptions::default(),
+        )?;
         let mut crops = Vec::new();
-        for &aspect in &self.aspects {
-            let chosen = crop::crop(&prediction.saliency, aspect, self.args.scale, &options)?;
+        for (&aspect, chosen) in self.aspects.iter().zip(windows) {
             let w = chosen.window;
             let file = if self.args.write_images || self.args.size.is_some() {
                 Some(self.write_image(source, photo, aspect, w)?)

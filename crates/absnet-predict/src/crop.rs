@@ -146,35 +146,75 @@ pub fn window_size(image: [u32; 2], aspect: Aspect, scale: f64) -> Result<[u32; 
     Ok([(size[0] as u32).min(width), (size[1] as u32).min(height)])
 }
 
-/// The best window of `aspect` at `scale` for `map` (the prediction at the image's size).
+/// The best window of each of `aspects` at `scale` for `map` (the prediction at the image's
+/// size), in order.
 pub fn crop(
     map: &FloatMap,
-    aspect: Aspect,
+    aspects: &[Aspect],
     scale: f64,
     options: &CropOptions,
-) -> Result<ScoredWindow, CropError> {
-    let size = window_size([map.width(), map.height()], aspect, scale)?;
-    Ok(Density::new(map, options).best(size, options.border_penalty))
+) -> Result<Vec<ScoredWindow>, CropError> {
+    let density = Density::new(map, options);
+    aspects
+        .iter()
+        .map(|&aspect| {
+            Ok(density.best(
+                window_size([map.width(), map.height()], aspect, scale)?,
+                options.border_penalty,
+            ))
+        })
+        .collect()
 }
 
-/// The map as a fixation density with its summed-area table and border prefix sums.
+/// Searches run on a grid whose longer side has at most this many cells: the model predicts at
+/// a few hundred pixels, so a finer grid only repeats its interpolation (and costs more than
+/// the prediction).
+const GRID: usize = 320;
+
+/// A map read as a fixation density on a grid of `cell × cell` pixel blocks, with its
+/// summed-area table and border prefix sums.
 pub struct Density {
+    /// The image's size in pixels, and the grid's.
+    image: [usize; 2],
+    cell: usize,
     width: usize,
     height: usize,
-    /// `area[(y)(w+1) + x]`: the density summed over `[0, x) × [0, y)`.
+    /// `area[y (w+1) + x]`: the density summed over grid cells `[0, x) × [0, y)`.
     area: Vec<f64>,
-    /// Prefix sums along each row (`(w+1)` per row) and each column (`(h+1)` per column).
+    /// Prefix sums along each row (`w+1` per row) and each column (`h+1` per column).
     rows: Vec<f64>,
     columns: Vec<f64>,
 }
 
 impl Density {
-    /// `map^gamma`, normalised to sum 1 (uniform for a map of zeros).
+    /// The map's block means raised to `gamma`, normalised to sum 1 (uniform for a map of
+    /// zeros), on a grid of at most [`GRID`] cells a side.
     pub fn new(map: &FloatMap, options: &CropOptions) -> Self {
-        let (width, height) = (map.width() as usize, map.height() as usize);
-        let mut values: Vec<f64> = map
+        let longer = map.width().max(map.height()) as usize;
+        Self::on_grid(map, options.gamma, longer.div_ceil(GRID).max(1))
+    }
+
+    /// The map as it is, one cell a pixel (for exact searches).
+    pub fn exact(map: &FloatMap) -> Self {
+        Self::on_grid(map, 1.0, 1)
+    }
+
+    fn on_grid(map: &FloatMap, gamma: f64, cell: usize) -> Self {
+        let image = [map.width() as usize, map.height() as usize];
+        let (width, height) = (image[0].div_ceil(cell), image[1].div_ceil(cell));
+        let mut sums = vec![0.0f64; width * height];
+        let mut counts = vec![0.0f64; width * height];
+        for (y, row) in map.as_raw().chunks_exact(image[0]).enumerate() {
+            let base = (y / cell) * width;
+            for (x, block) in row.chunks(cell).enumerate() {
+                sums[base + x] += f64::from(block.iter().map(|v| v.max(0.0)).sum::<f32>());
+                counts[base + x] += block.len() as f64;
+            }
+        }
+        let mut values: Vec<f64> = sums
             .iter()
-            .map(|&v| f64::from(v.max(0.0)).powf(options.gamma))
+            .zip(&counts)
+            .map(|(s, n)| (s / n).powf(gamma) * n)
             .collect();
         let total: f64 = values.iter().sum();
         let n = values.len() as f64;
@@ -195,6 +235,8 @@ impl Density {
             }
         }
         Self {
+            image,
+            cell,
             width,
             height,
             area,
@@ -203,13 +245,13 @@ impl Density {
         }
     }
 
-    /// The density inside the window at `(x, y)` of size `[w, h]`.
-    pub fn mass(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
+    /// The density inside the grid window at `(x, y)` of `[w, h]` cells.
+    fn mass(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
         let at = |x: usize, y: usize| self.area[y * (self.width + 1) + x];
         at(x + w, y + h) - at(x, y + h) - at(x + w, y) + at(x, y)
     }
 
-    /// The density on the window's border pixels, per border pixel.
+    /// The density on the grid window's border cells, per border cell.
     fn border(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
         let row = |r: usize| {
             self.rows[r * (self.width + 1) + x + w] - self.rows[r * (self.width + 1) + x]
@@ -221,14 +263,54 @@ impl Density {
         sum / (2 * (w + h)) as f64
     }
 
-    /// The window of `size` with the highest `mass − penalty · border mean · window pixels`.
+    /// A window of `size` pixels in grid cells (at least one, at most the grid).
+    fn cells(&self, size: [u32; 2]) -> [usize; 2] {
+        let cells =
+            |pixels: u32, limit: usize| (pixels as usize).div_ceil(self.cell).clamp(1, limit);
+        [cells(size[0], self.width), cells(size[1], self.height)]
+    }
+
+    /// The grid position `(x, y)` as a window of `size` pixels inside the image.
+    fn window(&self, x: usize, y: usize, size: [u32; 2]) -> Window {
+        let place = |cell: usize, length: u32, limit: usize| {
+            ((cell * self.cell) as u32).min(limit as u32 - length)
+        };
+        Window {
+            x: place(x, size[0], self.image[0]),
+            y: place(y, size[1], self.image[1]),
+            width: size[0],
+            height: size[1],
+        }
+    }
+
+    /// The window of `size` pixels with the most mass, every grid position tried (on an
+    /// [`Density::exact`] map of fixation counts: the best window in hindsight).
+    pub fn best_exhaustive(&self, size: [u32; 2]) -> ScoredWindow {
+        let cells = self.cells(size);
+        let (free_x, free_y) = (self.width - cells[0], self.height - cells[1]);
+        let (score, x, y) = (0..=free_y)
+            .flat_map(|y| (0..=free_x).map(move |x| (x, y)))
+            .map(|(x, y)| (self.mass(x, y, cells), x, y))
+            .fold(
+                (f64::NEG_INFINITY, 0, 0),
+                |a, b| if b.0 > a.0 { b } else { a },
+            );
+        ScoredWindow {
+            window: self.window(x, y, size),
+            score,
+        }
+    }
+
+    /// The window of `size` pixels with the highest `mass − penalty · border mean · window
+    /// cells`: a coarse pass at a stride of 1/32 of the shorter side, then every position
+    /// around the best.
     pub fn best(&self, size: [u32; 2], penalty: f64) -> ScoredWindow {
-        let size = [size[0] as usize, size[1] as usize];
-        let pixels = (size[0] * size[1]) as f64;
+        let cells = self.cells(size);
+        let area = (cells[0] * cells[1]) as f64;
         let score =
-            |x: usize, y: usize| self.mass(x, y, size) - penalty * self.border(x, y, size) * pixels;
-        let (free_x, free_y) = (self.width - size[0], self.height - size[1]);
-        let stride = (size[0].min(size[1]) / 32).max(1);
+            |x: usize, y: usize| self.mass(x, y, cells) - penalty * self.border(x, y, cells) * area;
+        let (free_x, free_y) = (self.width - cells[0], self.height - cells[1]);
+        let stride = (cells[0].min(cells[1]) / 32).max(1);
         let best_of =
             |positions: &mut dyn Iterator<Item = (usize, usize)>| {
                 positions.map(|(x, y)| (score(x, y), x, y)).fold(
@@ -240,17 +322,11 @@ impl Density {
         let (_, bx, by) =
             best_of(&mut coarse(free_y).flat_map(|y| coarse(free_x).map(move |x| (x, y))));
         let near = |b: usize, free: usize| b.saturating_sub(stride)..=(b + stride).min(free);
-        let best =
+        let (_, x, y) =
             best_of(&mut near(by, free_y).flat_map(|y| near(bx, free_x).map(move |x| (x, y))));
-        let (_, x, y) = best;
         ScoredWindow {
-            window: Window {
-                x: x as u32,
-                y: y as u32,
-                width: size[0] as u32,
-                height: size[1] as u32,
-            },
-            score: self.mass(x, y, size),
+            window: self.window(x, y, size),
+            score: self.mass(x, y, cells),
         }
     }
 }
@@ -351,16 +427,11 @@ mod tests {
             gamma: 1.0,
             border_penalty: 0.0,
         };
-        let found = crop(
-            &map,
-            Aspect {
-                width: 1,
-                height: 1,
-            },
-            0.6,
-            &options,
-        )
-        .unwrap();
+        let square = [Aspect {
+            width: 1,
+            height: 1,
+        }];
+        let found = crop(&map, &square, 0.6, &options).unwrap()[0];
         assert_eq!((found.window.width, found.window.height), (60, 60));
         assert!((130..=140).contains(&found.window.x), "{found:?}");
         assert!(found.score > 0.5);

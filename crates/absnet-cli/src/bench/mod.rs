@@ -5,6 +5,8 @@
 //! multi-task training step with an optimizer per group vs PyTorch
 //! (scripts/reference/bench_torch_train.py).
 
+mod crop;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -25,6 +27,9 @@ pub enum Bench {
     /// Prediction throughput (decode, resize, forward) of a model file over a folder of images
     /// vs the same architecture in PyTorch fed the same images.
     Predict(PredictBenchArgs),
+    /// Fixations kept by absnet's crops vs the centre crop, libvips, smartcrop2 and the best
+    /// window in hindsight, on held-out images with real eye fixations.
+    Crop(crop::CropBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -181,6 +186,7 @@ pub fn run(bench: &Bench, device: &Device) -> Result<()> {
         Bench::Metrics(args) => run_metrics(args),
         Bench::Predict(args) => run_predict(args, device),
         Bench::Train(args) => run_train(args, device),
+        Bench::Crop(args) => crop::run(args, device),
     }
 }
 

@@ -1,0 +1,189 @@
+//! `absnet crop` through the binary: windows of the asked aspect ratios and scale inside each
+//! photo (after EXIF orientation), on the subject, as records and images; bad input refused by
+//! name.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("absnet-crop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn crop(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<Value>) {
+    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
+        .current_dir(repo())
+        .arg("crop")
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let records = std::fs::read_to_string(out.join("crops.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text, records)
+}
+
+fn window(c: &Value) -> [u64; 4] {
+    ["x", "y", "width", "height"].map(|k| c[k].as_u64().unwrap())
+}
+
+#[test]
+fn windows_have_their_aspect_lie_inside_and_keep_the_cat() {
+    let out = temp_dir("chelsea");
+    let photo = repo().join("samples/chelsea.png");
+    let (ok, text, records) = crop(&[&photo], &out, &["--write-images"]);
+    assert!(ok, "{text}");
+    let record = &records[0];
+    assert_eq!(
+        (record["width"].as_u64(), record["height"].as_u64()),
+        (Some(451), Some(300))
+    );
+    let crops = record["crops"].as_array().unwrap();
+    let aspects: Vec<&str> = crops
+        .iter()
+        .map(|c| c["aspect"].as_str().unwrap())
+        .collect();
+    assert_eq!(aspects, ["1:1", "16:9", "9:16"]);
+    // The largest window of each aspect in a 451×300 photo: 300×300, 451×254, 169×300.
+    let sizes: Vec<[u64; 2]> = crops.iter().map(|c| [window(c)[2], window(c)[3]]).collect();
+    assert_eq!(sizes, [[300, 300], [451, 254], [169, 300]]);
+    for c in crops {
+        let [x, y, w, h] = window(c);
+        assert!(x + w <= 451 && y + h <= 300, "{c}");
+        let score = c["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{c}");
+        let file = c["file"].as_str().unwrap();
+        assert_eq!(image::image_dimensions(file).unwrap(), (w as u32, h as u32));
+    }
+    // The narrow 9:16 window holds the cat's face (eyes to muzzle, marked by hand: x 190–290).
+    let [x, _, w, _] = window(&crops[2]);
+    assert!(x <= 190 && x + w >= 290, "{:?}", window(&crops[2]));
+    // One CSV row per crop, under one header.
+    let csv = std::fs::read_to_string(out.join("crops.csv")).unwrap();
+    assert!(
+        csv.starts_with("image,width,height,aspect,x,y,crop_width,crop_height,score,file,error\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 4);
+}
+
+#[test]
+fn scale_and_exact_sizes() {
+    let photo = repo().join("samples/chelsea.png");
+    let (ok, text, records) = crop(
+        &[&photo],
+        &temp_dir("scale"),
+        &["--aspects", "1:1", "--scale", "0.6"],
+    );
+    assert!(ok, "{text}");
+    assert_eq!(window(&records[0]["crops"][0])[2..], [180, 180]);
+    // An exact size: cropped at its aspect, then resized; larger than the window only with
+    // --upscale.
+    let out = temp_dir("size");
+    let (ok, text, records) = crop(&[&photo], &out, &["--size", "160x90"]);
+    assert!(ok, "{text}");
+    let file = records[0]["crops"][0]["file"].as_str().unwrap();
+    assert!(file.ends_with("chelsea.160x90.jpg"), "{file}");
+    assert_eq!(image::image_dimensions(file).unwrap(), (160, 90));
+    let (ok, text, _) = crop(&[&photo], &temp_dir("too-large"), &["--size", "1600x900"]);
+    assert!(
+        !ok && text.contains("larger than the 451×254 window") && text.contains("upscal"),
+        "{text}"
+    );
+    let (ok, text, _) = crop(
+        &[&photo],
+        &temp_dir("upscale"),
+        &["--size", "1600x900", "--upscale"],
+    );
+    assert!(ok, "{text}");
+}
+
+/// A JPEG of `width × height` stored pixels whose EXIF orientation is 6 (shown turned 90°
+/// clockwise, so `height × width`).
+fn rotated_jpeg(path: &Path, width: u32, height: u32) {
+    let mut bytes = Vec::new();
+    image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 4) as u8, (y * 4) as u8, 120])
+    })
+    .write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Jpeg,
+    )
+    .unwrap();
+    // APP1 "Exif": a big-endian TIFF header and one IFD entry, Orientation (0x0112) = 6.
+    let tiff: Vec<u8> = [
+        b"MM\x00\x2a\x00\x00\x00\x08".as_slice(),
+        &[0, 1],
+        &[0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0],
+        &[0, 0, 0, 0],
+    ]
+    .concat();
+    let payload = [b"Exif\x00\x00".as_slice(), &tiff].concat();
+    let length = (payload.len() + 2) as u16;
+    let app1 = [[0xFF, 0xE1].as_slice(), &length.to_be_bytes(), &payload].concat();
+    let with_exif = [&bytes[..2], &app1, &bytes[2..]].concat();
+    std::fs::write(path, with_exif).unwrap();
+}
+
+#[test]
+fn windows_are_in_the_pixels_of_the_photo_as_shown() {
+    let dir = temp_dir("exif");
+    let photo = dir.join("rotated.jpg");
+    rotated_jpeg(&photo, 120, 80);
+    let (ok, text, records) = crop(&[&photo], &dir.join("out"), &["--aspects", "1:1,16:9"]);
+    assert!(ok, "{text}");
+    // Stored 120×80, shown 80×120: a 1:1 window is 80×80, a 16:9 one 80×45.
+    assert_eq!(
+        (records[0]["width"].as_u64(), records[0]["height"].as_u64()),
+        (Some(80), Some(120))
+    );
+    assert_eq!(window(&records[0]["crops"][0])[2..], [80, 80]);
+    assert_eq!(window(&records[0]["crops"][1])[2..], [80, 45]);
+}
+
+#[test]
+fn bad_aspects_scales_and_tiny_images_are_named() {
+    let photo = repo().join("samples/chelsea.png");
+    for (option, value, expected) in [
+        ("--aspects", "16x9", "aspect `16x9`"),
+        ("--aspects", "0:1", "aspect `0:1`"),
+        ("--scale", "0", "outside (0, 1]"),
+        ("--scale", "1.5", "outside (0, 1]"),
+    ] {
+        let (ok, text, _) = crop(&[&photo], &temp_dir("bad"), &[option, value]);
+        assert!(!ok && text.contains(expected), "{option} {value}: {text}");
+    }
+    // A 1×1 photo: the model's input is fine (it is resized), but a 16:1 window would be under
+    // one pixel high: that image fails by name, the others are cropped.
+    let dir = temp_dir("tiny");
+    let tiny = dir.join("tiny.png");
+    image::RgbImage::new(1, 1).save(&tiny).unwrap();
+    let (ok, text, records) = crop(&[&tiny, &photo], &dir.join("out"), &["--aspects", "16:1"]);
+    assert!(
+        !ok && text.contains("tiny.png") && text.contains("under one pixel"),
+        "{text}"
+    );
+    assert_eq!(
+        records.len(),
+        2,
+        "a record for each input, the failure included"
+    );
+}
