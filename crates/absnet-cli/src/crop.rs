@@ -42,6 +42,10 @@ pub struct CropArgs {
     /// With --size: enlarge a window smaller than the size instead of refusing the image.
     #[arg(long, requires = "size")]
     upscale: bool,
+    /// Penalty for saliency the window's border cuts through (0: none; `absnet bench crop`
+    /// measures what it costs in fixations kept).
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
+    border_penalty: f64,
     /// Also write each crop as `NAME.WxH.jpg` (e.g. `photo.16x9.jpg`).
     #[arg(long)]
     write_images: bool,
@@ -122,7 +126,10 @@ impl PhotoWriter for Writer<'_> {
             &prediction.saliency,
             &self.aspects,
             self.args.scale,
-            &CropOptions::default(),
+            &CropOptions {
+                border_penalty: self.args.border_penalty,
+                ..CropOptions::default()
+            },
         )?;
         let mut crops = Vec::new();
         for (&aspect, chosen) in self.aspects.iter().zip(windows) {
@@ -203,4 +210,11 @@ impl Writer<'_> {
         )?;
         Ok(path)
     }
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("`{text}`: expected a finite number ≥ 0"))
 }
