@@ -10,6 +10,7 @@ mod inputs;
 mod output;
 mod predict;
 mod ranges;
+mod serve;
 mod train;
 mod weights;
 
@@ -64,6 +65,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Crop windows that keep what people look at, for several aspect ratios.
     Crop(crop::CropArgs),
+    /// An HTTP service (saliency, crops, metrics) and a web page, batched and bounded.
+    Serve(serve::ServeArgs),
     /// Train a model — saliency, aesthetics or both with a shared encoder — from a TOML config.
     Train(train::TrainArgs),
     /// Write a run's best checkpoint as a model file with its card.
@@ -122,6 +125,7 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Predict(args) => predict::run(&args, &device),
         Command::Crop(args) => crop::run(&args, &device),
+        Command::Serve(args) => serve::run(&args, &device),
         Command::Train(args) => train::run(&args, &device),
         Command::Export(args) => train::export(&args, &device),
         Command::Eval { eval } => eval::run(eval),

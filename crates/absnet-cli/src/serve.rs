@@ -1,0 +1,61 @@
+//! `absnet serve`: the HTTP service and its web page.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use absnet_serve::{Batching, Limits, Service};
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+
+use crate::predict::{DEFAULT_MODEL, ModelInputArgs, load_predictor};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Model file (safetensors with its card).
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Address to listen on; loopback by default (put a reverse proxy in front to expose it).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Most images in one forward pass (1: no batching).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    max_batch: u16,
+    /// Longest an image waits for others to join its batch, in milliseconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    max_wait_ms: u64,
+    /// Most images waiting for a forward pass; more are answered 503.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    queue: u16,
+    /// Largest request body in megabytes (413 above).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    max_body_mb: u16,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout_s: u64,
+    #[command(flatten)]
+    model_input: ModelInputArgs,
+}
+
+pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
+    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    let batching = Batching {
+        max_batch: usize::from(args.max_batch),
+        max_wait: Duration::from_millis(args.max_wait_ms),
+        queue: usize::from(args.queue),
+    };
+    let limits = Limits {
+        max_body_bytes: usize::from(args.max_body_mb) * 1024 * 1024,
+        max_pixels: args.model_input.max_pixels,
+        timeout: Duration::from_secs(args.timeout_s),
+    };
+    let service = Service::new(predictor, batching, limits);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
+        println!("absnet serve: http://{} (model {}; Ctrl-C or SIGTERM to stop)", listener.local_addr()?, args.model.display());
+        absnet_serve::run(listener, service, absnet_serve::termination()).await.context("serving")
+    })?;
+    println!("absnet serve: stopped; requests in flight were answered");
+    Ok(())
+}

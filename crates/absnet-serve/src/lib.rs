@@ -1,0 +1,93 @@
+//! `absnet serve`: saliency and crops over HTTP, and a web page, from one binary.
+//!
+//! - `POST /v1/saliency` (body: image bytes) — JSON with the size, peaks, aesthetics (when the
+//!   model has a trained head), model and milliseconds; `?format=png` the grayscale map at the
+//!   image's size, `?format=overlay` the heatmap JPEG (`colormap`, `opacity`).
+//! - `POST /v1/crop?aspects=1:1,16:9&scale=0.6` — the windows `absnet crop` chooses.
+//! - `GET /healthz`, `GET /metrics` (Prometheus text), `GET /` (the page).
+//!
+//! Requests are gathered into batched forward passes ([`batcher`]). Limits: the body size
+//! (413), the pixel limit and undecodable bodies (400), a body that is not an image in a known
+//! format, whatever its `Content-Type` (415), a bounded
+//! queue (503 with `Retry-After`), a per-request timeout (503). Predictions equal
+//! `absnet predict`'s: the same [`Predictor`] and the same records.
+
+pub mod batcher;
+mod handlers;
+mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use absnet_predict::Predictor;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use batcher::{Batcher, Batching};
+pub use metrics::Metrics;
+
+/// What a request may ask of the service.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest image accepted, in pixels.
+    pub max_pixels: u64,
+    /// Longest a request may take before it is answered 503.
+    pub timeout: Duration,
+}
+
+/// The running service's state, shared by every request.
+pub struct Service {
+    batcher: Batcher,
+    metrics: Arc<Metrics>,
+    limits: Limits,
+    model: String,
+}
+
+impl Service {
+    /// Starts the batch worker for `predictor`.
+    pub fn new(predictor: Predictor, batching: Batching, limits: Limits) -> Arc<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let model = predictor.path().display().to_string();
+        let batcher = Batcher::start(predictor, batching, Arc::clone(&metrics));
+        Arc::new(Self { batcher, metrics, limits, model })
+    }
+}
+
+/// Every route of the service.
+pub fn router(service: Arc<Service>) -> Router {
+    Router::new()
+        .route("/", get(handlers::page))
+        .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
+        .route("/v1/saliency", post(handlers::saliency))
+        .route("/v1/crop", post(handlers::crop))
+        .with_state(service)
+}
+
+/// Serves on `listener` until `shutdown` completes; requests in flight then finish and new
+/// connections are refused.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn termination() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = terminate => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

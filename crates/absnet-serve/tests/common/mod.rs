@@ -1,0 +1,87 @@
+//! A service on a loopback port for the tests, and a small HTTP client.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use absnet_predict::{Predictor, PredictorOptions};
+use absnet_serve::{Batching, Limits, Service};
+use burn::tensor::Device;
+
+pub fn repo() -> PathBuf {
+    absnet_testkit::repo()
+}
+
+pub fn predictor() -> Predictor {
+    Predictor::load(&repo().join("models/default/model.safetensors"), &PredictorOptions::default(), &Device::flex()).unwrap()
+}
+
+pub fn batching() -> Batching {
+    Batching { max_batch: 8, max_wait: Duration::from_millis(20), queue: 32 }
+}
+
+pub fn limits() -> Limits {
+    Limits { max_body_bytes: 20 << 20, max_pixels: 25_000_000, timeout: Duration::from_secs(60) }
+}
+
+/// A running service; dropping `stop` (or sending on it) shuts it down gracefully.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    pub fn start(batching: Batching, limits: Limits) -> Self {
+        let service: Arc<Service> = Service::new(predictor(), batching, limits);
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(absnet_serve::run(listener, service, async {
+                let _ = stopped.await;
+            }))
+        });
+        Self { addr, stop: Some(stop), thread: Some(thread) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Shuts down and waits for the server to finish.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+/// Status, headers' `Retry-After`, content type and body of a POST of `body` to `url`.
+pub fn post(url: &str, body: &[u8]) -> (u16, Option<String>, String, Vec<u8>) {
+    let mut response = agent().post(url).send(body).unwrap();
+    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    let (retry, kind) = (header("retry-after"), header("content-type").unwrap_or_default());
+    let body = response.body_mut().read_to_vec().unwrap();
+    (response.status().as_u16(), retry, kind, body)
+}
+
+pub fn get(url: &str) -> (u16, String) {
+    let mut response = agent().get(url).call().unwrap();
+    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+}
