@@ -50,11 +50,22 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
         timeout: Duration::from_secs(args.timeout_s),
     };
     let service = Service::new(predictor, batching, limits);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.addr).await.with_context(|| format!("listening on {}", args.addr))?;
-        println!("absnet serve: http://{} (model {}; Ctrl-C or SIGTERM to stop)", listener.local_addr()?, args.model.display());
-        absnet_serve::run(listener, service, absnet_serve::termination()).await.context("serving")
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("listening on {}", args.addr))?;
+        println!(
+            "absnet serve: http://{} (model {}; Ctrl-C or SIGTERM to stop)",
+            listener.local_addr()?,
+            args.model.display()
+        );
+        absnet_serve::run(listener, service, absnet_serve::termination())
+            .await
+            .context("serving")
     })?;
     println!("absnet serve: stopped; requests in flight were answered");
     Ok(())

@@ -55,7 +55,10 @@ impl Batcher {
     }
 
     /// Queues `photo`; its prediction arrives on the returned channel.
-    pub fn submit(&self, photo: Arc<RgbImage>) -> Result<oneshot::Receiver<Arc<Prediction>>, QueueFull> {
+    pub fn submit(
+        &self,
+        photo: Arc<RgbImage>,
+    ) -> Result<oneshot::Receiver<Arc<Prediction>>, QueueFull> {
         let (reply, answer) = oneshot::channel();
         self.waiting.fetch_add(1, Ordering::SeqCst);
         match self.jobs.try_send(Job { photo, reply }) {
@@ -74,7 +77,13 @@ impl Batcher {
 }
 
 /// The worker: a batch at a time until every sender is gone.
-fn work(predictor: &Predictor, queue: &Receiver<Job>, batching: Batching, waiting: &AtomicUsize, metrics: &Metrics) {
+fn work(
+    predictor: &Predictor,
+    queue: &Receiver<Job>,
+    batching: Batching,
+    waiting: &AtomicUsize,
+    metrics: &Metrics,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         let deadline = Instant::now() + batching.max_wait;

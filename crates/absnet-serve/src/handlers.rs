@@ -8,11 +8,11 @@ use std::time::Instant;
 use absnet_predict::crop::{self, Aspect, CropOptions};
 use absnet_predict::render::{self, Colormap, Peak};
 use absnet_predict::{Aesthetics, Prediction, Record};
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::Json;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
@@ -26,30 +26,50 @@ struct Failure {
 
 impl Failure {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(serde_json::json!({ "error": self.message }))).into_response();
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
 }
 
 /// Runs `handler`, records its status and latency for `route`, and answers.
-async fn timed(service: &Service, route: &str, handler: impl Future<Output = Result<Response, Failure>>) -> Response {
+async fn timed(
+    service: &Service,
+    route: &str,
+    handler: impl Future<Output = Result<Response, Failure>>,
+) -> Response {
     let start = Instant::now();
     let response = handler.await.unwrap_or_else(IntoResponse::into_response);
-    service.metrics.request(route, response.status().as_u16(), start.elapsed().as_secs_f64());
+    service.metrics.request(
+        route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     response
 }
 
 pub async fn page(State(service): State<Arc<Service>>) -> Response {
-    timed(&service, "/", async { Ok(Html(include_str!("../assets/page.html")).into_response()) }).await
+    timed(&service, "/", async {
+        Ok(Html(include_str!("../assets/page.html")).into_response())
+    })
+    .await
 }
 
 pub async fn healthz(State(service): State<Arc<Service>>) -> Response {
@@ -59,7 +79,10 @@ pub async fn healthz(State(service): State<Arc<Service>>) -> Response {
 pub async fn metrics(State(service): State<Arc<Service>>) -> Response {
     let text = service.metrics.encode(service.batcher.waiting());
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-    timed(&service, "/metrics", async { Ok(([(header::CONTENT_TYPE, content_type)], text).into_response()) }).await
+    timed(&service, "/metrics", async {
+        Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    })
+    .await
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
@@ -92,7 +115,11 @@ struct SaliencyAnswer {
     ms: f64,
 }
 
-pub async fn saliency(State(service): State<Arc<Service>>, query: Result<Query<SaliencyQuery>, QueryRejection>, request: Request) -> Response {
+pub async fn saliency(
+    State(service): State<Arc<Service>>,
+    query: Result<Query<SaliencyQuery>, QueryRejection>,
+    request: Request,
+) -> Response {
     let handler = async {
         let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e}: expected format=json|png|overlay, colormap=jet|hot|gray, opacity in [0, 1], top_k ≤ 100")))?;
         let start = Instant::now();
@@ -101,7 +128,10 @@ pub async fn saliency(State(service): State<Arc<Service>>, query: Result<Query<S
             Format::Json => {
                 let top_k = query.top_k.unwrap_or(5);
                 if top_k > 100 {
-                    return Err(Failure::new(StatusCode::BAD_REQUEST, format!("top_k = {top_k}: at most 100")));
+                    return Err(Failure::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("top_k = {top_k}: at most 100"),
+                    ));
                 }
                 let record = Record::new("request", &service.model, &prediction, top_k);
                 let answer = SaliencyAnswer {
@@ -114,14 +144,36 @@ pub async fn saliency(State(service): State<Arc<Service>>, query: Result<Query<S
                 };
                 Ok(Json(answer).into_response())
             }
-            Format::Png => encoded(move || render::gray8(&prediction.display_map()).into(), image::ImageFormat::Png, "image/png").await,
+            Format::Png => {
+                encoded(
+                    move || render::gray8(&prediction.display_map()).into(),
+                    image::ImageFormat::Png,
+                    "image/png",
+                )
+                .await
+            }
             Format::Overlay => {
-                let colormap: Colormap = query.colormap.as_deref().unwrap_or("jet").parse().map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("colormap: {e}")))?;
+                let colormap: Colormap = query
+                    .colormap
+                    .as_deref()
+                    .unwrap_or("jet")
+                    .parse()
+                    .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("colormap: {e}")))?;
                 let opacity = query.opacity.unwrap_or(0.5);
                 if !(0.0..=1.0).contains(&opacity) {
-                    return Err(Failure::new(StatusCode::BAD_REQUEST, format!("opacity = {opacity}: expected 0–1")));
+                    return Err(Failure::new(
+                        StatusCode::BAD_REQUEST,
+                        format!("opacity = {opacity}: expected 0–1"),
+                    ));
                 }
-                encoded(move || render::overlay(&photo, &prediction.display_map(), colormap, opacity).into(), image::ImageFormat::Jpeg, "image/jpeg").await
+                encoded(
+                    move || {
+                        render::overlay(&photo, &prediction.display_map(), colormap, opacity).into()
+                    },
+                    image::ImageFormat::Jpeg,
+                    "image/jpeg",
+                )
+                .await
             }
         }
     };
@@ -150,19 +202,48 @@ struct CropWindow {
     window: crop::ScoredWindow,
 }
 
-pub async fn crop(State(service): State<Arc<Service>>, query: Result<Query<CropQuery>, QueryRejection>, request: Request) -> Response {
+pub async fn crop(
+    State(service): State<Arc<Service>>,
+    query: Result<Query<CropQuery>, QueryRejection>,
+    request: Request,
+) -> Response {
     let handler = async {
-        let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e}: expected aspects=W:H,… and scale in (0, 1]")))?;
+        let Query(query) = query.map_err(|e| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                format!("{e}: expected aspects=W:H,… and scale in (0, 1]"),
+            )
+        })?;
         let bad = |e: crop::CropError| Failure::new(StatusCode::BAD_REQUEST, e.to_string());
-        let aspects: Vec<Aspect> = query.aspects.as_deref().unwrap_or("1:1,16:9,9:16").split(',').map(str::parse).collect::<Result<_, _>>().map_err(bad)?;
+        let aspects: Vec<Aspect> = query
+            .aspects
+            .as_deref()
+            .unwrap_or("1:1,16:9,9:16")
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(bad)?;
         let scale = query.scale.unwrap_or(1.0);
         if !(scale > 0.0 && scale <= 1.0) {
             return Err(bad(crop::CropError::Scale(scale)));
         }
         let start = Instant::now();
         let (_, prediction) = predicted(&service, request).await?;
-        let windows = crop::crop(&prediction.saliency, &aspects, scale, &CropOptions::default()).map_err(bad)?;
-        let crops = aspects.iter().zip(windows).map(|(a, window)| CropWindow { aspect: a.to_string(), window }).collect();
+        let windows = crop::crop(
+            &prediction.saliency,
+            &aspects,
+            scale,
+            &CropOptions::default(),
+        )
+        .map_err(bad)?;
+        let crops = aspects
+            .iter()
+            .zip(windows)
+            .map(|(a, window)| CropWindow {
+                aspect: a.to_string(),
+                window,
+            })
+            .collect();
         let answer = CropAnswer {
             width: prediction.width(),
             height: prediction.height(),
@@ -176,29 +257,62 @@ pub async fn crop(State(service): State<Arc<Service>>, query: Result<Query<CropQ
 }
 
 /// The request's image, decoded within the limits, and its prediction from the batcher.
-async fn predicted(service: &Service, request: Request) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
+async fn predicted(
+    service: &Service,
+    request: Request,
+) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
     let limit = service.limits.max_body_bytes;
     let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| Failure::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the limit of {limit} bytes")))?;
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is over the limit of {limit} bytes"),
+            )
+        })?;
     if bytes.is_empty() {
-        return Err(Failure::new(StatusCode::BAD_REQUEST, "the body is empty: send the image's bytes"));
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "the body is empty: send the image's bytes",
+        ));
     }
     if image::guess_format(&bytes).is_err() {
-        return Err(Failure::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body is not an image in a known format (JPEG, PNG, WebP, GIF, BMP, TIFF)"));
+        return Err(Failure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body is not an image in a known format (JPEG, PNG, WebP, GIF, BMP, TIFF)",
+        ));
     }
     let max_pixels = service.limits.max_pixels;
-    let photo = tokio::task::spawn_blocking(move || absnet_data::pipeline::decode_bytes(&bytes, Path::new("the image"), max_pixels))
-        .await
-        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("decoding stopped: {e}")))?
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let photo = tokio::task::spawn_blocking(move || {
+        absnet_data::pipeline::decode_bytes(&bytes, Path::new("the image"), max_pixels)
+    })
+    .await
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("decoding stopped: {e}"),
+        )
+    })?
+    .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let photo = Arc::new(photo);
-    let answer = service.batcher.submit(Arc::clone(&photo)).map_err(|e| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let answer = service
+        .batcher
+        .submit(Arc::clone(&photo))
+        .map_err(|e| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let timeout = service.limits.timeout;
     match tokio::time::timeout(timeout, answer).await {
         Ok(Ok(prediction)) => Ok((photo, prediction)),
-        Ok(Err(_)) => Err(Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "the model stopped")),
-        Err(_) => Err(Failure::new(StatusCode::SERVICE_UNAVAILABLE, format!("no answer within {} s; retry shortly", timeout.as_secs_f64()))),
+        Ok(Err(_)) => Err(Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the model stopped",
+        )),
+        Err(_) => Err(Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "no answer within {} s; retry shortly",
+                timeout.as_secs_f64()
+            ),
+        )),
     }
 }
 
@@ -210,10 +324,17 @@ async fn encoded(
 ) -> Result<Response, Failure> {
     let bytes = tokio::task::spawn_blocking(move || {
         let mut bytes = std::io::Cursor::new(Vec::new());
-        make().write_to(&mut bytes, format).map(|()| bytes.into_inner())
+        make()
+            .write_to(&mut bytes, format)
+            .map(|()| bytes.into_inner())
     })
     .await
-    .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding stopped: {e}")))?
+    .map_err(|e| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding stopped: {e}"),
+        )
+    })?
     .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }

@@ -51,7 +51,12 @@ impl Service {
         let metrics = Arc::new(Metrics::default());
         let model = predictor.path().display().to_string();
         let batcher = Batcher::start(predictor, batching, Arc::clone(&metrics));
-        Arc::new(Self { batcher, metrics, limits, model })
+        Arc::new(Self {
+            batcher,
+            metrics,
+            limits,
+            model,
+        })
     }
 }
 
@@ -73,7 +78,9 @@ pub async fn run(
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(service))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Completes on SIGTERM or Ctrl-C.

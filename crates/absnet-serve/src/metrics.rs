@@ -41,17 +41,39 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let requests = Family::<Request, Counter>::default();
-        let latency = Family::<Route, Histogram>::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14)));
+        let latency = Family::<Route, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
         let queue_depth = Gauge::default();
         let batch_sizes = Histogram::new([1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0]);
         let images = Counter::default();
         let images_per_second = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register("absnet_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("absnet_request_seconds", "Request latency by route", latency.clone());
-        registry.register("absnet_queue_depth", "Images waiting for a forward pass", queue_depth.clone());
-        registry.register("absnet_batch_size", "Images per forward pass", batch_sizes.clone());
+        registry.register(
+            "absnet_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "absnet_request_seconds",
+            "Request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "absnet_queue_depth",
+            "Images waiting for a forward pass",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "absnet_batch_size",
+            "Images per forward pass",
+            batch_sizes.clone(),
+        );
         registry.register("absnet_images", "Images predicted", images.clone());
-        registry.register("absnet_images_per_second", "Images predicted per second over the last 10 s", images_per_second.clone());
+        registry.register(
+            "absnet_images_per_second",
+            "Images predicted per second over the last 10 s",
+            images_per_second.clone(),
+        );
         Self {
             registry,
             requests,
@@ -68,8 +90,17 @@ impl Default for Metrics {
 impl Metrics {
     /// One answered request.
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
-        self.requests.get_or_create(&Request { route: route.to_string(), status }).inc();
-        self.latency.get_or_create(&Route { route: route.to_string() }).observe(seconds);
+        self.requests
+            .get_or_create(&Request {
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&Route {
+                route: route.to_string(),
+            })
+            .observe(seconds);
     }
 
     /// One forward pass of `size` images.
@@ -85,14 +116,19 @@ impl Metrics {
         self.queue_depth.set(queue_depth as i64);
         let now = Instant::now();
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        while recent.front().is_some_and(|(at, _)| now.duration_since(*at) > RATE_WINDOW) {
+        while recent
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > RATE_WINDOW)
+        {
             recent.pop_front();
         }
         let images: usize = recent.iter().map(|(_, n)| n).sum();
-        self.images_per_second.set(images as f64 / RATE_WINDOW.as_secs_f64());
+        self.images_per_second
+            .set(images as f64 / RATE_WINDOW.as_secs_f64());
         drop(recent);
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a string");
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a string");
         text
     }
 }

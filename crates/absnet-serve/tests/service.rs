@@ -12,7 +12,11 @@ use serde_json::Value;
 
 /// A 200×133 version of the sample, under the test's pixel limit.
 fn small() -> Vec<u8> {
-    let photo = image::load_from_memory(&chelsea()).unwrap().resize_exact(200, 133, image::imageops::FilterType::Triangle);
+    let photo = image::load_from_memory(&chelsea()).unwrap().resize_exact(
+        200,
+        133,
+        image::imageops::FilterType::Triangle,
+    );
     let mut bytes = std::io::Cursor::new(Vec::new());
     photo.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
     bytes.into_inner()
@@ -34,7 +38,10 @@ fn peaks(answer: &Value) -> Vec<render::Peak> {
 fn every_route_answers_as_predict_does() {
     let server = Server::start(batching(), limits());
     let (status, page) = get(&server.url("/"));
-    assert!(status == 200 && page.contains("<title>absnet") && page.contains("type=\"file\""), "{status}");
+    assert!(
+        status == 200 && page.contains("<title>absnet") && page.contains("type=\"file\""),
+        "{status}"
+    );
     assert_eq!(get(&server.url("/healthz")), (200, "ok\n".to_string()));
     // The same image predicted directly, as `absnet predict` does.
     let photo = image::load_from_memory(&chelsea()).unwrap().into_rgb8();
@@ -42,66 +49,161 @@ fn every_route_answers_as_predict_does() {
     let (status, _, kind, body) = post(&server.url("/v1/saliency"), &chelsea());
     assert_eq!((status, kind.as_str()), (200, "application/json"));
     let answer = json(&body);
-    assert_eq!((answer["width"].as_u64(), answer["height"].as_u64()), (Some(451), Some(300)));
+    assert_eq!(
+        (answer["width"].as_u64(), answer["height"].as_u64()),
+        (Some(451), Some(300))
+    );
     assert_eq!(peaks(&answer), direct.peaks(5));
-    assert!(answer["aesthetics"].is_null() && answer["model"].as_str().unwrap().ends_with("model.safetensors"));
+    assert!(
+        answer["aesthetics"].is_null()
+            && answer["model"]
+                .as_str()
+                .unwrap()
+                .ends_with("model.safetensors")
+    );
     let (status, _, kind, body) = post(&server.url("/v1/saliency?format=png"), &chelsea());
     assert_eq!((status, kind.as_str()), (200, "image/png"));
     let served = image::load_from_memory(&body).unwrap().into_luma8();
-    assert_eq!(served, render::gray8(&direct.display_map()), "the map predict writes");
-    let (status, _, kind, body) = post(&server.url("/v1/saliency?format=overlay&colormap=hot&opacity=0.7"), &chelsea());
+    assert_eq!(
+        served,
+        render::gray8(&direct.display_map()),
+        "the map predict writes"
+    );
+    let (status, _, kind, body) = post(
+        &server.url("/v1/saliency?format=overlay&colormap=hot&opacity=0.7"),
+        &chelsea(),
+    );
     assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
     assert_eq!(image::load_from_memory(&body).unwrap().width(), 451);
-    let (status, _, _, body) = post(&server.url("/v1/crop?aspects=1:1,16:9&scale=0.6"), &chelsea());
+    let (status, _, _, body) = post(
+        &server.url("/v1/crop?aspects=1:1,16:9&scale=0.6"),
+        &chelsea(),
+    );
     assert_eq!(status, 200);
     let aspects = ["1:1".parse::<Aspect>().unwrap(), "16:9".parse().unwrap()];
     let windows = crop::crop(&direct.saliency, &aspects, 0.6, &CropOptions::default()).unwrap();
     let crops = json(&body)["crops"].clone();
     for (served, window) in crops.as_array().unwrap().iter().zip(windows) {
-        assert_eq!(served["x"].as_u64(), Some(u64::from(window.window.x)), "{served}");
-        assert_eq!(served["width"].as_u64(), Some(u64::from(window.window.width)), "{served}");
+        assert_eq!(
+            served["x"].as_u64(),
+            Some(u64::from(window.window.x)),
+            "{served}"
+        );
+        assert_eq!(
+            served["width"].as_u64(),
+            Some(u64::from(window.window.width)),
+            "{served}"
+        );
     }
     let (_, metrics) = get(&server.url("/metrics"));
-    for line in ["absnet_requests_total{route=\"/v1/saliency\",status=\"200\"} 3", "absnet_batch_size_count", "absnet_queue_depth", "absnet_images_per_second"] {
+    for line in [
+        "absnet_requests_total{route=\"/v1/saliency\",status=\"200\"} 3",
+        "absnet_batch_size_count",
+        "absnet_queue_depth",
+        "absnet_images_per_second",
+    ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");
     }
 }
 
 #[test]
 fn bad_requests_get_their_status_and_a_named_problem() {
-    let limits = absnet_serve::Limits { max_body_bytes: 1_000_000, max_pixels: 100_000, ..limits() };
+    let limits = absnet_serve::Limits {
+        max_body_bytes: 1_000_000,
+        max_pixels: 100_000,
+        ..limits()
+    };
     let server = Server::start(batching(), limits);
     let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
         (server.url("/v1/saliency"), Vec::new(), 400, "body is empty"),
-        (server.url("/v1/saliency"), b"definitely not an image".to_vec(), 415, "not an image in a known format"),
-        (server.url("/v1/saliency"), chelsea()[..20_000].to_vec(), 400, "the image"),
-        (server.url("/v1/saliency"), vec![0xFF; 1_500_000], 413, "over the limit of 1000000 bytes"),
-        (server.url("/v1/saliency?format=gif"), chelsea(), 400, "format"),
-        (server.url("/v1/saliency?opacity=3&format=overlay"), small(), 400, "opacity"),
-        (server.url("/v1/crop?aspects=16x9"), chelsea(), 400, "aspect `16x9`"),
+        (
+            server.url("/v1/saliency"),
+            b"definitely not an image".to_vec(),
+            415,
+            "not an image in a known format",
+        ),
+        (
+            server.url("/v1/saliency"),
+            chelsea()[..20_000].to_vec(),
+            400,
+            "the image",
+        ),
+        (
+            server.url("/v1/saliency"),
+            vec![0xFF; 1_500_000],
+            413,
+            "over the limit of 1000000 bytes",
+        ),
+        (
+            server.url("/v1/saliency?format=gif"),
+            chelsea(),
+            400,
+            "format",
+        ),
+        (
+            server.url("/v1/saliency?opacity=3&format=overlay"),
+            small(),
+            400,
+            "opacity",
+        ),
+        (
+            server.url("/v1/crop?aspects=16x9"),
+            chelsea(),
+            400,
+            "aspect `16x9`",
+        ),
         (server.url("/v1/crop?scale=0"), chelsea(), 400, "scale 0"),
     ];
     for (url, body, want, text) in cases {
         let (status, _, _, answer) = post(&url, &body);
-        let message = json(&answer)["error"].as_str().unwrap_or_default().to_string();
-        assert!(status == want && message.contains(text), "{url}: {status} {message}");
+        let message = json(&answer)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            status == want && message.contains(text),
+            "{url}: {status} {message}"
+        );
     }
     // Over the pixel limit (451 × 300 = 135,300 pixels > 100,000): refused before decoding.
     let (status, _, _, answer) = post(&server.url("/v1/saliency"), &chelsea());
-    assert!(status == 400 && json(&answer)["error"].as_str().unwrap().contains("exceeds the limit"), "{status}");
+    assert!(
+        status == 400
+            && json(&answer)["error"]
+                .as_str()
+                .unwrap()
+                .contains("exceeds the limit"),
+        "{status}"
+    );
 }
 
 #[test]
 fn concurrent_requests_share_forward_passes_and_get_their_own_answers() {
-    let batching = absnet_serve::Batching { max_batch: 8, max_wait: Duration::from_millis(300), queue: 32 };
+    let batching = absnet_serve::Batching {
+        max_batch: 8,
+        max_wait: Duration::from_millis(300),
+        queue: 32,
+    };
     let server = Server::start(batching, limits());
-    let photos = [repo().join("samples/chelsea.png"), repo().join("samples/coffee.png")];
-    let expected: Vec<Vec<render::Peak>> =
-        photos.iter().map(|p| predictor().predict(&image::open(p).unwrap().into_rgb8()).peaks(5)).collect();
+    let photos = [
+        repo().join("samples/chelsea.png"),
+        repo().join("samples/coffee.png"),
+    ];
+    let expected: Vec<Vec<render::Peak>> = photos
+        .iter()
+        .map(|p| {
+            predictor()
+                .predict(&image::open(p).unwrap().into_rgb8())
+                .peaks(5)
+        })
+        .collect();
     let answers: Vec<(usize, Value)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
             .map(|i| {
-                let (url, body) = (server.url("/v1/saliency"), std::fs::read(&photos[i % 2]).unwrap());
+                let (url, body) = (
+                    server.url("/v1/saliency"),
+                    std::fs::read(&photos[i % 2]).unwrap(),
+                );
                 scope.spawn(move || (i, json(&post(&url, &body).3)))
             })
             .collect();
@@ -117,12 +219,19 @@ fn concurrent_requests_share_forward_passes_and_get_their_own_answers() {
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap();
-    assert!(single < 8.0, "some requests shared a forward pass:\n{metrics}");
+    assert!(
+        single < 8.0,
+        "some requests shared a forward pass:\n{metrics}"
+    );
 }
 
 #[test]
 fn overload_is_refused_fast_and_the_service_recovers() {
-    let batching = absnet_serve::Batching { max_batch: 1, max_wait: Duration::ZERO, queue: 1 };
+    let batching = absnet_serve::Batching {
+        max_batch: 1,
+        max_wait: Duration::ZERO,
+        queue: 1,
+    };
     let server = Server::start(batching, limits());
     let statuses: Vec<(u16, Option<String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..12)
@@ -139,26 +248,56 @@ fn overload_is_refused_fast_and_the_service_recovers() {
     assert!(statuses.iter().any(|(s, _)| *s == 200));
     let refused: Vec<_> = statuses.iter().filter(|(s, _)| *s == 503).collect();
     assert!(!refused.is_empty(), "{statuses:?}");
-    assert!(refused.iter().all(|(_, retry)| retry.as_deref() == Some("1")));
-    assert_eq!(post(&server.url("/v1/saliency"), &chelsea()).0, 200, "recovered");
+    assert!(
+        refused
+            .iter()
+            .all(|(_, retry)| retry.as_deref() == Some("1"))
+    );
+    assert_eq!(
+        post(&server.url("/v1/saliency"), &chelsea()).0,
+        200,
+        "recovered"
+    );
 }
 
 #[test]
 fn a_request_past_its_time_is_answered_503() {
-    let limits = absnet_serve::Limits { timeout: Duration::from_millis(1), ..limits() };
+    let limits = absnet_serve::Limits {
+        timeout: Duration::from_millis(1),
+        ..limits()
+    };
     let server = Server::start(batching(), limits);
     let (status, retry, _, body) = post(&server.url("/v1/saliency"), &chelsea());
-    assert!(status == 503 && retry.is_some() && json(&body)["error"].as_str().unwrap().contains("no answer within"), "{status}");
+    assert!(
+        status == 503
+            && retry.is_some()
+            && json(&body)["error"]
+                .as_str()
+                .unwrap()
+                .contains("no answer within"),
+        "{status}"
+    );
 }
 
 #[test]
 fn shutdown_answers_requests_in_flight_and_then_refuses() {
-    let batching = absnet_serve::Batching { max_batch: 8, max_wait: Duration::from_millis(500), queue: 32 };
+    let batching = absnet_serve::Batching {
+        max_batch: 8,
+        max_wait: Duration::from_millis(500),
+        queue: 32,
+    };
     let mut server = Server::start(batching, limits());
     let url = server.url("/v1/saliency");
     let in_flight = std::thread::spawn(move || post(&url, &chelsea()).0);
     std::thread::sleep(Duration::from_millis(150));
     server.shutdown();
-    assert_eq!(in_flight.join().unwrap(), 200, "the request in flight was answered");
-    assert!(std::net::TcpStream::connect(server.addr).is_err(), "new connections are refused");
+    assert_eq!(
+        in_flight.join().unwrap(),
+        200,
+        "the request in flight was answered"
+    );
+    assert!(
+        std::net::TcpStream::connect(server.addr).is_err(),
+        "new connections are refused"
+    );
 }

@@ -6,6 +6,7 @@
 //! (scripts/reference/bench_torch_train.py).
 
 mod crop;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +31,9 @@ pub enum Bench {
     /// Fixations kept by absnet's crops vs the centre crop, libvips, smartcrop2 and the best
     /// window in hindsight, on held-out images with real eye fixations.
     Crop(crop::CropBenchArgs),
+    /// Requests/s, latency, errors and batch sizes of `absnet serve` under concurrent clients on
+    /// loopback, with batching on and off, and under overload.
+    Serve(serve::ServeBenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -187,6 +191,7 @@ pub fn run(bench: &Bench, device: &Device) -> Result<()> {
         Bench::Predict(args) => run_predict(args, device),
         Bench::Train(args) => run_train(args, device),
         Bench::Crop(args) => crop::run(args, device),
+        Bench::Serve(args) => serve::run(args, device),
     }
 }
 

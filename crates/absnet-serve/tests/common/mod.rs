@@ -14,15 +14,28 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn predictor() -> Predictor {
-    Predictor::load(&repo().join("models/default/model.safetensors"), &PredictorOptions::default(), &Device::flex()).unwrap()
+    Predictor::load(
+        &repo().join("models/default/model.safetensors"),
+        &PredictorOptions::default(),
+        &Device::flex(),
+    )
+    .unwrap()
 }
 
 pub fn batching() -> Batching {
-    Batching { max_batch: 8, max_wait: Duration::from_millis(20), queue: 32 }
+    Batching {
+        max_batch: 8,
+        max_wait: Duration::from_millis(20),
+        queue: 32,
+    }
 }
 
 pub fn limits() -> Limits {
-    Limits { max_body_bytes: 20 << 20, max_pixels: 25_000_000, timeout: Duration::from_secs(60) }
+    Limits {
+        max_body_bytes: 20 << 20,
+        max_pixels: 25_000_000,
+        timeout: Duration::from_secs(60),
+    }
 }
 
 /// A running service; dropping `stop` (or sending on it) shuts it down gracefully.
@@ -35,8 +48,13 @@ pub struct Server {
 impl Server {
     pub fn start(batching: Batching, limits: Limits) -> Self {
         let service: Arc<Service> = Service::new(predictor(), batching, limits);
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -44,7 +62,11 @@ impl Server {
                 let _ = stopped.await;
             }))
         });
-        Self { addr, stop: Some(stop), thread: Some(thread) }
+        Self {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -69,19 +91,33 @@ impl Drop for Server {
 }
 
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
 }
 
 /// Status, headers' `Retry-After`, content type and body of a POST of `body` to `url`.
 pub fn post(url: &str, body: &[u8]) -> (u16, Option<String>, String, Vec<u8>) {
     let mut response = agent().post(url).send(body).unwrap();
-    let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_string());
-    let (retry, kind) = (header("retry-after"), header("content-type").unwrap_or_default());
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    let (retry, kind) = (
+        header("retry-after"),
+        header("content-type").unwrap_or_default(),
+    );
     let body = response.body_mut().read_to_vec().unwrap();
     (response.status().as_u16(), retry, kind, body)
 }
 
 pub fn get(url: &str) -> (u16, String) {
     let mut response = agent().get(url).call().unwrap();
-    (response.status().as_u16(), response.body_mut().read_to_string().unwrap())
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap(),
+    )
 }
