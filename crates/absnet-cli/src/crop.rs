@@ -16,7 +16,7 @@ use image::imageops::{self, FilterType};
 use crate::batch::{self, BatchRun, PhotoWriter, Written};
 use crate::inputs::Source;
 use crate::output::{Done, Existing, OutputFolder};
-use crate::predict::{DEFAULT_MODEL, ModelInputArgs, RunArgs, load_predictor};
+use crate::predict::{ModelInputArgs, RunArgs, load_predictor};
 use crate::ranges;
 
 #[derive(clap::Args)]
@@ -49,9 +49,6 @@ pub struct CropArgs {
     /// Also write each crop as `NAME.WxH.jpg` (e.g. `photo.16x9.jpg`).
     #[arg(long)]
     write_images: bool,
-    /// Model file (safetensors with its card).
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    model: PathBuf,
     /// Output folder.
     #[arg(long, default_value = "crops")]
     out: PathBuf,
@@ -71,7 +68,7 @@ impl Done for CropLine {
 }
 
 pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    let predictor = load_predictor(&args.model_input, device)?;
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =
         OutputFolder::open::<CropLine>(&args.out, "crops", &CropRecord::CSV_HEADER, existing)?;
@@ -83,7 +80,7 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         args,
         out: &out,
         aspects,
-        model: args.model.display().to_string(),
+        model: predictor.path().display().to_string(),
         inputs: batch::input_paths(&args.inputs),
     };
     let run = BatchRun {

@@ -8,7 +8,7 @@ use absnet_data::pipeline::{self, Fit};
 use absnet_predict::record::SummaryLine;
 use absnet_predict::render::{self, Colormap};
 use absnet_predict::{Prediction, Predictor, PredictorOptions, Record};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 
@@ -17,16 +17,11 @@ use crate::inputs::{self, Source};
 use crate::output::{Done, Existing, OutputFolder};
 use crate::ranges;
 
-pub const DEFAULT_MODEL: &str = "models/default/model.safetensors";
-
 #[derive(clap::Args)]
 pub struct PredictArgs {
     /// Image files, folders of images, or `-` for an image on standard input.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Model file (safetensors with its card).
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    model: PathBuf,
     /// Output folder.
     #[arg(long, default_value = "predictions")]
     out: PathBuf,
@@ -52,9 +47,12 @@ pub struct PredictArgs {
     run: RunArgs,
 }
 
-/// How photos reach the model: shared by `predict` and `crop`.
+/// The model and how photos reach it: shared by `predict`, `crop` and `serve`.
 #[derive(clap::Args)]
 pub struct ModelInputArgs {
+    /// Model file (safetensors with its card); default: the shipped model, built into absnet.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
     #[arg(long, value_parser = ranges::input_size)]
     pub size: Option<[u32; 2]>,
@@ -126,15 +124,13 @@ impl Done for SummaryLine {
     }
 }
 
-/// Loads the model for `predict` or `crop`, with a hint when the default one is missing.
-pub fn load_predictor(model: &Path, input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
-    let predictor = Predictor::load(model, &input.options(), device);
-    if model == Path::new(DEFAULT_MODEL) && !model.exists() {
-        return predictor.context(
-            "the shipped model is missing: run scripts/setup.sh in the repository, or pass --model",
-        );
-    }
-    let predictor = predictor?;
+/// Loads the model `--model` names (the shipped one without it) and checks `--size` against the
+/// pixel limit.
+pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
+    let predictor = match &input.model {
+        Some(path) => Predictor::load(path, &input.options(), device)?,
+        None => Predictor::shipped(&input.options(), device)?,
+    };
     if let Some(size) = input.size {
         ranges::check_pixels(size, input.max_pixels)?;
     }
@@ -142,14 +138,14 @@ pub fn load_predictor(model: &Path, input: &ModelInputArgs, device: &Device) -> 
 }
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    let predictor = load_predictor(&args.model_input, device)?;
     if !predictor.has_aesthetics() {
         eprintln!(
             "note: {} has no trained aesthetics head, so no aesthetic scores are given; to train one, \
              add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
              `ava-json:FILE`) to a config (see `absnet train --print-default-config`) and run \
              `absnet train CONFIG --run DIR`, then `absnet export DIR -o MODEL`",
-            args.model.display()
+            predictor.path().display()
         );
     }
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
@@ -157,6 +153,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing)?;
     let writer = Writer {
         args,
+        model: predictor.path().display().to_string(),
         out: &out,
         inputs: batch::input_paths(&args.inputs),
     };
@@ -190,6 +187,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
 /// Writes each prediction's maps and overlay.
 struct Writer<'a> {
     args: &'a PredictArgs,
+    model: String,
     out: &'a OutputFolder,
     inputs: HashSet<PathBuf>,
 }
@@ -237,7 +235,7 @@ impl Writer<'_> {
         self.out.save(&map_path, |w| {
             Ok(render::gray8(&display).write_to(w, image::ImageFormat::Png)?)
         })?;
-        let model = args.model.display().to_string();
+        let model = self.model.clone();
         let mut record = Record::new(&source.name(), &model, prediction, usize::from(args.top_k));
         record.saliency = Some(map_path.display().to_string());
         if let Some((path, format)) = overlay {

@@ -1,20 +1,16 @@
 //! `absnet serve`: the HTTP service and its web page.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use absnet_serve::{Batching, Limits, Service};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 
-use crate::predict::{DEFAULT_MODEL, ModelInputArgs, load_predictor};
+use crate::predict::{ModelInputArgs, load_predictor};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// Model file (safetensors with its card).
-    #[arg(long, default_value = DEFAULT_MODEL)]
-    model: PathBuf,
     /// Address to listen on; loopback by default (put a reverse proxy in front to expose it).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
@@ -38,7 +34,8 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model, &args.model_input, device)?;
+    let predictor = load_predictor(&args.model_input, device)?;
+    let model = predictor.path().display().to_string();
     let batching = Batching {
         max_batch: usize::from(args.max_batch),
         max_wait: Duration::from_millis(args.max_wait_ms),
@@ -61,7 +58,7 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
         println!(
             "absnet serve: http://{} (model {}; Ctrl-C or SIGTERM to stop)",
             listener.local_addr()?,
-            args.model.display()
+            model
         );
         absnet_serve::run(listener, service, absnet_serve::termination())
             .await

@@ -93,7 +93,17 @@ pub fn save_model(
 
 /// Loads a model file written by [`save_model`].
 pub fn load_model(path: &Path, device: &Device) -> Result<(AbsNet, ModelCard), ModelError> {
-    let (tensors, metadata) = weights::read_safetensors_with_metadata(path)?;
+    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
+    load_model_bytes(&bytes, path, device)
+}
+
+/// [`load_model`] of a model file already in memory; `path` is what errors call it.
+pub fn load_model_bytes(
+    bytes: &[u8],
+    path: &Path,
+    device: &Device,
+) -> Result<(AbsNet, ModelCard), ModelError> {
+    let (tensors, metadata) = weights::parse_safetensors_with_metadata(bytes, path)?;
     let json = metadata.get(CARD_KEY).ok_or_else(|| {
         ModelError::file(
             path,

@@ -510,3 +510,11 @@ pub fn read_safetensors_with_metadata(
     let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
     parse_safetensors(&bytes, path)
 }
+
+/// [`read_safetensors_with_metadata`] of a file already in memory; `name` is what errors call it.
+pub fn parse_safetensors_with_metadata(
+    bytes: &[u8],
+    name: &Path,
+) -> Result<(TensorMap, HashMap<String, String>), ModelError> {
+    parse_safetensors(bytes, name)
+}

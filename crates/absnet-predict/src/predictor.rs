@@ -11,6 +11,13 @@ use rayon::prelude::*;
 
 use crate::render::{self, FloatMap, Peak};
 
+/// The shipped model (`models/default/model.safetensors`), built into every binary so that it
+/// works wherever it runs.
+pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/default/model.safetensors");
+
+/// What records and messages call the shipped model.
+pub const SHIPPED_MODEL_NAME: &str = "models/default/model.safetensors (built in)";
+
 /// Input size used when neither the caller nor the model card names one.
 pub const DEFAULT_INPUT: [u32; 2] = [320, 240];
 
@@ -123,6 +130,23 @@ impl Predictor {
         device: &Device,
     ) -> Result<Self, PredictError> {
         let (model, card) = card::load_model(path, device)?;
+        Self::ready(model, card, path, options, device)
+    }
+
+    /// The shipped model, from the copy built into the binary.
+    pub fn shipped(options: &PredictorOptions, device: &Device) -> Result<Self, PredictError> {
+        let name = Path::new(SHIPPED_MODEL_NAME);
+        let (model, card) = card::load_model_bytes(SHIPPED_MODEL, name, device)?;
+        Self::ready(model, card, name, options, device)
+    }
+
+    fn ready(
+        model: AbsNet,
+        card: ModelCard,
+        path: &Path,
+        options: &PredictorOptions,
+        device: &Device,
+    ) -> Result<Self, PredictError> {
         if model.saliency.is_none() || !card.is_trained(Head::Saliency) {
             return Err(PredictError::NoSaliency(path.to_path_buf()));
         }
