@@ -1,3 +1,4 @@
+#![allow(dead_code)] // Each test binary uses a part of these helpers.
 //! A service on a loopback port for the tests, and a small HTTP client.
 
 use std::net::SocketAddr;
