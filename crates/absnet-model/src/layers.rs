@@ -5,12 +5,14 @@
 //! Parameter names follow PyTorch (`weight`, `bias`, `running_mean`, `running_var`) so that the
 //! import name tables only rename the module path, never the leaf.
 
+use crate::elementwise;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
-use burn::tensor::activation::{relu, relu6};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
+
+use crate::profile::{OpKind, conv_flops, linear_flops, record};
 
 /// How a convolution pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +76,13 @@ impl ConvSpec {
         self
     }
 
+    /// Output length along a spatial axis of length `len`.
+    fn output_len(&self, len: usize) -> usize {
+        let (begin, end) = self.pad_axis(len);
+        let effective_kernel = (self.kernel - 1) * self.dilation + 1;
+        (len + begin + end - effective_kernel) / self.stride + 1
+    }
+
     /// `(begin, end)` padding of one spatial axis of length `len`.
     fn pad_axis(&self, len: usize) -> (usize, usize) {
         let effective_kernel = (self.kernel - 1) * self.dilation + 1;
@@ -123,19 +132,35 @@ impl Conv {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward_with(x, self.weight.val(), self.bias.as_ref().map(Param::val))
+        let bias = self.bias.as_ref().map(Param::val);
+        self.forward_with(x, self.weight.val(), bias, Activation::Identity)
     }
 
-    /// This convolution's geometry with other weights (a BatchNorm folded in on the fly).
-    fn forward_with(&self, x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
-        let [_, _, h, w] = x.dims();
+    /// `activation(conv(x))` with this convolution's geometry and these weights (a BatchNorm
+    /// folded in on the fly).
+    fn forward_with(
+        &self,
+        x: Tensor<4>,
+        weight: Tensor<4>,
+        bias: Option<Tensor<1>>,
+        activation: Activation,
+    ) -> Tensor<4> {
+        let [batch, _, h, w] = x.dims();
+        let output = [
+            batch,
+            self.spec.out_channels,
+            self.spec.output_len(h),
+            self.spec.output_len(w),
+        ];
+        let (kind, flops) = (OpKind::of_conv(&self.spec), conv_flops(&self.spec, output));
         let options = ConvOptions::new_with_padding(
             [self.spec.stride; 2],
             [self.spec.pad_axis(h), self.spec.pad_axis(w)],
             [self.spec.dilation; 2],
             self.spec.groups,
         );
-        conv2d(x, weight, bias, options)
+        let x = record(kind, flops, || conv2d(x, weight, bias, options));
+        activation.forward(x)
     }
 }
 
@@ -184,8 +209,8 @@ impl Activation {
     pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Identity => x,
-            Activation::Relu => relu(x),
-            Activation::Relu6 => relu6(x),
+            Activation::Relu => record(OpKind::Elementwise, 0, || elementwise::relu(x)),
+            Activation::Relu6 => record(OpKind::Elementwise, 0, || elementwise::relu6(x)),
         }
     }
 }
@@ -214,14 +239,17 @@ impl ConvNorm {
     /// still reaches the convolution's weights and the norm's `weight` and `bias` — instead of
     /// two broadcasts over the whole feature map forward and their counterparts backward.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = match &self.norm {
+        let (weight, bias) = match &self.norm {
             Some(norm) => {
                 let (weight, bias) = self.folded(norm);
-                self.conv.forward_with(x, weight, Some(bias))
+                (weight, Some(bias))
             }
-            None => self.conv.forward(x),
+            None => (
+                self.conv.weight.val(),
+                self.conv.bias.as_ref().map(Param::val),
+            ),
         };
-        self.activation.forward(x)
+        self.conv.forward_with(x, weight, bias, self.activation)
     }
 
     /// The convolution's weight and bias with `norm` folded in.
@@ -283,8 +311,11 @@ impl Linear {
 
     /// `x: [batch, in]` → `[batch, out]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let out = self.bias.dims()[0];
-        x.matmul(self.weight.val().transpose()) + self.bias.val().reshape([1, out])
+        let [out, input] = self.weight.dims();
+        let flops = linear_flops(x.dims()[0], input, out);
+        record(OpKind::PoolingAndLinear, flops, || {
+            x.matmul(self.weight.val().transpose()) + self.bias.val().reshape([1, out])
+        })
     }
 }
 
@@ -353,7 +384,11 @@ impl InvertedResidual {
             y = expand.forward(y);
         }
         let y = self.project.forward(self.depthwise.forward(y));
-        if self.residual { x + y } else { y }
+        if self.residual {
+            record(OpKind::Elementwise, 0, || elementwise::add(x, y))
+        } else {
+            y
+        }
     }
 
     pub fn fold_norms(self) -> Self {

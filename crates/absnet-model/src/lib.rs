@@ -10,11 +10,13 @@
 pub mod absnet;
 pub mod backbone;
 pub mod card;
+mod elementwise;
 mod error;
 pub mod heads;
 pub mod layers;
 pub mod neck;
 pub mod preprocess;
+pub mod profile;
 pub mod weights;
 
 pub use absnet::{AbsNet, AbsNetConfig, AbsNetOutput, HeadMapper, HeadVisitor, HeadsConfig};

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::Tap;
+use crate::elementwise;
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
+use crate::profile::{OpKind, record};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,7 +95,7 @@ impl MultiDilation {
         self.branches
             .iter()
             .map(|branch| branch.forward(x.clone()))
-            .reduce(|sum, y| sum + y)
+            .reduce(|sum, y| record(OpKind::Elementwise, 0, || elementwise::add(sum, y)))
             .expect("the config guarantees at least one branch")
     }
 }

@@ -1,25 +1,27 @@
 //! `absnet bench`: speed against the Python references, measured side by side in one run on the
-//! same thread count. `bench model`: ABSNet inference vs the same model in PyTorch eager
-//! (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
+//! same thread count. `bench model`: ABSNet inference vs the same model in PyTorch eager and
+//! ONNX Runtime (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
 //! pysaliency doing the same work (scripts/reference/bench_metrics.py). `bench train`: one
 //! multi-task training step with an optimizer per group vs PyTorch
 //! (scripts/reference/bench_torch_train.py).
 
 mod crop;
+mod model;
 mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
+use absnet_model::{AbsNetConfig, Arch, BackboneConfig};
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::Device;
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
-    /// ABSNet inference (ms/image at batch 1 and 8) vs PyTorch eager.
-    Model(ModelArgs),
+    /// ABSNet inference (ms/image at batch 1 and 8) vs PyTorch eager and ONNX Runtime, with
+    /// FLOPs, GFLOP/s and (`--profile`) the time per kind of operation.
+    Model(model::ModelArgs),
     /// Saliency metrics over all OSIE images vs pysaliency.
     Metrics(MetricsArgs),
     /// One training step (forward through both heads, KLD + EMD, backward, Adam per group) vs
@@ -77,73 +79,9 @@ pub struct MetricsArgs {
     reference: Option<PathBuf>,
 }
 
-#[derive(clap::Args)]
-pub struct ModelArgs {
-    #[arg(long, default_value = "mobilenet_v2")]
-    arch: Arch,
-    #[arg(long, default_value_t = 320)]
-    height: usize,
-    #[arg(long, default_value_t = 480)]
-    width: usize,
-    /// Batch sizes to time.
-    #[arg(long, value_delimiter = ',', default_value = "1,8")]
-    batch: Vec<usize>,
-    /// Timed repetitions per batch size (the median is reported).
-    #[arg(long, default_value_t = 10)]
-    repeats: usize,
-    /// Keep BatchNorm as a separate op instead of folding it into the convolutions.
-    #[arg(long)]
-    no_fold: bool,
-    /// Python with torch + torchvision: also time PyTorch eager on the same model.
-    #[arg(long)]
-    reference: Option<PathBuf>,
-}
-
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
-}
-
-/// Median milliseconds per image of `model` at batch `batch`.
-fn time_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Device) -> f64 {
-    let x = Tensor::<4>::random(
-        [batch, 3, args.height, args.width],
-        Distribution::Normal(0.0, 1.0),
-        device,
-    );
-    let run = || {
-        let out = model.forward_parallel(x.clone());
-        // Reading the result back waits for the computation, on every backend.
-        let _ = out.saliency.map(|s| s.into_data());
-        let _ = out.aesthetics.map(|a| a.into_data());
-    };
-    run();
-    run();
-    let samples = (0..args.repeats)
-        .map(|_| {
-            let start = Instant::now();
-            run();
-            start.elapsed().as_secs_f64() * 1e3 / batch as f64
-        })
-        .collect();
-    median(samples)
-}
-
-fn time_torch(python: &Path, args: &ModelArgs, batch: usize, threads: usize) -> Result<f64> {
-    let args = [
-        "--height",
-        &args.height.to_string(),
-        "--width",
-        &args.width.to_string(),
-        "--batch",
-        &batch.to_string(),
-        "--repeats",
-        &args.repeats.to_string(),
-        "--threads",
-        &threads.to_string(),
-    ]
-    .map(String::from);
-    reference_value(python, "bench_torch.py", &args, "ms_per_image")
 }
 
 /// Runs `scripts/reference/<script>` with `python` and `args`, and reads `key` from the one
@@ -186,7 +124,7 @@ fn threads() -> usize {
 
 pub fn run(bench: &Bench, device: &Device) -> Result<()> {
     match bench {
-        Bench::Model(args) => run_model(args, device),
+        Bench::Model(args) => model::run(args, device),
         Bench::Metrics(args) => run_metrics(args),
         Bench::Predict(args) => run_predict(args, device),
         Bench::Train(args) => run_train(args, device),
@@ -339,38 +277,6 @@ fn synthetic_batch(
             }
         })
         .collect()
-}
-
-fn run_model(args: &ModelArgs, device: &Device) -> Result<()> {
-    let config = AbsNetConfig::reference(BackboneConfig::new(args.arch));
-    let mut model = AbsNet::new(&config, device)?;
-    if !args.no_fold {
-        model = model.fold_norms();
-    }
-    let threads = threads();
-    println!(
-        "ABSNet-{} (output stride 8, both heads) at {}×{}, {threads} threads, median of {}",
-        args.arch, args.height, args.width, args.repeats
-    );
-    println!(
-        "{:>6} {:>14} {:>14} {:>10}",
-        "batch", "absnet ms/img", "torch ms/img", "speed-up"
-    );
-    for &batch in &args.batch {
-        let ours = time_absnet(&model, args, batch, device);
-        let torch = match &args.reference {
-            Some(python) => Some(time_torch(python, args, batch, threads)?),
-            None => None,
-        };
-        match torch {
-            Some(torch) => println!(
-                "{batch:>6} {ours:>14.1} {torch:>14.1} {:>9.2}×",
-                torch / ours
-            ),
-            None => println!("{batch:>6} {ours:>14.1} {:>14} {:>10}", "-", "-"),
-        }
-    }
-    Ok(())
 }
 
 /// The work of scripts/reference/bench_metrics.py: for each OSIE image, a centre-bias

@@ -4,14 +4,14 @@
 //! (layer3 dilation 2, layer4 dilation 4, as `replace_stride_with_dilation=[False, True, True]`).
 
 use burn::module::Module;
-use burn::tensor::activation::relu;
 use burn::tensor::module::{adaptive_avg_pool2d, max_pool2d};
 use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
-use crate::NameTable;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
+use crate::profile::{OpKind, record};
+use crate::{NameTable, elementwise};
 
 const BN_EPS: f64 = 1e-5;
 const EXPANSION: usize = 4;
@@ -69,7 +69,9 @@ impl Bottleneck {
         let y = self
             .conv3
             .forward(self.conv2.forward(self.conv1.forward(x)));
-        relu(y + identity)
+        record(OpKind::Elementwise, 0, || {
+            elementwise::relu(elementwise::add(y, identity))
+        })
     }
 
     fn fold_norms(self) -> Self {
@@ -139,12 +141,10 @@ impl Network for ResNet {
 
     fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
         let x = self.stem.forward(x);
-        let mut x = max_pool2d(
-            x,
-            MaxPoolOptions::new([3, 3])
-                .with_stride([2, 2])
-                .with_padding([1, 1]),
-        );
+        let pool = MaxPoolOptions::new([3, 3])
+            .with_stride([2, 2])
+            .with_padding([1, 1]);
+        let mut x = record(OpKind::PoolingAndLinear, 0, || max_pool2d(x, pool));
         for (tap, layer) in Tap::ALL.into_iter().zip(&self.layers) {
             for block in layer {
                 x = block.forward(x);

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor};
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
+use crate::profile::{OpKind, record};
 
 /// Output channels of the convolutions in each of the five pooled blocks.
 const BLOCKS: [&[usize]; 5] = [
@@ -44,7 +45,7 @@ impl VggBlock {
                 .with_stride([1, 1])
                 .with_padding([1, 1])
         };
-        max_pool2d(x, options)
+        record(OpKind::PoolingAndLinear, 0, || max_pool2d(x, options))
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::HeadInput;
 use crate::ModelError;
 use crate::layers::Linear;
+use crate::profile::{OpKind, record};
 
 /// Pooling inside each pyramid bin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +144,7 @@ impl AestheticsHead {
 
     /// Score distribution `[batch, bins]`, rows summing to 1.
     pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
-        let pooled = self.pyramid(features);
+        let pooled = record(OpKind::PoolingAndLinear, 0, || self.pyramid(features));
         let norm = pooled
             .clone()
             .powi_scalar(2)

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::HeadInput;
 use crate::ModelError;
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
+use crate::profile::{OpKind, record};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +106,10 @@ impl SaliencyHead {
         match &self.prior {
             Some(prior) => {
                 let [_, _, h, w] = logits.dims();
-                logits + interpolate(prior.val(), bilinear([h, w]))
+                let prior = record(OpKind::Upsampling, 0, || {
+                    interpolate(prior.val(), bilinear([h, w]))
+                });
+                record(OpKind::Elementwise, 0, || logits + prior)
             }
             None => logits,
         }
@@ -113,7 +117,11 @@ impl SaliencyHead {
 
     /// Saliency map in (0, 1) at `output_size = [height, width]`.
     pub fn forward(&self, features: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
-        interpolate(sigmoid(self.logits(features)), bilinear(output_size))
+        let logits = self.logits(features);
+        let probabilities = record(OpKind::Elementwise, 0, || sigmoid(logits));
+        record(OpKind::Upsampling, 0, || {
+            interpolate(probabilities, bilinear(output_size))
+        })
     }
 }
 
