@@ -4,12 +4,12 @@
 # inter-observer consistency (leave one observer out), all with the MIT benchmark's conventions
 # and σ = 3 % of the image diagonal. MIT1003 is read without each scanpath's central start
 # fixation (pysaliency's convention).
-# Usage: bash scripts/evaluate_default.sh [MODEL] [WORK_DIR]
+# Usage: bash scripts/evaluate_default.sh [MODEL] [WORK_DIR]   (ABSNET=PATH picks another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-models/default/model.safetensors}
 work=${2:-runs/evaluation}
-absnet=target/release/absnet
+absnet=${ABSNET:-target/release/absnet}
 declare -A specs=(
   [osie]="osie:../shared/data/osie"
   [scene]="scene:../shared/data/scene"

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 left_out=${1:?usage: evaluate_lodo.sh LEFT_OUT MODEL [WORK_DIR]}
 model=${2:?usage: evaluate_lodo.sh LEFT_OUT MODEL [WORK_DIR]}
 work=${3:-runs/lodo-evaluation/$left_out}
-absnet=target/release/absnet
+absnet=${ABSNET:-target/release/absnet}
 declare -A specs=(
   [osie]="osie:../shared/data/osie"
   [scene]="scene:../shared/data/scene"

@@ -4,6 +4,7 @@
 pub mod aesthetics;
 pub mod baselines;
 mod error;
+pub mod predictions;
 pub mod saliency;
 
 pub use error::EvalError;

@@ -10,7 +10,6 @@ use absnet_metrics::saliency::{
     self, AucJuddOptions, KldVariant, NssOptions, SimVariant, SplitRoc,
 };
 use absnet_metrics::{Duplicates, Fixation, MetricError};
-use image::imageops::{self, FilterType};
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -19,6 +18,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::EvalError;
+use crate::predictions::{Prediction, PredictionFile, load_prediction, prediction_files};
 
 /// How per-image scores are averaged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -94,7 +94,8 @@ pub struct ImageScores {
     pub auc_judd: f64,
     pub auc_borji: f64,
     pub sauc: f64,
-    /// Bits per fixation over the centre-bias baseline (all images' fixations pooled).
+    /// Bits per fixation over the centre-bias baseline (all images' fixations pooled), from the
+    /// prediction's log-density when it came with one, else from the map normalised to sum 1.
     pub ig: f64,
     pub cc: f64,
     pub kld: f64,
@@ -165,48 +166,6 @@ impl std::fmt::Display for SaliencyReport {
         }
         Ok(())
     }
-}
-
-const MAP_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
-
-/// Prediction files in `dir` by stem; two maps of one stem are an error.
-pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PathBuf>, EvalError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| EvalError::file(dir, e))?;
-    let mut files = HashMap::new();
-    for entry in entries {
-        let path = entry.map_err(|e| EvalError::file(dir, e))?.path();
-        let known = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| MAP_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        if let (true, Some(stem)) = (known, path.file_stem()) {
-            // `absnet predict` names its maps `<stem>.saliency.png`.
-            let stem = stem.to_string_lossy();
-            let stem = stem.strip_suffix(".saliency").unwrap_or(&stem);
-            if let Some(previous) = files.insert(stem.to_string(), path.clone()) {
-                return Err(EvalError::file(
-                    dir,
-                    format!(
-                        "{} and {} are both maps of `{stem}`; keep one",
-                        previous.display(),
-                        path.display()
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(files)
-}
-
-/// A grayscale prediction resized (bilinearly) to `[width, height]`, values in [0, 1].
-pub fn load_prediction(path: &Path, size: [u32; 2]) -> Result<Array2<f64>, EvalError> {
-    let image = image::open(path).map_err(|e| EvalError::file(path, e))?;
-    let mut map = image.to_luma32f();
-    if map.dimensions() != (size[0], size[1]) {
-        map = imageops::resize(&map, size[0], size[1], FilterType::Triangle);
-    }
-    let values = map.into_raw().into_iter().map(f64::from).collect();
-    Ok(Array2::from_shape_vec((size[1] as usize, size[0] as usize), values).expect("w × h values"))
 }
 
 /// Fixations inside `size`, and how many fell outside.
@@ -320,7 +279,7 @@ impl Stimuli {
 fn centre_bias_baselines(
     samples: &[Sample],
     stimuli: &Stimuli,
-    files: &HashMap<String, PathBuf>,
+    files: &HashMap<String, PredictionFile>,
     options: &SaliencyEvalOptions,
 ) -> Result<HashMap<[u32; 2], Array2<f64>>, EvalError> {
     let pooled: Vec<(f64, f64)> = stimuli.relatives.iter().flatten().copied().collect();
@@ -353,7 +312,7 @@ fn score_image(
     i: usize,
     samples: &[Sample],
     stimuli: &Stimuli,
-    files: &HashMap<String, PathBuf>,
+    files: &HashMap<String, PredictionFile>,
     baselines: &HashMap<[u32; 2], Array2<f64>>,
     options: &SaliencyEvalOptions,
 ) -> Result<ImageScores, Skipped> {
@@ -372,7 +331,7 @@ fn score_image(
         )));
     }
     let size = stimuli.sizes[i];
-    let map = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
+    let prediction = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
     // The shuffled AUC's negatives: the fixations of other images, drawn per image.
     let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
     let other_count = options.shuffled_images.min(samples.len() - 1);
@@ -383,7 +342,7 @@ fn score_image(
         .collect();
     score(
         sample,
-        &map,
+        &prediction,
         fix,
         *dropped,
         &others,
@@ -446,15 +405,15 @@ pub fn map_scores(
 /// AUC's negatives, IG's centre-bias baseline).
 fn score(
     sample: &Sample,
-    map: &Array2<f64>,
+    prediction: &Prediction,
     fixations: &[Fixation],
     dropped: usize,
     others: &[Fixation],
     baseline: &Array2<f64>,
     options: &SaliencyEvalOptions,
 ) -> Result<ImageScores, EvalError> {
-    let (h, w) = map.dim();
-    let m = map.view();
+    let (h, w) = prediction.map.dim();
+    let m = prediction.map.view();
     let sigma = options
         .sigma_fraction
         .map_or(options.sigma, |f| f * (w as f64).hypot(h as f64));
@@ -483,8 +442,18 @@ fn score(
         auc_judd: own.auc_judd,
         auc_borji: saliency::auc_borji(m, fixations, &split).map_err(metric)?,
         sauc: saliency::auc_shuffled(m, fixations, others, &split).map_err(metric)?,
-        ig: saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)
-            .map_err(metric)?,
+        ig: match &prediction.log_density {
+            Some(log_density) => saliency::information_gain_log_density(
+                log_density.view(),
+                baseline.view(),
+                fixations,
+                options.ig_duplicates,
+            ),
+            None => {
+                saliency::information_gain(m, baseline.view(), fixations, options.ig_duplicates)
+            }
+        }
+        .map_err(metric)?,
         cc: own.cc,
         kld: own.kld,
         sim: own.sim,

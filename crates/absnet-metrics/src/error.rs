@@ -30,6 +30,10 @@ pub enum MetricError {
         map: &'static str,
         metric: &'static str,
     },
+    #[error(
+        "log-density does not sum to 1 (Σ exp = {sum}): expected log-probabilities of the pixels"
+    )]
+    NotNormalised { sum: f64 },
     #[error("no negative samples for the ROC")]
     NoNegatives,
     #[error("score distribution has {found} bins; expected {expected}")]

@@ -262,14 +262,24 @@ async fn predicted(
     request: Request,
 ) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
     let limit = service.limits.max_body_bytes;
+    let too_large = || {
+        Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over the limit of {limit} bytes"),
+        )
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
     let bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| {
-            Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is over the limit of {limit} bytes"),
-            )
-        })?;
+        .map_err(|_| too_large())?;
     if bytes.is_empty() {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,

@@ -12,7 +12,7 @@ pub use auc::{
     AucJuddOptions, RocThresholds, SplitRoc, auc_borji, auc_judd, auc_shuffled, roc_auc, split_auc,
 };
 pub use cc::cc;
-pub use ig::information_gain;
+pub use ig::{information_gain, information_gain_log_density};
 pub use kld::{KldVariant, kld};
 pub use nss::{NssOptions, StdConvention, nss, nss_values};
 pub use sim::{SimVariant, sim};

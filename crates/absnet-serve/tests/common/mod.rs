@@ -115,6 +115,31 @@ pub fn post(url: &str, body: &[u8]) -> (u16, Option<String>, String, Vec<u8>) {
     (response.status().as_u16(), retry, kind, body)
 }
 
+/// Status and body of the answer to a POST that declares `length` bytes and sends none of them.
+pub fn post_head(server: &Server, path: &str, length: usize) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: image/jpeg\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    // The server closes the connection after answering; a reset after the answer is fine.
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
 pub fn get(url: &str) -> (u16, String) {
     let mut response = agent().get(url).call().unwrap();
     (
