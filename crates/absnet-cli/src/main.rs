@@ -46,7 +46,8 @@ fn end_quietly_on_closed_pipes() {
     about = "Saliency and aesthetics with ABSNet"
 )]
 struct Cli {
-    /// Compute device: `cpu` (burn Flex) or `cuda` (with the `cuda` feature).
+    /// Compute device: `cpu` (burn Flex), `gpu` (burn wgpu: Vulkan, Metal or DirectX 12; with
+    /// the `gpu` feature) or `cuda` (with the `cuda` feature, which needs network at build time).
     #[arg(long, global = true, default_value = "cpu")]
     device: DeviceName,
     #[command(subcommand)]
@@ -56,6 +57,7 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 enum DeviceName {
     Cpu,
+    Gpu,
     Cuda,
 }
 
@@ -98,6 +100,12 @@ enum Command {
 fn device(name: DeviceName) -> Result<Device> {
     match name {
         DeviceName::Cpu => Ok(Device::flex()),
+        #[cfg(feature = "gpu")]
+        DeviceName::Gpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        #[cfg(not(feature = "gpu"))]
+        DeviceName::Gpu => {
+            bail!("this absnet was built without the GPU backend; rebuild with `--features gpu`")
+        }
         #[cfg(feature = "cuda")]
         DeviceName::Cuda => Ok(Device::cuda(0)),
         #[cfg(not(feature = "cuda"))]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use absnet_model::weights::StoredPrecision;
 use absnet_mtl::config::TrainConfig;
 use absnet_mtl::run::Start;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 #[derive(clap::Args)]
@@ -57,6 +57,14 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
         .with_context(|| path.display().to_string())?;
     if let Some(epochs) = args.epochs {
         config.epochs = epochs as usize;
+    }
+    if config.aesthetics.is_some() && device != &Device::flex() {
+        bail!(
+            "{}: an aesthetics task trains on the CPU only: on burn's GPU backend the gradients \
+             through the aesthetics head differ from the CPU's (see BENCHMARKS.md, \"GPU\"); \
+             saliency-only configs train on any device",
+            path.display()
+        );
     }
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template(

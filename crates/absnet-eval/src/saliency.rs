@@ -2,7 +2,7 @@
 //! the stimulus's fixations with every saliency metric.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use absnet_data::Sample;
 use absnet_data::density::{Border, density_map};

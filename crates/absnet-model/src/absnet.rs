@@ -205,8 +205,13 @@ impl AbsNet {
     /// [`AbsNet::forward`] for inference, the batch cut into one part per worker thread and the
     /// parts run concurrently. Flex runs element-wise ops (the activations) on one thread; with
     /// parts in flight, one part's activations overlap another's convolutions (2 threads,
-    /// batch 8 at 320×480: 124 instead of 159 ms/image).
+    /// batch 8 at 320×480: 124 instead of 159 ms/image). Other backends get one forward from
+    /// this thread: a GPU runs a batch as a whole, and concurrent graphs on one wgpu device
+    /// give wrong results.
     pub fn forward_parallel(&self, x: Tensor<4>) -> AbsNetOutput {
+        if x.device() != Device::flex() {
+            return self.forward(x);
+        }
         let batch = x.dims()[0];
         self.forward_parts(x, rayon::current_num_threads().min(batch))
     }

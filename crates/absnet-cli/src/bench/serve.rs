@@ -41,6 +41,34 @@ struct Run {
 }
 
 impl Run {
+    /// Counts and sorted latencies from each request's (status, ms); 0 is a failed request.
+    fn from_outcomes(outcomes: &[(u16, f64)], seconds: f64, recovered: bool) -> Self {
+        let mut latencies: Vec<f64> = outcomes
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, l)| *l)
+            .collect();
+        let mut refused_latencies: Vec<f64> = outcomes
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .map(|(_, l)| *l)
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        refused_latencies.sort_by(f64::total_cmp);
+        Run {
+            answered: latencies.len(),
+            recovered,
+            refused: refused_latencies.len(),
+            errors: outcomes
+                .iter()
+                .filter(|(s, _)| *s != 200 && *s != 503)
+                .count(),
+            seconds,
+            latencies,
+            refused_latencies,
+        }
+    }
+
     fn percentile(values: &[f64], p: f64) -> f64 {
         values
             .get(((values.len() as f64 - 1.0) * p).round() as usize)
@@ -116,6 +144,12 @@ pub fn run(args: &ServeBenchArgs, device: &Device) -> Result<()> {
         run.print(&label, &batches);
         results.push(run);
     }
+    summarise(&results, clients);
+    Ok(())
+}
+
+/// The ratios the goals are stated in, the overload run's refusals and the peak memory.
+fn summarise(results: &[Run], clients: usize) {
     let (sequential, batched) = (&results[0], &results[2]);
     let overload = &results[3];
     println!(
@@ -142,7 +176,6 @@ pub fn run(args: &ServeBenchArgs, device: &Device) -> Result<()> {
         "peak resident memory of this process (server and clients): {}",
         super::peak_rss_mb().map_or("-".into(), |m| format!("{m:.0} MB"))
     );
-    Ok(())
 }
 
 /// `clients` threads posting `body` for `seconds` against a server of `service`; then one more
@@ -216,30 +249,7 @@ fn against(
         .unwrap_or_default();
     let _ = stop.send(());
     server.join().expect("server thread")?;
-    let mut latencies: Vec<f64> = outcomes
-        .iter()
-        .filter(|(s, _)| *s == 200)
-        .map(|(_, l)| *l)
-        .collect();
-    let mut refused_latencies: Vec<f64> = outcomes
-        .iter()
-        .filter(|(s, _)| *s == 503)
-        .map(|(_, l)| *l)
-        .collect();
-    latencies.sort_by(f64::total_cmp);
-    refused_latencies.sort_by(f64::total_cmp);
-    let run = Run {
-        answered: latencies.len(),
-        recovered,
-        refused: refused_latencies.len(),
-        errors: outcomes
-            .iter()
-            .filter(|(s, _)| *s != 200 && *s != 503)
-            .count(),
-        seconds: elapsed,
-        latencies,
-        refused_latencies,
-    };
+    let run = Run::from_outcomes(&outcomes, elapsed, recovered);
     Ok((run, batch_sizes(&metrics)))
 }
 

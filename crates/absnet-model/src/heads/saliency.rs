@@ -1,14 +1,13 @@
 //! The saliency head of ABSNet: 7×7 convolutions 32 → 8 → 1 with ReLU between, a sigmoid, and
 //! bilinear upsampling (half-pixel centres, PyTorch's `align_corners=False`) back to the exact
-//! input size, whatever it is. Optionally, a learned centre-bias prior: a coarse grid of logits,
+//! input size, whatever it is — written as two matrix products, so that it has a backward pass
+//! on every backend (burn's GPU backends have no bilinear interpolation backward). Optionally, a learned centre-bias prior: a coarse grid of logits,
 //! stretched over the feature map and added before the sigmoid, which learns where people look
 //! whatever the image shows (as the learned priors of ML-Net and SAM, Cornia et al. 2016, 2018).
 
 use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::module::interpolate;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::HeadInput;
@@ -106,9 +105,7 @@ impl SaliencyHead {
         match &self.prior {
             Some(prior) => {
                 let [_, _, h, w] = logits.dims();
-                let prior = record(OpKind::Upsampling, 0, || {
-                    interpolate(prior.val(), bilinear([h, w]))
-                });
+                let prior = record(OpKind::Upsampling, 0, || bilinear(prior.val(), [h, w]));
                 record(OpKind::Elementwise, 0, || logits + prior)
             }
             None => logits,
@@ -120,17 +117,78 @@ impl SaliencyHead {
         let logits = self.logits(features);
         let probabilities = record(OpKind::Elementwise, 0, || sigmoid(logits));
         record(OpKind::Upsampling, 0, || {
-            interpolate(probabilities, bilinear(output_size))
+            bilinear(probabilities, output_size)
         })
     }
 }
 
-/// Bilinear resizing to `[height, width]` with half-pixel centres (`align_corners=False`).
-fn bilinear(output_size: [usize; 2]) -> InterpolateOptions {
-    InterpolateOptions {
-        mode: InterpolateMode::Bilinear,
-        align_corners: false,
-        output_size: Some(output_size),
-        scale_factor: None,
+/// `x` resized to `[height, width]` by bilinear interpolation with half-pixel centres
+/// (`align_corners=False`, no antialiasing): `A_h · x · A_wᵀ` for every channel.
+fn bilinear(x: Tensor<4>, [height, width]: [usize; 2]) -> Tensor<4> {
+    let [batch, channels, h, w] = x.dims();
+    let device = x.device();
+    let n = batch * channels;
+    // Columns: [n·h, w] · [w, width].
+    let x = x
+        .reshape([n * h, w])
+        .matmul(weights(w, width, &device).transpose());
+    // Rows: [n·width, h] · [h, height].
+    let x = x
+        .reshape([n, h, width])
+        .swap_dims(1, 2)
+        .reshape([n * width, h])
+        .matmul(weights(h, height, &device).transpose());
+    x.reshape([n, width, height])
+        .swap_dims(1, 2)
+        .reshape([batch, channels, height, width])
+}
+
+/// The `[output, input]` matrix of 1-D linear interpolation from `input` to `output` samples
+/// with half-pixel centres: output `i` reads the source position `(i + ½)·input/output − ½`,
+/// clamped at 0, from its two neighbours.
+fn weights(input: usize, output: usize, device: &Device) -> Tensor<2> {
+    let mut matrix = vec![0.0f32; output * input];
+    let scale = input as f64 / output as f64;
+    for (i, row) in matrix.chunks_exact_mut(input).enumerate() {
+        let source = ((i as f64 + 0.5) * scale - 0.5).max(0.0);
+        let left = (source.floor() as usize).min(input - 1);
+        let right = (left + 1).min(input - 1);
+        let fraction = (source - left as f64) as f32;
+        row[left] += 1.0 - fraction;
+        row[right] += fraction;
+    }
+    Tensor::from_data(TensorData::new(matrix, [output, input]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+    use burn::tensor::module::interpolate;
+    use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+
+    #[test]
+    fn matrix_bilinear_is_burns_bilinear_interpolation() {
+        let device = Device::flex();
+        for ([h, w], size) in [
+            ([5, 7], [40, 56]),
+            ([6, 8], [13, 9]),
+            ([3, 4], [3, 4]),
+            ([1, 1], [4, 2]),
+        ] {
+            let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
+            let want = interpolate(
+                x.clone(),
+                InterpolateOptions {
+                    mode: InterpolateMode::Bilinear,
+                    align_corners: false,
+                    output_size: Some(size),
+                    scale_factor: None,
+                },
+            );
+            let got = bilinear(x, size);
+            let diff = (got - want).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-5, "{h}×{w} → {size:?}: max |Δ| = {diff}");
+        }
     }
 }
