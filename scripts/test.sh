@@ -3,10 +3,13 @@
 # the Rust workspace's, then the Python package's (scripts/test_python.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
 # With ABSNET_FEATURES=gpu (as CI sets it) the GPU backend's tests run too, on whatever Vulkan
 # driver the machine has (CI: Mesa's lavapipe, on the CPU).
 features=()
 [[ "${ABSNET_FEATURES:-}" == gpu ]] && features=(--features absnet/gpu,absnet-mtl/gpu)
+# One build of the binary and every test with one set of features (the setup's own build of the
+# binary alone would resolve other features and compile burn a second time).
+cargo build --release --workspace --bins --tests "${features[@]}"
+ABSNET_BUILT=1 bash scripts/setup.sh
 cargo test --release --workspace "${features[@]}"
 bash scripts/test_python.sh
