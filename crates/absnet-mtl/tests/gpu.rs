@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Head};
 use absnet_mtl::gradients::{GroupGradient, step_gradients};
 use absnet_mtl::losses;
+use absnet_testkit::max_abs_diff;
 use burn::module::Module;
 use burn::tensor::{Device, DeviceKind, Distribution, Tensor};
 
@@ -44,14 +45,6 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .unwrap()
-}
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// `‖a − b‖ / ‖b‖`.

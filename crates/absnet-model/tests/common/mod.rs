@@ -15,14 +15,7 @@ pub fn generated(name: &str, shape: &[usize]) -> NamedTensor {
     }
 }
 
-/// Largest absolute difference.
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
+pub use absnet_testkit::max_abs_diff;
 
 pub fn top_k(values: &[f32], k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..values.len()).collect();
