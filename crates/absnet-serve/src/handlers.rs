@@ -9,6 +9,7 @@ use absnet_predict::crop::{self, Aspect, CropOptions};
 use absnet_predict::render::{self, Colormap, Peak};
 use absnet_predict::{Aesthetics, Prediction, Record};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -121,9 +122,10 @@ pub async fn saliency(
     request: Request,
 ) -> Response {
     let handler = async {
-        let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e}: expected format=json|png|overlay, colormap=jet|hot|gray, opacity in [0, 1], top_k ≤ 100")))?;
+        let body = body(&service, request).await?;
         let start = Instant::now();
-        let (photo, prediction) = predicted(&service, request).await?;
+        let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e}: expected format=json|png|overlay, colormap=jet|hot|gray, opacity in [0, 1], top_k ≤ 100")))?;
+        let (photo, prediction) = predicted(&service, body).await?;
         match query.format {
             Format::Json => {
                 let top_k = query.top_k.unwrap_or(5);
@@ -208,6 +210,8 @@ pub async fn crop(
     request: Request,
 ) -> Response {
     let handler = async {
+        let body = body(&service, request).await?;
+        let start = Instant::now();
         let Query(query) = query.map_err(|e| {
             Failure::new(
                 StatusCode::BAD_REQUEST,
@@ -227,8 +231,7 @@ pub async fn crop(
         if !(scale > 0.0 && scale <= 1.0) {
             return Err(bad(crop::CropError::Scale(scale)));
         }
-        let start = Instant::now();
-        let (_, prediction) = predicted(&service, request).await?;
+        let (_, prediction) = predicted(&service, body).await?;
         let windows = crop::crop(
             &prediction.saliency,
             &aspects,
@@ -256,11 +259,10 @@ pub async fn crop(
     timed(&service, "/v1/crop", handler).await
 }
 
-/// The request's image, decoded within the limits, and its prediction from the batcher.
-async fn predicted(
-    service: &Service,
-    request: Request,
-) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
+/// The request's body, read whole within the limit before anything else is checked: an answer
+/// sent while the client is still sending would reach it as a broken pipe instead of an answer.
+/// A declared length over the limit is the one refusal made from the headers alone.
+async fn body(service: &Service, request: Request) -> Result<Bytes, Failure> {
     let limit = service.limits.max_body_bytes;
     let too_large = || {
         Failure::new(
@@ -268,7 +270,6 @@ async fn predicted(
             format!("the body is over the limit of {limit} bytes"),
         )
     };
-    // A declared length over the limit is refused before a byte of the body is read.
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -277,9 +278,16 @@ async fn predicted(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(request.into_body(), limit)
+    axum::body::to_bytes(request.into_body(), limit)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|_| too_large())
+}
+
+/// The image in `bytes`, decoded within the limits, and its prediction from the batcher.
+async fn predicted(
+    service: &Service,
+    bytes: Bytes,
+) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
     if bytes.is_empty() {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,

@@ -179,6 +179,18 @@ fn bad_requests_get_their_status_and_a_named_problem() {
 }
 
 #[test]
+fn a_bad_query_is_answered_only_after_the_whole_body_arrived() {
+    // Answering while the client still sends would reach it as a broken pipe, not as the answer.
+    let server = Server::start(batching(), limits());
+    for path in ["/v1/crop?scale=0", "/v1/saliency?format=gif"] {
+        let (early, status, answer) =
+            post_in_halves(&server, path, &chelsea(), Duration::from_millis(500));
+        assert!(!early, "{path}: answered before the body was read");
+        assert!(status == 400, "{path}: {answer}");
+    }
+}
+
+#[test]
 fn concurrent_requests_share_forward_passes_and_get_their_own_answers() {
     let batching = absnet_serve::Batching {
         max_batch: 8,

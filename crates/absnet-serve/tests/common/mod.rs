@@ -140,6 +140,46 @@ pub fn post_head(server: &Server, path: &str, length: usize) -> (u16, String) {
     (status, answer)
 }
 
+/// Sends the headers and the first half of `body`, and says whether an answer arrived within
+/// `pause`; then sends the rest and returns the status and text of the answer.
+pub fn post_in_halves(
+    server: &Server,
+    path: &str,
+    body: &[u8],
+    pause: Duration,
+) -> (bool, u16, String) {
+    use std::io::{ErrorKind, Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        server.addr,
+        body.len()
+    )
+    .unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    stream.write_all(first).unwrap();
+    stream.set_read_timeout(Some(pause)).unwrap();
+    let early = match stream.read(&mut [0; 1]) {
+        Ok(n) => n > 0,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(_) => true,
+    };
+    stream.write_all(rest).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (early, status, answer)
+}
+
 pub fn get(url: &str) -> (u16, String) {
     let mut response = agent().get(url).call().unwrap();
     (
