@@ -97,6 +97,21 @@ enum Command {
     },
 }
 
+/// burn creates some tensors on its default device, not on the one passed to it: a resumed run's
+/// optimizer state is loaded there (and moved to the parameters' device at the next step). In a
+/// build with the GPU backend that default is the GPU, so `--device cpu` would still start a
+/// Vulkan driver, or fail without one. Pinning burn's default (`BURN_DEVICE`) to the chosen
+/// device keeps every tensor on it.
+fn pin_default_device(name: DeviceName) {
+    let burn_name = match name {
+        DeviceName::Cpu => "flex",
+        DeviceName::Gpu => "wgpu",
+        DeviceName::Cuda => "cuda",
+    };
+    // SAFETY: called from `run` before anything has started a thread.
+    unsafe { std::env::set_var("BURN_DEVICE", burn_name) };
+}
+
 fn device(name: DeviceName) -> Result<Device> {
     match name {
         DeviceName::Cpu => Ok(Device::flex()),
@@ -130,6 +145,7 @@ fn main() -> std::process::ExitCode {
 fn run() -> Result<()> {
     let cli = Cli::parse();
     let device = device(cli.device)?;
+    pin_default_device(cli.device);
     match cli.command {
         Command::Predict(args) => predict::run(&args, &device),
         Command::Crop(args) => crop::run(&args, &device),

@@ -242,3 +242,42 @@ fn a_closed_pipe_ends_the_output_quietly() {
     );
     assert_ne!(output.status.code(), Some(101));
 }
+
+#[test]
+fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
+    // burn loads a resumed run's optimizer state onto its default device; absnet pins that to
+    // `--device`, so a default that names another backend (here one not built in) is not used.
+    let Some(osie) = absnet_testkit::shared_data("osie") else {
+        return;
+    };
+    let dir = temp_dir("resume-device");
+    let config = dir.join("config.toml");
+    let default = absnet(&["train", "--print-default-config"])
+        .output()
+        .unwrap();
+    std::fs::write(&config, default.stdout).unwrap();
+    let datasets = format!("saliency.datasets=[\"osie:{}\"]", osie.display());
+    let split = format!("saliency.split=\"{}\"", path(&dir.join("split.json")));
+    let run_dir = dir.join("run");
+    let train = |more: &[&str]| {
+        let mut args = vec!["train", path(&config), "--run", path(&run_dir)];
+        for set in [
+            "input=[64, 48]",
+            "batch=2",
+            "steps_per_epoch=2",
+            "val_images=4",
+            "model.neck.channels=16",
+            &datasets,
+            &split,
+        ] {
+            args.extend(["--set", set]);
+        }
+        args.extend(more);
+        let output = absnet(&args).env("BURN_DEVICE", "cuda").output().unwrap();
+        (output.status.success(), text(&output))
+    };
+    let (ok, out) = train(&["--epochs", "1"]);
+    assert!(ok, "{out}");
+    let (ok, out) = train(&["--resume", "--epochs", "2"]);
+    assert!(ok && out.contains("2 epochs, 4 steps"), "{out}");
+}
