@@ -143,7 +143,10 @@ impl Saver {
         serde_json::from_str(&text).map_err(|e| file_error(&path, e))
     }
 
-    /// The model, optimizer states and balancing method of checkpoint `dir`.
+    /// The model, optimizer states and balancing method of checkpoint `dir`. burn materialises
+    /// the optimizer states on its default device (`BURN_DEVICE`) and moves them to the
+    /// parameters' device at the next step; in a build with several backends, pin that default
+    /// to the training device (as the CLI does) or a resume starts the other backend.
     pub fn load(
         &self,
         dir: &Path,
