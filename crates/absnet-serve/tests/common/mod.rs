@@ -115,19 +115,25 @@ pub fn post(url: &str, body: &[u8]) -> (u16, Option<String>, String, Vec<u8>) {
     (response.status().as_u16(), retry, kind, body)
 }
 
-/// Status and body of the answer to a POST that declares `length` bytes and sends none of them.
-pub fn post_head(server: &Server, path: &str, length: usize) -> (u16, String) {
-    use std::io::{Read, Write};
+/// A connection on which the headers of a POST to `path` declaring `length` bytes are sent.
+fn post_headers(server: &Server, path: &str, length: usize) -> std::net::TcpStream {
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: image/jpeg\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
         server.addr
     )
     .unwrap();
+    stream
+}
+
+/// Status and text of the answer on `stream`.
+fn answer(mut stream: std::net::TcpStream) -> (u16, String) {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut answer = Vec::new();
     // The server closes the connection after answering; a reset after the answer is fine.
     let _ = stream.read_to_end(&mut answer);
@@ -140,6 +146,11 @@ pub fn post_head(server: &Server, path: &str, length: usize) -> (u16, String) {
     (status, answer)
 }
 
+/// Status and body of the answer to a POST that declares `length` bytes and sends none of them.
+pub fn post_head(server: &Server, path: &str, length: usize) -> (u16, String) {
+    answer(post_headers(server, path, length))
+}
+
 /// Sends the headers and the first half of `body`, and says whether an answer arrived within
 /// `pause`; then sends the rest and returns the status and text of the answer.
 pub fn post_in_halves(
@@ -149,14 +160,7 @@ pub fn post_in_halves(
     pause: Duration,
 ) -> (bool, u16, String) {
     use std::io::{ErrorKind, Read, Write};
-    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        server.addr,
-        body.len()
-    )
-    .unwrap();
+    let mut stream = post_headers(server, path, body.len());
     let (first, rest) = body.split_at(body.len() / 2);
     stream.write_all(first).unwrap();
     stream.set_read_timeout(Some(pause)).unwrap();
@@ -166,18 +170,8 @@ pub fn post_in_halves(
         Err(_) => true,
     };
     stream.write_all(rest).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    (early, status, answer)
+    let (status, text) = answer(stream);
+    (early, status, text)
 }
 
 pub fn get(url: &str) -> (u16, String) {
