@@ -10,8 +10,9 @@ use burn::tensor::Device;
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// The run's config (see --print-default-config).
-    #[arg(required_unless_present = "print_default_config")]
+    /// The run's config (see --print-default-config); with --resume, the run's own config.toml
+    /// unless given.
+    #[arg(required_unless_present_any = ["print_default_config", "resume"])]
     config: Option<PathBuf>,
     /// Run directory: resolved config, log.jsonl, checkpoints/.
     #[arg(long, default_value = "runs/latest")]
@@ -50,7 +51,14 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
         print!("{}", absnet_mtl::config::DEFAULT_CONFIG);
         return Ok(());
     }
-    let path = args.config.as_ref().expect("clap requires it");
+    let path = &match &args.config {
+        Some(path) => path.clone(),
+        None if args.run.join("config.toml").exists() => args.run.join("config.toml"),
+        None => bail!(
+            "{}: no run to resume here (no config.toml); start one with a CONFIG",
+            args.run.display()
+        ),
+    };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut config = TrainConfig::from_toml_with(&text, &args.overrides)

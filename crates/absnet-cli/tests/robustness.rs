@@ -260,7 +260,7 @@ fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
     let split = format!("saliency.split=\"{}\"", path(&dir.join("split.json")));
     let run_dir = dir.join("run");
     let train = |more: &[&str]| {
-        let mut args = vec!["train", path(&config), "--run", path(&run_dir)];
+        let mut args = vec!["train", "--run", path(&run_dir)];
         for set in [
             "input=[64, 48]",
             "batch=2",
@@ -276,8 +276,9 @@ fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
         let output = absnet(&args).env("BURN_DEVICE", "cuda").output().unwrap();
         (output.status.success(), text(&output))
     };
-    let (ok, out) = train(&["--epochs", "1"]);
+    let (ok, out) = train(&[path(&config), "--epochs", "1"]);
     assert!(ok, "{out}");
+    // Resumed with the run's own config.toml.
     let (ok, out) = train(&["--resume", "--epochs", "2"]);
     assert!(ok && out.contains("2 epochs, 4 steps"), "{out}");
 }
