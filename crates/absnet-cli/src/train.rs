@@ -53,11 +53,16 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     }
     let path = &match &args.config {
         Some(path) => path.clone(),
-        None if args.run.join("config.toml").exists() => args.run.join("config.toml"),
-        None => bail!(
-            "{}: no run to resume here (no config.toml); start one with a CONFIG",
-            args.run.display()
-        ),
+        None => {
+            let own = args.run.join("config.toml");
+            if !own.exists() {
+                bail!(
+                    "{}: no run to resume here (no config.toml); start one with a CONFIG",
+                    args.run.display()
+                );
+            }
+            own
+        }
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
