@@ -20,11 +20,6 @@ declare -A specs=(
   [scene]="scene:../shared/data/scene"
   [mit1003]="fixatons:../shared/data/mit1003?first_fixation=drop"
 )
-declare -A stimuli=(
-  [osie]=../shared/data/osie/data/stimuli
-  [scene]=../shared/data/scene/data/stimuli
-  [mit1003]=../shared/data/mit1003/STIMULI
-)
 [[ -n "${specs[$left_out]:-}" ]] || { echo "LEFT_OUT must be osie, scene or mit1003" >&2; exit 2; }
 from=()
 for set in osie scene mit1003; do
@@ -32,9 +27,12 @@ for set in osie scene mit1003; do
   from+=(--from "${specs[$set]}" --from-split "models/default/splits/$set.json")
 done
 mkdir -p "$work"
-"$absnet" predict "${stimuli[$left_out]}" --model "$model" --out "$work/model" --overwrite --overlay-format none > /dev/null
-"$absnet" eval baselines "${specs[$left_out]}" --centre-bias "$work/centre" "${from[@]}" | tee "$work/baselines.txt"
-for kind in model centre; do
-  "$absnet" eval saliency "${specs[$left_out]}" "$work/$kind" --sigma-fraction 0.03 --json > "$work/$kind.json"
-done
+# The baselines depend on the left-out set only: computed once per work folder.
+if [[ ! -s "$work/centre.json" ]]; then
+  "$absnet" eval baselines "${specs[$left_out]}" --centre-bias "$work/centre" "${from[@]}" > "$work/baselines.txt"
+  "$absnet" eval saliency "${specs[$left_out]}" "$work/centre" --sigma-fraction 0.03 --json > "$work/centre.json"
+fi
+cat "$work/baselines.txt"
+# The model predicts each image as it is scored (its own log-density; no files written).
+"$absnet" eval saliency "${specs[$left_out]}" --model "$model" --sigma-fraction 0.03 --json > "$work/model.json"
 python3 scripts/gap_table.py "$left_out (all images, left out)" "$work"

@@ -1,11 +1,16 @@
 //! `absnet eval`: predictions scored against benchmark datasets.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use absnet_data::DatasetSpec;
+use absnet_data::pipeline;
 use absnet_data::split::Split;
+use absnet_eval::predictions::{Prediction, PredictionFolder, PredictionSource};
 use absnet_eval::saliency::SaliencyEvalOptions;
+use absnet_predict::{Predictor, PredictorOptions};
 use anyhow::{Context, Result};
+use burn::tensor::Device;
+use ndarray::Array2;
 
 #[derive(clap::Subcommand)]
 pub enum Eval {
@@ -14,8 +19,19 @@ pub enum Eval {
     Saliency {
         /// Dataset spec, e.g. `osie:../shared/data/osie`.
         dataset: DatasetSpec,
-        /// Folder of predicted maps.
-        predictions: PathBuf,
+        /// Folder of predicted maps (or --model).
+        #[arg(required_unless_present = "model")]
+        predictions: Option<PathBuf>,
+        /// Score a model file instead, predicting each image on the fly (no files written; the
+        /// log-density is the model's own): `shipped` for the built-in model.
+        #[arg(long, conflicts_with = "predictions")]
+        model: Option<PathBuf>,
+        /// Score only one part of a split file of `absnet train` (ids prefixed by the dataset's
+        /// name).
+        #[arg(long)]
+        split: Option<PathBuf>,
+        #[arg(long, default_value = "test", requires = "split")]
+        part: Part,
         /// Ground-truth density σ in pixels (default: the dataset's own, from its authors or the
         /// spec's `sigma=`; required for datasets that state none, unless --sigma-fraction is
         /// given).
@@ -85,23 +101,92 @@ fn positive(text: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{text}`: expected a positive number"))
 }
 
-pub fn run(eval: Eval) -> Result<()> {
+/// A model predicting each stimulus as it is scored.
+struct ModelPredictions {
+    predictor: Predictor,
+}
+
+impl ModelPredictions {
+    fn load(path: &Path, device: &Device) -> Result<Self> {
+        let options = PredictorOptions::default();
+        let predictor = if path == Path::new("shipped") {
+            Predictor::shipped(&options, device)?
+        } else {
+            Predictor::load(path, &options, device)?
+        };
+        Ok(Self { predictor })
+    }
+}
+
+impl PredictionSource for ModelPredictions {
+    fn name(&self) -> String {
+        self.predictor.path().display().to_string()
+    }
+
+    fn covers(&self, _: &str) -> bool {
+        true
+    }
+
+    fn prediction(
+        &self,
+        sample: &absnet_data::Sample,
+        size: [u32; 2],
+    ) -> Result<Prediction, String> {
+        let photo = pipeline::decode_file(&sample.image, pipeline::DEFAULT_MAX_PIXELS)
+            .map_err(|e| e.to_string())?;
+        if [photo.width(), photo.height()] != size {
+            return Err(format!(
+                "{}: decoded {}×{}, expected {}×{}",
+                sample.image.display(),
+                photo.width(),
+                photo.height(),
+                size[0],
+                size[1]
+            ));
+        }
+        let predicted = self.predictor.predict(&photo);
+        let shape = (size[1] as usize, size[0] as usize);
+        let map = predicted.saliency.iter().map(|&v| f64::from(v)).collect();
+        let log_density = predicted.density().into_iter().map(f64::ln).collect();
+        Ok(Prediction {
+            map: Array2::from_shape_vec(shape, map).expect("w × h"),
+            log_density: Some(Array2::from_shape_vec(shape, log_density).expect("w × h")),
+        })
+    }
+}
+
+pub fn run(eval: Eval, device: &Device) -> Result<()> {
     match eval {
         Eval::Saliency {
             dataset,
             predictions,
+            model,
+            split,
+            part,
             sigma,
             sigma_fraction,
             conventions,
             json,
-        } => saliency(
-            &dataset,
-            &predictions,
-            sigma,
-            sigma_fraction,
-            conventions,
-            json,
-        ),
+        } => {
+            let samples = match &split {
+                Some(_) => scored_part(&dataset, split.as_deref(), part)?,
+                None => dataset.load()?,
+            };
+            let source: Box<dyn PredictionSource> = match (&predictions, &model) {
+                (Some(dir), _) => Box::new(PredictionFolder::open(dir)?),
+                (None, Some(path)) => Box::new(ModelPredictions::load(path, device)?),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            saliency(
+                &dataset,
+                &samples,
+                source.as_ref(),
+                sigma,
+                sigma_fraction,
+                conventions,
+                json,
+            )
+        }
         Eval::Baselines {
             dataset,
             split,
@@ -158,13 +243,13 @@ fn print_report(report: &(impl serde::Serialize + std::fmt::Display), json: bool
 
 fn saliency(
     dataset: &DatasetSpec,
-    predictions: &std::path::Path,
+    samples: &[absnet_data::Sample],
+    predictions: &dyn PredictionSource,
     sigma: Option<f64>,
     sigma_fraction: Option<f64>,
     conventions: Conventions,
     json: bool,
 ) -> Result<()> {
-    let samples = dataset.load()?;
     let sigma = match sigma_fraction {
         Some(_) => 0.0,
         None => sigma.or(dataset.default_sigma()).with_context(|| {
@@ -183,7 +268,7 @@ fn saliency(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
             .expect("valid template"),
     );
-    let report = absnet_eval::saliency::evaluate(&samples, predictions, &options, &|| bar.inc(1))?;
+    let report = absnet_eval::saliency::evaluate(samples, predictions, &options, &|| bar.inc(1))?;
     bar.finish_and_clear();
     print_report(&report, json)
 }

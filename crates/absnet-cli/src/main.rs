@@ -152,7 +152,7 @@ fn run() -> Result<()> {
         Command::Serve(args) => serve::run(&args, &device),
         Command::Train(args) => train::run(&args, &device),
         Command::Export(args) => train::export(&args, &device),
-        Command::Eval { eval } => eval::run(eval),
+        Command::Eval { eval } => eval::run(eval, &device),
         Command::Data { command } => data::run(command),
         Command::Weights { command } => weights::run(command, &device),
         Command::Classify(args) => weights::classify(&args, &device),

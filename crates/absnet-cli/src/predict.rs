@@ -59,6 +59,10 @@ pub struct ModelInputArgs {
     /// How photos are fitted to the input: `resize` (stretch) or `letterbox`.
     #[arg(long, default_value = "resize")]
     pub fit: Fit,
+    /// Average each photo's prediction with its mirror image's: `on` or `off` (default: as the
+    /// model card says; twice the work).
+    #[arg(long, value_parser = ranges::on_off)]
+    pub flip_average: Option<bool>,
     /// Refuse images over this many pixels.
     #[arg(long, default_value_t = pipeline::DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub max_pixels: u64,
@@ -72,6 +76,7 @@ impl ModelInputArgs {
         PredictorOptions {
             size: self.size,
             fit: self.fit,
+            flip_average: self.flip_average,
         }
     }
 }

@@ -63,6 +63,15 @@ pub fn check_pixels(size: [u32; 2], max_pixels: u64) -> Result<()> {
     Ok(())
 }
 
+/// `on` or `off`.
+pub fn on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("`{other}`: expected on or off")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

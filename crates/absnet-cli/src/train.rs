@@ -44,6 +44,9 @@ pub struct ExportArgs {
     /// Store float16 weights (half the size).
     #[arg(long)]
     f16: bool,
+    /// Make the model predict from each photo and its mirror image, averaged, by default.
+    #[arg(long)]
+    flip_average: bool,
 }
 
 pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
@@ -92,7 +95,11 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     };
     let summary = absnet_mtl::run::train(&config, &args.run, start, device, &|p| {
         bar.set_length(p.steps_in_epoch as u64);
-        bar.set_prefix((p.epoch + 1).to_string());
+        if p.caching {
+            bar.set_prefix("0 (caching features)");
+        } else {
+            bar.set_prefix((p.epoch + 1).to_string());
+        }
         bar.set_position(p.step as u64);
         let losses: Vec<String> = p
             .losses
@@ -131,7 +138,13 @@ pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
     } else {
         StoredPrecision::F32
     };
-    let card = absnet_mtl::export::export(&args.run, &args.output, precision, device)?;
+    let card = absnet_mtl::export::export(
+        &args.run,
+        &args.output,
+        precision,
+        args.flip_average,
+        device,
+    )?;
     println!(
         "{}: {} (card in {})",
         args.output.display(),

@@ -34,6 +34,9 @@ pub struct LoaderConfig {
     pub seed: u64,
     /// Leave out samples that fail (counted in [`Skipped`]) instead of stopping.
     pub skip_bad: bool,
+    /// Decode and fit the image. Without (a frozen encoder's features are cached), only the
+    /// image's header is read for its size, and [`Example::image`] is empty.
+    pub pixels: bool,
 }
 
 impl LoaderConfig {
@@ -46,6 +49,7 @@ impl LoaderConfig {
             max_pixels: pipeline::DEFAULT_MAX_PIXELS,
             seed: 0,
             skip_bad: false,
+            pixels: true,
         }
     }
 }
@@ -54,7 +58,7 @@ impl LoaderConfig {
 #[derive(Clone, Debug)]
 pub struct Example {
     pub id: String,
-    /// RGB8, `size[1]` rows of `size[0]` pixels.
+    /// RGB8, `size[1]` rows of `size[0]` pixels; empty (0×0) when the loader reads no pixels.
     pub image: RgbImage,
     /// Fixations in input pixels (all observers pooled), after fitting and flipping.
     pub fixations: Vec<GazePoint>,
@@ -99,11 +103,18 @@ impl SampleError {
 /// Turns one sample into an example.
 pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Example, SampleError> {
     let id = || sample.id.clone();
-    let original = pipeline::decode_file(&sample.image, config.max_pixels)
-        .map_err(|cause| SampleError::Image { id: id(), cause })?;
-    let (mut image, placement) = pipeline::fit(&original, config.size, config.fit);
+    let image_error = |cause| SampleError::Image { id: id(), cause };
+    let (mut image, placement) = if config.pixels {
+        let original =
+            pipeline::decode_file(&sample.image, config.max_pixels).map_err(image_error)?;
+        pipeline::fit(&original, config.size, config.fit)
+    } else {
+        let original = pipeline::oriented_size(&sample.image).map_err(image_error)?;
+        let placement = pipeline::placement(original, config.size, config.fit);
+        (RgbImage::new(0, 0), placement)
+    };
     let [w, h] = config.size;
-    let (ow, oh) = (f64::from(original.width()), f64::from(original.height()));
+    let [ow, oh] = placement.original.map(f64::from);
     let mut points: Vec<_> = sample.fixations().copied().collect();
     if let Some(observer) = sample
         .load_fixation_map()

@@ -121,6 +121,23 @@ pub fn decode_reader<R: BufRead + Seek>(
     Ok(image.into_rgb8())
 }
 
+/// `[width, height]` of the image file at `path` as [`decode_file`] would return it (after
+/// its EXIF orientation), read from its header without decoding any pixel.
+pub fn oriented_size(path: &Path) -> Result<[u32; 2], ImageError> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(path, e))?;
+    let reader = ImageReader::new(std::io::BufReader::new(file))
+        .with_guessed_format()
+        .map_err(|e| unreadable(path, e))?;
+    let mut decoder = reader.into_decoder().map_err(|e| unreadable(path, e))?;
+    let (width, height) = decoder.dimensions();
+    let orientation = decoder.orientation().map_err(|e| unreadable(path, e))?;
+    use image::metadata::Orientation::*;
+    Ok(match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => [height, width],
+        _ => [width, height],
+    })
+}
+
 /// How an image is fitted to the model's input size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -166,9 +183,8 @@ impl Placement {
     }
 }
 
-/// Fits `image` into `[width, height]` with bilinear (triangle) filtering.
-pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) {
-    let original = [image.width(), image.height()];
+/// Where an image of size `original` goes inside a model input of `size`.
+pub fn placement(original: [u32; 2], size: [u32; 2], fit: Fit) -> Placement {
     let (offset, content) = match fit {
         Fit::Resize => ([0, 0], size),
         Fit::Letterbox => {
@@ -181,6 +197,21 @@ pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) 
             ([0, 1].map(|i| (size[i] - content[i]) / 2), content)
         }
     };
+    Placement {
+        original,
+        input: size,
+        offset,
+        content,
+    }
+}
+
+/// Fits `image` into `[width, height]` with bilinear (triangle) filtering.
+pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) {
+    let original = [image.width(), image.height()];
+    let placement = placement(original, size, fit);
+    let Placement {
+        offset, content, ..
+    } = placement;
     let resized = if content == original {
         image.clone()
     } else {
@@ -192,12 +223,6 @@ pub fn fit(image: &RgbImage, size: [u32; 2], fit: Fit) -> (RgbImage, Placement) 
         let mut canvas = RgbImage::new(size[0], size[1]);
         imageops::replace(&mut canvas, &resized, offset[0].into(), offset[1].into());
         canvas
-    };
-    let placement = Placement {
-        original,
-        input: size,
-        offset,
-        content,
     };
     (placed, placement)
 }

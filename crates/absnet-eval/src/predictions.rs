@@ -31,6 +31,55 @@ pub struct PredictionFile {
     kind: Kind,
 }
 
+/// Where the predictions scored come from: a folder of files, or a model predicting on the
+/// fly (the command line's `eval saliency --model`).
+pub trait PredictionSource: Sync {
+    /// What reports call it (a folder's path, a model's name).
+    fn name(&self) -> String;
+    /// Whether there is a prediction for the stimulus `id`.
+    fn covers(&self, id: &str) -> bool;
+    /// The prediction for `sample`, at its stimulus's `size = [width, height]`.
+    fn prediction(
+        &self,
+        sample: &absnet_data::Sample,
+        size: [u32; 2],
+    ) -> Result<Prediction, String>;
+}
+
+/// The prediction files of a folder ([`prediction_files`]).
+pub struct PredictionFolder {
+    dir: PathBuf,
+    files: HashMap<String, PredictionFile>,
+}
+
+impl PredictionFolder {
+    pub fn open(dir: &Path) -> Result<Self, EvalError> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            files: prediction_files(dir)?,
+        })
+    }
+}
+
+impl PredictionSource for PredictionFolder {
+    fn name(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn covers(&self, id: &str) -> bool {
+        self.files.contains_key(id)
+    }
+
+    fn prediction(
+        &self,
+        sample: &absnet_data::Sample,
+        size: [u32; 2],
+    ) -> Result<Prediction, String> {
+        let file = self.files.get(&sample.id).ok_or("no prediction")?;
+        load_prediction(file, size).map_err(|e| e.to_string())
+    }
+}
+
 /// A loaded prediction at its stimulus's size.
 pub struct Prediction {
     /// The saliency map (for a log-density: the density itself, `exp(log_density)`).

@@ -2,7 +2,6 @@
 //! the stimulus's fixations with every saliency metric.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use absnet_data::Sample;
 use absnet_data::density::{Border, density_map};
@@ -18,7 +17,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::EvalError;
-use crate::predictions::{Prediction, PredictionFile, load_prediction, prediction_files};
+use crate::predictions::{Prediction, PredictionSource};
 
 /// How per-image scores are averaged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -200,17 +199,16 @@ fn scale(relative: &[(f64, f64)], size: [u32; 2]) -> Vec<Fixation> {
 /// finished image (from any thread).
 pub fn evaluate(
     samples: &[Sample],
-    predictions: &Path,
+    predictions: &dyn PredictionSource,
     options: &SaliencyEvalOptions,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SaliencyReport, EvalError> {
-    let files = prediction_files(predictions)?;
     let stimuli = Stimuli::read(samples)?;
-    let baselines = centre_bias_baselines(samples, &stimuli, &files, options)?;
+    let baselines = centre_bias_baselines(samples, &stimuli, predictions, options)?;
     let results: Vec<Result<ImageScores, Skipped>> = (0..samples.len())
         .into_par_iter()
         .map(|i| {
-            let result = score_image(i, samples, &stimuli, &files, &baselines, options);
+            let result = score_image(i, samples, &stimuli, predictions, &baselines, options);
             progress();
             result
         })
@@ -226,7 +224,7 @@ pub fn evaluate(
         return Err(EvalError::Empty(format!(
             "none of {} images could be scored against {} (first problem: {})",
             samples.len(),
-            predictions.display(),
+            predictions.name(),
             skipped
                 .first()
                 .map_or("no images".into(), |s| format!("{}: {}", s.image, s.reason))
@@ -279,7 +277,7 @@ impl Stimuli {
 fn centre_bias_baselines(
     samples: &[Sample],
     stimuli: &Stimuli,
-    files: &HashMap<String, PredictionFile>,
+    predictions: &dyn PredictionSource,
     options: &SaliencyEvalOptions,
 ) -> Result<HashMap<[u32; 2], Array2<f64>>, EvalError> {
     let pooled: Vec<(f64, f64)> = stimuli.relatives.iter().flatten().copied().collect();
@@ -290,7 +288,7 @@ fn centre_bias_baselines(
     let scored = samples
         .iter()
         .zip(&stimuli.sizes)
-        .filter(|(s, _)| files.contains_key(&s.id));
+        .filter(|(s, _)| predictions.covers(&s.id));
     for (_, &size) in scored {
         if baselines.contains_key(&size) {
             continue;
@@ -312,7 +310,7 @@ fn score_image(
     i: usize,
     samples: &[Sample],
     stimuli: &Stimuli,
-    files: &HashMap<String, PredictionFile>,
+    predictions: &dyn PredictionSource,
     baselines: &HashMap<[u32; 2], Array2<f64>>,
     options: &SaliencyEvalOptions,
 ) -> Result<ImageScores, Skipped> {
@@ -321,9 +319,9 @@ fn score_image(
         image: sample.id.clone(),
         reason,
     };
-    let Some(file) = files.get(&sample.id) else {
+    if !predictions.covers(&sample.id) {
         return Err(skip("no prediction".into()));
-    };
+    }
     let (fix, dropped) = &stimuli.fixations[i];
     if fix.is_empty() {
         return Err(skip(format!(
@@ -331,7 +329,7 @@ fn score_image(
         )));
     }
     let size = stimuli.sizes[i];
-    let prediction = load_prediction(file, size).map_err(|e| skip(e.to_string()))?;
+    let prediction = predictions.prediction(sample, size).map_err(skip)?;
     // The shuffled AUC's negatives: the fixations of other images, drawn per image.
     let mut rng = StdRng::seed_from_u64(options.split.seed ^ image_seed(&sample.id));
     let other_count = options.shuffled_images.min(samples.len() - 1);

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use absnet_eval::predictions::PredictionFolder;
 use absnet_eval::{aesthetics, saliency};
 use image::{ImageBuffer, Luma};
 use serde_json::Value;
@@ -56,7 +57,13 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
         }
     }
     let options = saliency::SaliencyEvalOptions::pysaliency(24.0);
-    let report = saliency::evaluate(&samples, &dir, &options, &|| {}).unwrap();
+    let report = saliency::evaluate(
+        &samples,
+        &PredictionFolder::open(&dir).unwrap(),
+        &options,
+        &|| {},
+    )
+    .unwrap();
     assert_eq!(report.images, 18);
     let skipped: Vec<_> = report
         .skipped
@@ -136,20 +143,14 @@ fn a_prediction_folder_that_matches_nothing_is_an_error() {
     let dir = temp_dir("empty");
     let err = saliency::evaluate(
         &samples,
-        &dir,
+        &PredictionFolder::open(&dir).unwrap(),
         &saliency::SaliencyEvalOptions::mit(24.0),
         &|| {},
     )
     .unwrap_err();
     assert!(err.to_string().contains("no prediction"), "{err}");
     let missing = dir.join("does-not-exist");
-    let err = saliency::evaluate(
-        &samples,
-        &missing,
-        &saliency::SaliencyEvalOptions::mit(24.0),
-        &|| {},
-    )
-    .unwrap_err();
+    let err = PredictionFolder::open(&missing).err().unwrap();
     assert!(err.to_string().contains("does-not-exist"), "{err}");
 }
 
@@ -276,7 +277,13 @@ fn an_osie_format_set_of_another_image_size_is_scored_at_its_own_size() {
     let dir = temp_dir("osie-1024");
     write_density_maps(&samples, &dir);
     let options = saliency::SaliencyEvalOptions::mit(24.0);
-    let report = saliency::evaluate(&samples, &dir, &options, &|| {}).unwrap();
+    let report = saliency::evaluate(
+        &samples,
+        &PredictionFolder::open(&dir).unwrap(),
+        &options,
+        &|| {},
+    )
+    .unwrap();
     assert_eq!(report.images, 2);
     assert!(report.per_image.iter().all(|s| s.dropped_fixations == 0));
     assert!(
@@ -287,17 +294,20 @@ fn an_osie_format_set_of_another_image_size_is_scored_at_its_own_size() {
     // Labels stating another size than the image's are refused, not scored.
     let mut wrong = samples.clone();
     wrong[0].labelled_size = Some([800, 600]);
-    let err = saliency::evaluate(&wrong, &dir, &options, &|| {})
-        .unwrap_err()
-        .to_string();
+    let err = saliency::evaluate(
+        &wrong,
+        &PredictionFolder::open(&dir).unwrap(),
+        &options,
+        &|| {},
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("crowd1.jpg") && err.contains("labels say 800×600"),
         "{err}"
     );
     // Two maps of one image are refused, not picked at random.
     std::fs::copy(dir.join("crowd1.png"), dir.join("crowd1.saliency.png")).unwrap();
-    let err = saliency::evaluate(&samples, &dir, &options, &|| {})
-        .unwrap_err()
-        .to_string();
+    let err = PredictionFolder::open(&dir).err().unwrap().to_string();
     assert!(err.contains("both maps of `crowd1`"), "{err}");
 }

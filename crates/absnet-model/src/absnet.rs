@@ -26,13 +26,13 @@ pub struct HeadsConfig {
 }
 
 impl HeadsConfig {
-    /// The encoder output each configured head reads.
-    pub fn inputs(&self) -> PerHead<HeadInput> {
-        let saliency = self.saliency.as_ref().map(|h| (Head::Saliency, h.input));
+    /// The encoder outputs each configured head reads.
+    pub fn inputs(&self) -> PerHead<Vec<HeadInput>> {
+        let saliency = self.saliency.as_ref().map(|h| (Head::Saliency, h.inputs()));
         let aesthetics = self
             .aesthetics
             .as_ref()
-            .map(|h| (Head::Aesthetics, h.input));
+            .map(|h| (Head::Aesthetics, vec![h.input]));
         saliency.into_iter().chain(aesthetics).collect()
     }
 
@@ -90,15 +90,15 @@ impl AbsNetConfig {
         self.heads.inputs().into_keys().collect()
     }
 
-    /// Backbone taps a forward pass through `heads` needs, deduplicated; and whether it needs
-    /// the neck.
-    fn taps(&self, heads: &[Head]) -> (Vec<Tap>, bool) {
+    /// Backbone taps a forward pass through `heads` needs, shallowest first, each once; and
+    /// whether it needs the neck.
+    pub fn taps(&self, heads: &[Head]) -> (Vec<Tap>, bool) {
         let inputs: Vec<HeadInput> = self
             .heads
             .inputs()
             .into_iter()
             .filter(|(h, _)| heads.contains(h))
-            .map(|(_, i)| i)
+            .flat_map(|(_, i)| i)
             .collect();
         let uses_neck = inputs.contains(&HeadInput::Neck);
         let mut taps: Vec<Tap> = inputs.iter().filter_map(|i| i.tap()).collect();
@@ -121,8 +121,11 @@ impl AbsNetConfig {
 /// What one forward pass predicts.
 #[derive(Debug)]
 pub struct AbsNetOutput {
-    /// `[batch, 1, height, width]` in (0, 1), at the input size.
+    /// `[batch, 1, height, width]` in (0, 1], at the input size.
     pub saliency: Option<Tensor<4>>,
+    /// The saliency head's own log-density over its grid (a readout head; `None` for the conv
+    /// head, whose map is not a density).
+    pub log_density: Option<Tensor<4>>,
     /// `[batch, bins]`, rows summing to 1.
     pub aesthetics: Option<Tensor<2>>,
 }
@@ -135,6 +138,26 @@ pub struct AbsNet {
     pub aesthetics: Option<AestheticsHead>,
     #[module(skip)]
     pub config: AbsNetConfig,
+}
+
+/// The backbone's features of a batch: what the heads read, and what a frozen encoder's
+/// feature cache stores.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    /// The taps [`AbsNetConfig::taps`] names, in that order.
+    pub taps: Vec<(Tap, Tensor<4>)>,
+    /// The model input `[height, width]` the features were computed from.
+    pub input_size: [usize; 2],
+}
+
+impl Encoded {
+    fn tap(&self, tap: Tap) -> Tensor<4> {
+        self.taps
+            .iter()
+            .find(|(t, _)| *t == tap)
+            .map(|(_, x)| x.clone())
+            .expect("every tap a head reads is encoded")
+    }
 }
 
 /// Something done to each head module, whatever its type (gathering its gradients, say).
@@ -159,11 +182,10 @@ impl AbsNet {
             Some(tap) => channels[tap.index()],
             None => config.neck.channels,
         };
-        let saliency = config
-            .heads
-            .saliency
-            .as_ref()
-            .map(|h| SaliencyHead::new(h, input_channels(h.input), device));
+        let saliency = config.heads.saliency.as_ref().map(|h| {
+            let channels: Vec<usize> = h.inputs().into_iter().map(input_channels).collect();
+            SaliencyHead::new(h, &channels, device)
+        });
         let aesthetics = config
             .heads
             .aesthetics
@@ -216,6 +238,44 @@ impl AbsNet {
         self.forward_parts(x, rayon::current_num_threads().min(batch))
     }
 
+    /// [`AbsNet::forward_parallel`] averaged over each image and its mirror image (test-time
+    /// augmentation): the saliency densities are averaged (each map normalised to sum 1 first,
+    /// the mirror's flipped back), then scaled to a maximum of 1; the log-densities are those of
+    /// the averaged densities; score distributions are averaged.
+    pub fn forward_mirrored(&self, x: Tensor<4>) -> AbsNetOutput {
+        let batch = x.dims()[0];
+        let both = Tensor::cat(vec![x.clone(), x.flip([3])], 0);
+        let out = self.forward_parallel(both);
+        let halves = |t: Tensor<4>| {
+            let mirrored = t.clone().slice(batch..2 * batch).flip([3]);
+            (t.slice(0..batch), mirrored)
+        };
+        let per_image = |t: Tensor<4>, reduce: fn(Tensor<2>) -> Tensor<2>| {
+            let [b, c, h, w] = t.dims();
+            reduce(t.reshape([b, c * h * w])).reshape([b, 1, 1, 1])
+        };
+        let saliency = out.saliency.map(|maps| {
+            let (a, b) = halves(maps);
+            let a = a.clone() / per_image(a, |t| t.sum_dim(1));
+            let b = b.clone() / per_image(b, |t| t.sum_dim(1));
+            let mean = a + b;
+            mean.clone() / per_image(mean, |t| t.max_dim(1))
+        });
+        let log_density = out.log_density.map(|d| {
+            let (a, b) = halves(d);
+            ((a.exp() + b.exp()) * 0.5).log()
+        });
+        let aesthetics = out.aesthetics.map(|d| {
+            let mirrored = d.clone().slice(batch..2 * batch);
+            (d.slice(0..batch) + mirrored) * 0.5
+        });
+        AbsNetOutput {
+            saliency,
+            log_density,
+            aesthetics,
+        }
+    }
+
     fn forward_parts(&self, x: Tensor<4>, parts: usize) -> AbsNetOutput {
         if parts < 2 {
             return self.forward(x);
@@ -229,6 +289,7 @@ impl AbsNet {
         );
         AbsNetOutput {
             saliency: concatenated(a.saliency, b.saliency),
+            log_density: concatenated(a.log_density, b.log_density),
             aesthetics: concatenated(a.aesthetics, b.aesthetics),
         }
     }
@@ -236,37 +297,61 @@ impl AbsNet {
     /// Like [`AbsNet::forward`], computing only `heads` (a training step of one task needs one
     /// head); heads the model lacks give `None`.
     pub fn forward_heads(&self, x: Tensor<4>, heads: &[Head]) -> AbsNetOutput {
+        self.decode(self.encode(x, heads), heads)
+    }
+
+    /// The backbone's part of [`AbsNet::forward_heads`]: the taps `heads` read.
+    pub fn encode(&self, x: Tensor<4>, heads: &[Head]) -> Encoded {
         let [_, _, height, width] = x.dims();
-        let (taps, uses_neck) = self.config.taps(heads);
+        let (taps, _) = self.config.taps(heads);
         let features = self.backbone.forward_taps(x, &taps);
-        let tap =
-            |t: Tap| features[taps.iter().position(|&x| x == t).expect("tap computed")].clone();
+        Encoded {
+            taps: taps.into_iter().zip(features).collect(),
+            input_size: [height, width],
+        }
+    }
+
+    /// The rest of [`AbsNet::forward_heads`] from the backbone's features: the neck and the
+    /// heads.
+    pub fn decode(&self, encoded: Encoded, heads: &[Head]) -> AbsNetOutput {
+        let (_, uses_neck) = self.config.taps(heads);
         let neck = self
             .neck
             .as_ref()
             .filter(|_| uses_neck)
-            .map(|neck| neck.forward(tap(self.config.neck.input)));
+            .map(|neck| neck.forward(encoded.tap(self.config.neck.input)));
         let inputs = self.config.heads.inputs();
-        let input = |head: Head| {
+        let input = |head: Head| -> Option<Vec<Tensor<4>>> {
             let wanted = heads.contains(&head).then(|| inputs.get(&head)).flatten()?;
-            Some(match wanted.tap() {
-                Some(t) => tap(t),
-                None => neck
-                    .clone()
-                    .expect("a head reading the neck builds the neck"),
-            })
+            Some(
+                wanted
+                    .iter()
+                    .map(|i| match i.tap() {
+                        Some(t) => encoded.tap(t),
+                        None => neck
+                            .clone()
+                            .expect("a head reading the neck builds the neck"),
+                    })
+                    .collect(),
+            )
+        };
+        let saliency = self
+            .saliency
+            .as_ref()
+            .zip(input(Head::Saliency))
+            .map(|(h, x)| h.forward(x, encoded.input_size));
+        let (saliency, log_density) = match saliency {
+            Some(out) => (Some(out.map), out.log_density),
+            None => (None, None),
         };
         AbsNetOutput {
-            saliency: self
-                .saliency
-                .as_ref()
-                .zip(input(Head::Saliency))
-                .map(|(h, x)| h.forward(x, [height, width])),
+            saliency,
+            log_density,
             aesthetics: self
                 .aesthetics
                 .as_ref()
                 .zip(input(Head::Aesthetics))
-                .map(|(h, x)| h.forward(x)),
+                .map(|(h, mut x)| h.forward(x.remove(0))),
         }
     }
 

@@ -39,6 +39,9 @@ pub struct ModelCard {
     /// Input `[width, height]` the model was trained at (and predicts at by default).
     #[serde(default)]
     pub input: Option<[u32; 2]>,
+    /// Predict by default from each photo and its mirror image, averaged.
+    #[serde(default)]
+    pub flip_average: bool,
     /// Metrics, baselines, command, licences: free text for people.
     #[serde(default)]
     pub notes: String,
@@ -58,6 +61,7 @@ impl ModelCard {
             backbone_weights: backbone_weights.to_string(),
             heads,
             input: None,
+            flip_average: false,
             notes: String::new(),
         }
     }

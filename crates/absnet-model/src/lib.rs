@@ -17,9 +17,12 @@ pub mod layers;
 pub mod neck;
 pub mod preprocess;
 pub mod profile;
+pub mod resample;
 pub mod weights;
 
-pub use absnet::{AbsNet, AbsNetConfig, AbsNetOutput, HeadMapper, HeadVisitor, HeadsConfig};
+pub use absnet::{
+    AbsNet, AbsNetConfig, AbsNetOutput, Encoded, HeadMapper, HeadVisitor, HeadsConfig,
+};
 pub use backbone::{Arch, Backbone, BackboneConfig, Tap};
 pub use card::ModelCard;
 pub use error::ModelError;

@@ -43,9 +43,36 @@ pub struct SaliencyTask {
     pub sigma_fraction: f64,
     #[serde(default)]
     pub loss: SaliencyLoss,
+    /// The validation metric that picks the best checkpoint.
+    #[serde(default)]
+    pub selection: SaliencySelection,
     /// Weight of this task's loss under `balancing = "fixed"`.
     #[serde(default = "one")]
     pub weight: f32,
+}
+
+/// Saliency validation metrics a best checkpoint can be chosen by (higher is better).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaliencySelection {
+    Nss,
+    #[default]
+    Cc,
+    AucJudd,
+    /// The fixations' log-likelihood gain over a uniform density, bits per fixation.
+    LlBits,
+}
+
+impl SaliencySelection {
+    /// The metric's name in validation logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            SaliencySelection::Nss => "nss",
+            SaliencySelection::Cc => "cc",
+            SaliencySelection::AucJudd => "auc_judd",
+            SaliencySelection::LlBits => "ll_bits",
+        }
+    }
 }
 
 /// The aesthetics task: datasets with AVA vote counts, trained with EMD (r = 2).
@@ -97,6 +124,11 @@ pub struct TrainConfig {
     pub model: AbsNetConfig,
     /// ImageNet weights for the backbone (`.pth` or converted `.safetensors`).
     pub backbone_weights: Option<PathBuf>,
+    /// A folder for the frozen encoder's features: computed once per image, flip and input
+    /// size, then read instead of running the backbone. The shared encoder must stay frozen for
+    /// the whole run (`groups.shared.frozen_epochs` ≥ `epochs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_cache: Option<PathBuf>,
     /// Model input `[width, height]`.
     pub input: [u32; 2],
     pub batch: usize,
@@ -217,6 +249,16 @@ impl TrainConfig {
         }
         self.validate_run()?;
         self.groups.validate(&heads)?;
+        if self.feature_cache.is_some() && self.groups.shared.frozen_epochs < self.epochs {
+            return Err(ConfigError::invalid(
+                "feature_cache",
+                format!(
+                    "cached features need a frozen encoder: set groups.shared.frozen_epochs to at \
+                     least epochs ({}; it is {})",
+                    self.epochs, self.groups.shared.frozen_epochs
+                ),
+            ));
+        }
         self.lr_schedule.validate("lr_schedule")?;
         self.task_schedule.validate()?;
         self.balancing.validate()

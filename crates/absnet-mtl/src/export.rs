@@ -12,11 +12,13 @@ use crate::config::TrainConfig;
 use crate::error::{TrainError, file_error};
 
 /// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output`; the
-/// card marks each trained head, with its data.
+/// card marks each trained head, with its data, and whether predictions average each photo with
+/// its mirror image by default.
 pub fn export(
     run_dir: &Path,
     output: &Path,
     precision: StoredPrecision,
+    flip_average: bool,
     device: &Device,
 ) -> Result<ModelCard, TrainError> {
     let config_path = run_dir.join("config.toml");
@@ -42,6 +44,7 @@ pub fn export(
     );
     let mut card = ModelCard::new(&name, config.model.clone(), &backbone);
     card.input = Some(config.input);
+    card.flip_average = flip_average;
     let trained = format!(
         "{} of {} epochs, checkpoint {}, validation score {:.4}",
         state.epoch,

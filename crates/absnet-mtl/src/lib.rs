@@ -8,6 +8,7 @@
 //! [`tasks`] (each task's loss and validation) → [`balancing`] and [`groups`].
 
 pub mod balancing;
+pub mod cache;
 pub mod checkpoint;
 pub mod config;
 pub mod error;

@@ -58,6 +58,23 @@ pub fn nss(prediction: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
     per_image.neg().mean().reshape([1])
 }
 
+/// The negative log-likelihood of the fixations under a log-density (DeepGaze's loss), in nats
+/// per fixation relative to a uniform density over the same cells (0: no better than uniform):
+/// `−Σ c · ln P / Σ c − ln(h·w)` per image, `c` the fixation counts per cell.
+pub fn nll(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+    let [b, _, h, w] = log_density.dims();
+    let log_density = log_density.reshape([b, h * w]);
+    let counts = fixations.reshape([b, h * w]);
+    let per_image = (log_density * counts.clone()).sum_dim(1) / (counts.sum_dim(1) + EPS);
+    (per_image.neg().mean() - ((h * w) as f32).ln()).reshape([1])
+}
+
+/// The log of each image's map normalised to sum 1, `[batch, 1, h, w]`: a map's log-density.
+pub fn log_of_distribution(map: Tensor<4>) -> Tensor<4> {
+    let dims = map.dims();
+    (as_distribution(map) + EPS).log().reshape(dims)
+}
+
 /// Mean squared error against the density rescaled to a maximum of 1.
 pub fn mse(prediction: Tensor<4>, density: Tensor<4>) -> Tensor<1> {
     let [b, _, h, w] = prediction.dims();
@@ -79,7 +96,18 @@ pub fn emd2(predicted: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         .reshape([1])
 }
 
-/// A weighted sum of saliency losses (`tv = 1` and nothing else is the reference's choice).
+/// What a saliency batch is scored against.
+pub struct SaliencyTargets {
+    /// Ground-truth densities at the input size, `[batch, 1, h, w]`, each summing to 1.
+    pub density: Tensor<4>,
+    /// Fixated pixels at the input size, `[batch, 1, h, w]` of 0/1.
+    pub fixations: Tensor<4>,
+    /// Fixation counts on the grid of the model's own log-density (a readout head), for `nll`.
+    pub grid_fixations: Option<Tensor<4>>,
+}
+
+/// A weighted sum of saliency losses (`tv = 1` and nothing else is the reference's choice;
+/// `nll = 1` alone is DeepGaze's).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SaliencyLoss {
@@ -88,6 +116,9 @@ pub struct SaliencyLoss {
     pub cc: f32,
     pub nss: f32,
     pub mse: f32,
+    /// The fixations' negative log-likelihood under the model's own density (a readout head),
+    /// or under the map normalised to sum 1.
+    pub nll: f32,
 }
 
 impl Default for SaliencyLoss {
@@ -98,6 +129,7 @@ impl Default for SaliencyLoss {
             cc: 0.0,
             nss: 0.0,
             mse: 0.0,
+            nll: 0.0,
         }
     }
 }
@@ -111,6 +143,7 @@ impl SaliencyLoss {
             ("cc", self.cc),
             ("nss", self.nss),
             ("mse", self.mse),
+            ("nll", self.nll),
         ];
         for (name, weight) in weights {
             if !(weight.is_finite() && weight >= 0.0) {
@@ -129,12 +162,20 @@ impl SaliencyLoss {
         Ok(())
     }
 
-    /// The weighted sum; terms with weight 0 are not computed.
+    /// Whether a term needs the ground-truth densities (`nll` alone needs only fixations).
+    pub fn needs_density(&self) -> bool {
+        [self.tv, self.kld, self.cc, self.mse]
+            .iter()
+            .any(|&w| w != 0.0)
+    }
+
+    /// The weighted sum; terms with weight 0 are not computed. `log_density`: the model's own
+    /// (on the grid of `targets.grid_fixations`), if it has one.
     pub fn forward(
         &self,
         prediction: Tensor<4>,
-        density: Tensor<4>,
-        fixations: Tensor<4>,
+        log_density: Option<Tensor<4>>,
+        targets: SaliencyTargets,
     ) -> Tensor<1> {
         let device = prediction.device();
         let mut total = Tensor::<1>::zeros([1], &device);
@@ -149,12 +190,19 @@ impl SaliencyLoss {
         for (weight, loss, uses_fixations) in terms {
             if weight != 0.0 {
                 let target = if uses_fixations {
-                    fixations.clone()
+                    targets.fixations.clone()
                 } else {
-                    density.clone()
+                    targets.density.clone()
                 };
                 total = total + loss(prediction.clone(), target) * weight;
             }
+        }
+        if self.nll != 0.0 {
+            let term = match (log_density, targets.grid_fixations) {
+                (Some(log_density), Some(counts)) => nll(log_density, counts),
+                _ => nll(log_of_distribution(prediction), targets.fixations),
+            };
+            total = total + term * self.nll;
         }
         total
     }

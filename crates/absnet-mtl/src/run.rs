@@ -9,6 +9,7 @@ use absnet_model::{AbsNet, PerHead};
 use burn::module::Module;
 use burn::tensor::Device;
 
+use crate::cache::FeatureCache;
 use crate::checkpoint::{CheckpointState, Saver, config_hash};
 use crate::config::{NonFinite, TrainConfig};
 use crate::error::{ConfigError, TrainError, file_error};
@@ -16,7 +17,7 @@ use crate::groups::Rates;
 use crate::log::{GroupRates, Log, LogRecord};
 use crate::stream::TaskStream;
 use crate::tasks::{Task, Validation, load_tasks};
-use crate::trainer::{NotFinite as StepNotFinite, Step, Trainer};
+use crate::trainer::{NotFinite as StepNotFinite, Step, StepError, Trainer};
 
 /// How a run starts in its directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +30,10 @@ pub enum Start {
     Overwrite,
 }
 
-/// Progress reported to the caller after each step.
+/// Progress reported to the caller after each step (and while the feature cache fills:
+/// `caching`, with `step` of `steps_in_epoch` images done).
 pub struct Progress {
+    pub caching: bool,
     pub epoch: usize,
     pub step: usize,
     pub steps_in_epoch: usize,
@@ -61,7 +64,7 @@ pub fn train(
     config.validate()?;
     prepare_directory(run_dir, start)?;
     let tasks = load_tasks(config)?;
-    let mut run = Run::open(config, run_dir, start, &tasks, device)?;
+    let mut run = Run::open(config, run_dir, start, &tasks, device, progress)?;
     let mut validations = Vec::new();
     for epoch in run.state.epoch..config.epochs {
         let rates = config.groups.rates(
@@ -139,11 +142,20 @@ impl<'a> Run<'a> {
         start: Start,
         tasks: &'a [Task],
         device: &Device,
+        progress: &dyn Fn(&Progress),
     ) -> Result<Self, TrainError> {
         let checkpoints = run_dir.join("checkpoints");
         std::fs::create_dir_all(&checkpoints).map_err(|e| file_error(&checkpoints, e))?;
         let saver = Saver { checkpoints };
         let mut trainer = Trainer::new(config, tasks, device)?;
+        if let Some(weights) = &config.backbone_weights {
+            let model = trainer.model().clone().load_backbone(weights)?;
+            trainer.set_model(model);
+        }
+        if let Some(root) = &config.feature_cache {
+            let cache = fill_cache(root, config, tasks, &trainer, device, progress)?;
+            trainer.use_cache(cache);
+        }
         let mut log = Log::open(&run_dir.join("log.jsonl"))?;
         let state = if start == Start::Resume && saver.latest().exists() {
             let state = resume(config, run_dir, &saver, &mut trainer)?;
@@ -153,10 +165,8 @@ impl<'a> Run<'a> {
             })?;
             state
         } else {
-            if let Some(weights) = &config.backbone_weights {
-                let model = trainer.model().clone().load_backbone(weights)?;
-                trainer.set_model(model);
-            }
+            let model = standardised(trainer.model().clone(), config, tasks, &trainer)?;
+            trainer.set_model(model);
             if start == Start::Resume {
                 // Stopped before its first checkpoint: every logged step is trained again.
                 log.write(&LogRecord::Resumed {
@@ -175,7 +185,7 @@ impl<'a> Run<'a> {
             .map(|(i, t)| {
                 TaskStream::new(
                     &t.train,
-                    t.loader_config(config, i),
+                    loader_config(config, t, i),
                     config.batch,
                     state.visits[i],
                 )
@@ -224,10 +234,12 @@ impl<'a> Run<'a> {
         let step = match self.trainer.step(self.tasks, batches, rates) {
             Ok(Some(step)) => step,
             Ok(None) => return Ok(()),
-            Err(not_finite) => return self.not_finite(epoch, not_finite),
+            Err(StepError::NotFinite(not_finite)) => return self.not_finite(epoch, not_finite),
+            Err(StepError::Failed(e)) => return Err(e),
         };
         self.record(epoch, &step, rates)?;
         progress(&Progress {
+            caching: false,
             epoch,
             step: self.state.epoch_step,
             steps_in_epoch: self.steps_in_epoch,
@@ -312,7 +324,7 @@ impl<'a> Run<'a> {
     /// Validates, lets the balancing method see the epoch's losses, logs, checkpoints and draws
     /// the curves.
     fn end_epoch(&mut self, epoch: usize) -> Result<Validation, TrainError> {
-        let validation = self.trainer.validate(self.tasks, &self.val_examples);
+        let validation = self.trainer.validate(self.tasks, &self.val_examples)?;
         let means = self.state.epoch_means();
         self.trainer.balancer.end_epoch(&means);
         let heads = |values: Vec<Option<f64>>| -> PerHead<Option<f64>> {
@@ -422,11 +434,162 @@ fn validation_examples(
                 val,
                 LoaderConfig {
                     flip: false,
-                    ..task.loader_config(config, i)
+                    ..loader_config(config, task, i)
                 },
             );
             let visits: Vec<(usize, bool)> = (0..val.len()).map(|i| (i, false)).collect();
             Ok(loader.batch(&visits, skipped)?)
         })
         .collect()
+}
+
+/// How task `index`'s images are prepared: without their pixels when the backbone's features
+/// come from the cache.
+fn loader_config(config: &TrainConfig, task: &Task, index: usize) -> LoaderConfig {
+    LoaderConfig {
+        pixels: config.feature_cache.is_none(),
+        ..task.loader_config(config, index)
+    }
+}
+
+/// The feature cache under `root` for this run, every training image (and its mirror image when
+/// training flips) and every validation image computed.
+fn fill_cache(
+    root: &Path,
+    config: &TrainConfig,
+    tasks: &[Task],
+    trainer: &Trainer,
+    device: &Device,
+    progress: &dyn Fn(&Progress),
+) -> Result<FeatureCache, TrainError> {
+    let heads: Vec<_> = tasks.iter().map(|t| t.head).collect();
+    let samples: Vec<&absnet_data::Sample> = tasks
+        .iter()
+        .flat_map(|t| t.train.iter().chain(&t.val))
+        .collect();
+    let cache = FeatureCache::open(root, config, &heads, &samples)?;
+    let model = trainer.model().valid();
+    for (i, task) in tasks.iter().enumerate() {
+        let flips: &[bool] = if config.flip {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        let mut visits: Vec<(&absnet_data::Sample, bool)> = task
+            .train
+            .iter()
+            .flat_map(|s| flips.iter().map(move |&f| (s, f)))
+            .collect();
+        visits.extend(task.val.iter().map(|s| (s, false)));
+        let report = |done: usize, total: usize| {
+            progress(&Progress {
+                caching: true,
+                epoch: 0,
+                step: done,
+                steps_in_epoch: total,
+                losses: Vec::new(),
+            })
+        };
+        cache.fill(
+            &visits,
+            &task.loader_config(config, i),
+            &model,
+            config.batch,
+            device,
+            &report,
+        )?;
+    }
+    Ok(cache)
+}
+
+/// Images the readout's feature statistics are measured on, per task.
+const STATISTICS_IMAGES: usize = 128;
+
+/// `model` with its readout head's standardisation set from the backbone's features of the
+/// first training images of the saliency task; other models unchanged.
+fn standardised(
+    model: AbsNet,
+    config: &TrainConfig,
+    tasks: &[Task],
+    trainer: &Trainer,
+) -> Result<AbsNet, TrainError> {
+    use absnet_model::Head;
+    use absnet_model::heads::SaliencyHead;
+    if !matches!(model.saliency, Some(SaliencyHead::Readout(_))) {
+        return Ok(model);
+    }
+    let Some((index, task)) = tasks
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.head == Head::Saliency)
+    else {
+        return Ok(model);
+    };
+    let samples = &task.train[..task.train.len().min(STATISTICS_IMAGES)];
+    let loader = Loader::new(
+        samples,
+        LoaderConfig {
+            flip: false,
+            ..loader_config(config, task, index)
+        },
+    );
+    let valid = model.valid();
+    let device = trainer.device();
+    let taps = match &config.model.heads.saliency {
+        Some(absnet_model::heads::SaliencyHeadConfig::Readout(r)) => r.taps.clone(),
+        _ => unreachable!("a readout head has a readout config"),
+    };
+    let mut sums: Vec<(Vec<f64>, Vec<f64>, f64)> = Vec::new();
+    let visits: Vec<(usize, bool)> = (0..samples.len()).map(|i| (i, false)).collect();
+    for chunk in visits.chunks(config.batch) {
+        let examples = loader.batch(chunk, &mut Skipped::default())?;
+        let encoded =
+            trainer
+                .features()
+                .encode(&valid, &examples, config, &[Head::Saliency], device)?;
+        for (i, tap) in taps.iter().enumerate() {
+            let x = encoded
+                .taps
+                .iter()
+                .find(|(t, _)| t == tap)
+                .map(|(_, x)| x.clone())
+                .expect("the readout's taps are encoded");
+            let [b, c, h, w] = x.dims();
+            let values: Vec<f32> = x
+                .swap_dims(0, 1)
+                .reshape([c, b * h * w])
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32");
+            if sums.len() <= i {
+                sums.push((vec![0.0; c], vec![0.0; c], 0.0));
+            }
+            let (sum, squares, count) = &mut sums[i];
+            for (ch, row) in values.chunks(b * h * w).enumerate() {
+                for &v in row {
+                    sum[ch] += f64::from(v);
+                    squares[ch] += f64::from(v) * f64::from(v);
+                }
+            }
+            *count += (b * h * w) as f64;
+        }
+    }
+    let Some(SaliencyHead::Readout(mut readout)) = model.saliency else {
+        unreachable!("checked above")
+    };
+    for (i, (sum, squares, count)) in sums.iter().enumerate() {
+        let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
+        let std: Vec<f32> = squares
+            .iter()
+            .zip(&mean)
+            .map(|(q, &m)| {
+                ((q / count - f64::from(m) * f64::from(m)).max(0.0).sqrt() as f32).max(1e-3)
+            })
+            .collect();
+        readout = readout.set_statistics(i, &mean, &std);
+    }
+    Ok(AbsNet {
+        saliency: Some(SaliencyHead::Readout(readout)),
+        ..model
+    })
 }

@@ -8,11 +8,12 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use crate::balancing::{Balancing, TaskStep};
+use crate::cache::FeatureCache;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::gradients::{GroupGradient, StepGradients, aligned, step_gradients};
 use crate::groups::{GroupOptimizers, Rates};
-use crate::tasks::{Task, Validation};
+use crate::tasks::{Features, Task, Validation};
 
 /// The model and what trains it.
 pub struct Trainer {
@@ -23,6 +24,8 @@ pub struct Trainer {
     /// The plain device (validation, FAMO's losses after the step) and its autodiff form.
     device: Device,
     autodiff: Device,
+    /// The frozen encoder's features, when the run caches them.
+    cache: Option<FeatureCache>,
 }
 
 /// What a step trained, for the log.
@@ -40,7 +43,32 @@ pub struct NotFinite {
     pub value: f64,
 }
 
-/// Each trained task's pass: its loss, its shared-encoder gradient and its head's.
+/// Why a step did not train.
+#[derive(Debug)]
+pub enum StepError {
+    /// A loss or the combined gradient was not finite; nothing was changed.
+    NotFinite(NotFinite),
+    /// A batch's cached features could not be read.
+    Failed(TrainError),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::NotFinite(n) => write!(f, "the {} is not finite ({})", n.what, n.value),
+            StepError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<TrainError> for StepError {
+    fn from(e: TrainError) -> Self {
+        StepError::Failed(e)
+    }
+}
+
+/// Each trained task's pass: its loss, its shared-encoder gradient (none when the encoder's
+/// features come from a cache) and its head's.
 struct Passes {
     tasks: Vec<usize>,
     losses: Vec<f64>,
@@ -68,7 +96,26 @@ impl Trainer {
             model: Some(model),
             device: device.clone(),
             autodiff,
+            cache: None,
         })
+    }
+
+    /// Reads the backbone's features from `cache` from now on (the encoder must be frozen).
+    pub fn use_cache(&mut self, cache: FeatureCache) {
+        self.cache = Some(cache);
+    }
+
+    /// The plain device validation runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Where batches' backbone features come from.
+    pub fn features(&self) -> Features<'_> {
+        match &self.cache {
+            Some(cache) => Features::Cached(cache),
+            None => Features::Live,
+        }
     }
 
     pub fn model(&self) -> &AbsNet {
@@ -81,68 +128,71 @@ impl Trainer {
 
     /// Trains one step on `batches` (task index and its examples; an empty batch sits the step
     /// out). `Ok(None)`: no task had a batch. `Err`: a loss or the combined gradient was not
-    /// finite; nothing was changed.
+    /// finite, or a cached batch unreadable; nothing was changed.
     pub fn step(
         &mut self,
         tasks: &[Task],
         batches: Vec<(usize, Vec<Example>)>,
         rates: &Rates,
-    ) -> Result<Option<Step>, NotFinite> {
+    ) -> Result<Option<Step>, StepError> {
         let passes = self.backward(tasks, batches)?;
         if passes.tasks.is_empty() {
             return Ok(None);
         }
-        let shared = aligned(passes.shared);
-        let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
-        let combined = self.balancer.combine(&TaskStep {
-            tasks: &passes.tasks,
-            losses: &passes.losses,
-            shared: &values,
-            lr: rates.balancing,
-        });
-        let shared = shared[0].with_values(combined.shared);
-        let norm = shared.norm();
-        if !norm.is_finite() {
-            return Err(NotFinite {
-                what: "shared gradient norm".into(),
-                value: norm,
+        // Without a shared gradient (cached features: the encoder does not train) the heads
+        // share nothing, so there is nothing to balance.
+        let (shared, weights) = if passes.shared.is_empty() {
+            (None, vec![1.0; passes.tasks.len()])
+        } else {
+            let shared = aligned(passes.shared);
+            let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
+            let combined = self.balancer.combine(&TaskStep {
+                tasks: &passes.tasks,
+                losses: &passes.losses,
+                shared: &values,
+                lr: rates.balancing,
             });
-        }
+            let shared = shared[0].with_values(combined.shared);
+            let norm = shared.norm();
+            if !norm.is_finite() {
+                return Err(StepError::NotFinite(NotFinite {
+                    what: "shared gradient norm".into(),
+                    value: norm,
+                }));
+            }
+            (Some(shared), combined.weights)
+        };
         let mut gradients = StepGradients {
-            shared: Some(shared),
+            shared,
             heads: PerHead::new(),
         };
-        for (heads, &w) in passes.heads.into_iter().zip(&combined.weights) {
+        for (heads, &w) in passes.heads.into_iter().zip(&weights) {
             for (head, g) in heads {
                 gradients
                     .heads
                     .insert(head, g.with_values(g.values.clone() * w as f32));
             }
         }
+        let gradients_shared = gradients.shared.is_some();
         let model = self.model.take().expect("a model between steps");
         self.model = Some(self.optimizers.step(model, gradients, rates));
-        if self.balancer.needs_losses_after_step() {
+        if self.balancer.needs_losses_after_step() && gradients_shared {
             let valid = self.model().valid();
-            let after: Vec<f64> = passes
-                .tasks
-                .iter()
-                .zip(&passes.examples)
-                .map(|(&t, examples)| {
-                    f64::from(
-                        tasks[t]
-                            .objective
-                            .loss(&valid, examples, &self.device)
-                            .into_scalar::<f32>(),
-                    )
-                })
-                .collect();
+            let mut after = Vec::new();
+            for (&t, examples) in passes.tasks.iter().zip(&passes.examples) {
+                let loss =
+                    tasks[t]
+                        .objective
+                        .loss(&valid, examples, self.features(), &self.device)?;
+                after.push(f64::from(loss.into_scalar::<f32>()));
+            }
             self.balancer
                 .after_step(&passes.tasks, &after, rates.balancing);
         }
         Ok(Some(Step {
             tasks: passes.tasks,
             losses: passes.losses,
-            weights: combined.weights,
+            weights,
         }))
     }
 
@@ -151,7 +201,7 @@ impl Trainer {
         &self,
         tasks: &[Task],
         batches: Vec<(usize, Vec<Example>)>,
-    ) -> Result<Passes, NotFinite> {
+    ) -> Result<Passes, StepError> {
         let model = self.model();
         let mut passes = Passes {
             tasks: Vec::new(),
@@ -161,21 +211,20 @@ impl Trainer {
             examples: Vec::new(),
         };
         for (t, examples) in batches.into_iter().filter(|(_, e)| !e.is_empty()) {
-            let loss = tasks[t].objective.loss(model, &examples, &self.autodiff);
+            let loss =
+                tasks[t]
+                    .objective
+                    .loss(model, &examples, self.features(), &self.autodiff)?;
             let value = f64::from(loss.clone().into_scalar::<f32>());
             if !value.is_finite() {
-                return Err(NotFinite {
+                return Err(StepError::NotFinite(NotFinite {
                     what: format!("{} loss", tasks[t].name()),
                     value,
-                });
+                }));
             }
             let mut grads = loss.backward();
             let gradients = step_gradients(&mut grads, model);
-            passes.shared.push(
-                gradients
-                    .shared
-                    .expect("every task reaches the shared encoder"),
-            );
+            passes.shared.extend(gradients.shared);
             passes.heads.push(gradients.heads);
             passes.tasks.push(t);
             passes.losses.push(value);
@@ -185,16 +234,20 @@ impl Trainer {
     }
 
     /// Every task's validation scores on its own examples.
-    pub fn validate(&self, tasks: &[Task], examples: &[Vec<Example>]) -> Validation {
+    pub fn validate(
+        &self,
+        tasks: &[Task],
+        examples: &[Vec<Example>],
+    ) -> Result<Validation, TrainError> {
         let valid = self.model().valid();
         tasks
             .iter()
             .zip(examples)
             .map(|(task, examples)| {
-                (
-                    task.head,
-                    task.objective.validate(&valid, examples, &self.device),
-                )
+                let scores =
+                    task.objective
+                        .validate(&valid, examples, self.features(), &self.device)?;
+                Ok((task.head, scores))
             })
             .collect()
     }

@@ -13,7 +13,7 @@ use absnet_mtl::config::AestheticsTask;
 use absnet_mtl::config::TrainConfig;
 use absnet_mtl::run::{Start, train};
 use absnet_mtl::schedule::TaskSchedule;
-use absnet_mtl::tasks::{Objective, Saliency, load_tasks};
+use absnet_mtl::tasks::{Features, Objective, Saliency, load_tasks};
 use burn::tensor::Device;
 
 fn config(dir: &std::path::Path) -> Option<TrainConfig> {
@@ -64,7 +64,9 @@ fn a_short_run_on_osie_improves_kld_and_cc() {
         .unwrap()
         .load_backbone(config.backbone_weights.as_ref().unwrap())
         .unwrap();
-    let before = Saliency::new(&config).validate(&start_model, &examples, &device);
+    let before = Saliency::new(&config)
+        .validate(&start_model, &examples, Features::Live, &device)
+        .unwrap();
     let summary = train(&config, &dir.join("run"), Start::New, &device, &|_| {}).unwrap();
     let after = summary.validations.last().unwrap().1[&Head::Saliency].clone();
     eprintln!("before {before:?}\nafter  {after:?}");
@@ -245,6 +247,7 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         &run,
         &dir.join("model.safetensors"),
         absnet_model::weights::StoredPrecision::F32,
+        false,
         &Device::flex(),
     )
     .unwrap();

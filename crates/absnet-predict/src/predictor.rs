@@ -42,6 +42,8 @@ pub struct PredictorOptions {
     /// Model input `[width, height]`; `None`: the size the model was trained at.
     pub size: Option<[u32; 2]>,
     pub fit: Fit,
+    /// Average each photo's prediction with its mirror image's; `None`: as the model card says.
+    pub flip_average: Option<bool>,
 }
 
 impl Default for PredictorOptions {
@@ -49,6 +51,7 @@ impl Default for PredictorOptions {
         Self {
             size: None,
             fit: Fit::Resize,
+            flip_average: None,
         }
     }
 }
@@ -60,6 +63,7 @@ pub struct Predictor {
     path: PathBuf,
     size: [u32; 2],
     fit: Fit,
+    flip_average: bool,
     aesthetics: bool,
     device: Device,
 }
@@ -169,12 +173,14 @@ impl Predictor {
                 ),
             });
         }
+        let flip_average = options.flip_average.unwrap_or(card.flip_average);
         Ok(Self {
             model: model.fold_norms(),
             card,
             path: path.to_path_buf(),
             size,
             fit: options.fit,
+            flip_average,
             aesthetics,
             device: device.clone(),
         })
@@ -221,7 +227,11 @@ impl Predictor {
             .collect();
         let normalization = self.card.config.backbone.arch.normalization();
         let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
-        let out = self.model.forward_parallel(x);
+        let out = if self.flip_average {
+            self.model.forward_mirrored(x)
+        } else {
+            self.model.forward_parallel(x)
+        };
         let maps = values(out.saliency.expect("checked at load: a saliency head"));
         let distributions = out.aesthetics.filter(|_| self.aesthetics).map(values);
         let plane = (w * h) as usize;

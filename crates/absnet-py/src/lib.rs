@@ -88,18 +88,22 @@ fn map_array<'py>(py: Python<'py>, prediction: &Prediction) -> Bound<'py, PyArra
 #[pymethods]
 impl Model {
     /// The model file at `path`, or the shipped model; `size` is the input (width, height)
-    /// (default: the model's), `fit` how photos are fitted to it (`resize` or `letterbox`).
+    /// (default: the model's), `fit` how photos are fitted to it (`resize` or `letterbox`),
+    /// `flip_average` whether each photo's prediction is averaged with its mirror image's
+    /// (default: as the model's card says).
     #[new]
-    #[pyo3(signature = (path=None, size=None, fit="resize"))]
+    #[pyo3(signature = (path=None, size=None, fit="resize", flip_average=None))]
     fn new(
         py: Python<'_>,
         path: Option<PathBuf>,
         size: Option<(u32, u32)>,
         fit: &str,
+        flip_average: Option<bool>,
     ) -> PyResult<Self> {
         let options = PredictorOptions {
             size: size.map(|(w, h)| [w, h]),
             fit: fit.parse().map_err(value_error)?,
+            flip_average,
         };
         let device = Device::flex();
         let predictor = py.detach(|| match &path {

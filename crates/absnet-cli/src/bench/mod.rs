@@ -164,6 +164,7 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
             cc: 0.0,
             nss: 0.0,
             mse: 0.0,
+            nll: 0.0,
         };
     }
     let tasks: Vec<Task> = [Head::Saliency, Head::Aesthetics]
@@ -187,7 +188,7 @@ fn run_train(args: &TrainArgs, device: &Device) -> Result<()> {
     let mut step = || {
         trainer
             .step(&tasks, batches(), &rates)
-            .map_err(|e| anyhow::anyhow!("{}: {}", e.what, e.value))
+            .map_err(|e| anyhow::anyhow!("{e}"))
     };
     step()?;
     step()?;

@@ -2,10 +2,14 @@
 //! tap, per its config) and produces its task's prediction.
 
 mod aesthetics;
+mod conv;
+mod readout;
 mod saliency;
 
 pub use aesthetics::{AestheticsHead, AestheticsHeadConfig, PyramidPooling};
-pub use saliency::{SaliencyHead, SaliencyHeadConfig};
+pub use conv::{ConvHead, ConvHeadConfig};
+pub use readout::{ReadoutHead, ReadoutHeadConfig, Standardise};
+pub use saliency::{SaliencyHead, SaliencyHeadConfig, SaliencyOutput};
 
 use std::collections::BTreeMap;
 
@@ -56,6 +60,17 @@ pub enum HeadInput {
     C3,
     C4,
     C5,
+}
+
+impl From<Tap> for HeadInput {
+    fn from(tap: Tap) -> Self {
+        match tap {
+            Tap::C2 => HeadInput::C2,
+            Tap::C3 => HeadInput::C3,
+            Tap::C4 => HeadInput::C4,
+            Tap::C5 => HeadInput::C5,
+        }
+    }
 }
 
 impl HeadInput {

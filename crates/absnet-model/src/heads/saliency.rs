@@ -1,194 +1,133 @@
-//! The saliency head of ABSNet: 7×7 convolutions 32 → 8 → 1 with ReLU between, a sigmoid, and
-//! bilinear upsampling (half-pixel centres, PyTorch's `align_corners=False`) back to the exact
-//! input size, whatever it is — written as two matrix products, so that it has a backward pass
-//! on every backend (burn's GPU backends have no bilinear interpolation backward). Optionally, a learned centre-bias prior: a coarse grid of logits,
-//! stretched over the feature map and added before the sigmoid, which learns where people look
-//! whatever the image shows (as the learned priors of ML-Net and SAM, Cornia et al. 2016, 2018).
+//! The saliency head, of one of two kinds (`kind` in its config): `conv`, ABSNet's 7×7
+//! convolutions on one encoder output ([`super::conv`], the default and the paper's), or
+//! `readout`, a DeepGaze-style probabilistic readout of several backbone depths
+//! ([`super::readout`]).
 
-use burn::module::{Module, Param};
-use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
-use serde::{Deserialize, Serialize};
+use burn::module::Module;
+use burn::tensor::Device;
+use burn::tensor::Tensor;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::HeadInput;
+use super::conv::{ConvHead, ConvHeadConfig};
+use super::readout::{ReadoutHead, ReadoutHeadConfig};
 use crate::ModelError;
-use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
 use crate::profile::{OpKind, record};
+use crate::resample::bilinear;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaliencyHeadConfig {
-    /// Encoder output the head reads.
-    #[serde(default)]
-    pub input: HeadInput,
-    /// Channels of the hidden convolutions; a last one maps to a single channel.
-    #[serde(default = "default_widths")]
-    pub widths: Vec<usize>,
-    /// Kernel size of every convolution.
-    #[serde(default = "default_kernel")]
-    pub kernel: usize,
-    /// A learned centre-bias prior of `[columns, rows]` cells (e.g. `[8, 6]`), none without.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prior: Option<[usize; 2]>,
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Tagged {
+    Conv(ConvHeadConfig),
+    Readout(ReadoutHeadConfig),
 }
 
-fn default_widths() -> Vec<usize> {
-    vec![32, 8]
+/// The saliency head's configuration; `kind = "conv"` when not given (model files and configs
+/// written before the readout existed).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(into = "Tagged")]
+pub enum SaliencyHeadConfig {
+    Conv(ConvHeadConfig),
+    Readout(ReadoutHeadConfig),
 }
-fn default_kernel() -> usize {
-    7
+
+impl From<SaliencyHeadConfig> for Tagged {
+    fn from(config: SaliencyHeadConfig) -> Self {
+        match config {
+            SaliencyHeadConfig::Conv(c) => Tagged::Conv(c),
+            SaliencyHeadConfig::Readout(c) => Tagged::Readout(c),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SaliencyHeadConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(table) = value.as_object_mut() {
+            table.entry("kind").or_insert_with(|| "conv".into());
+        }
+        match Tagged::deserialize(value).map_err(serde::de::Error::custom)? {
+            Tagged::Conv(c) => Ok(SaliencyHeadConfig::Conv(c)),
+            Tagged::Readout(c) => Ok(SaliencyHeadConfig::Readout(c)),
+        }
+    }
 }
 
 impl Default for SaliencyHeadConfig {
     fn default() -> Self {
-        Self {
-            input: HeadInput::Neck,
-            widths: default_widths(),
-            kernel: default_kernel(),
-            prior: None,
-        }
+        SaliencyHeadConfig::Conv(ConvHeadConfig::default())
     }
 }
 
 impl SaliencyHeadConfig {
     pub fn validate(&self) -> Result<(), ModelError> {
-        if self.kernel.is_multiple_of(2) || self.widths.contains(&0) {
-            return Err(ModelError::Config(format!(
-                "heads.saliency: kernel = {}, widths = {:?}: expected an odd kernel and widths > 0",
-                self.kernel, self.widths
-            )));
+        match self {
+            SaliencyHeadConfig::Conv(c) => c.validate(),
+            SaliencyHeadConfig::Readout(c) => c.validate(),
         }
-        if self.prior.is_some_and(|grid| grid.contains(&0)) {
-            return Err(ModelError::Config(format!(
-                "heads.saliency.prior = {:?}: expected [columns, rows] > 0",
-                self.prior
-            )));
-        }
-        Ok(())
     }
+
+    /// The encoder outputs the head reads, in the order its forward pass takes them.
+    pub fn inputs(&self) -> Vec<HeadInput> {
+        match self {
+            SaliencyHeadConfig::Conv(c) => vec![c.input],
+            SaliencyHeadConfig::Readout(c) => c.taps.iter().map(|&t| HeadInput::from(t)).collect(),
+        }
+    }
+}
+
+/// What the saliency head predicts for a batch.
+#[derive(Debug)]
+pub struct SaliencyOutput {
+    /// `[batch, 1, height, width]` at the input size: a map in (0, 1] (the conv head's sigmoid;
+    /// the readout's density scaled to a maximum of 1).
+    pub map: Tensor<4>,
+    /// The model's own log-density over its grid, `[batch, 1, h, w]` (each image's cells sum
+    /// to 1 in probability); `None` for a head that predicts a map, not a density.
+    pub log_density: Option<Tensor<4>>,
 }
 
 #[derive(Module, Debug)]
-pub struct SaliencyHead {
-    pub convs: Vec<ConvNorm>,
-    /// Centre-bias logits `[1, 1, rows, columns]`, starting at 0 (no preference).
-    pub prior: Option<Param<Tensor<4>>>,
+pub enum SaliencyHead {
+    Conv(ConvHead),
+    Readout(ReadoutHead),
 }
 
 impl SaliencyHead {
-    pub fn new(config: &SaliencyHeadConfig, in_channels: usize, device: &Device) -> Self {
-        let mut input = in_channels;
-        let mut convs = Vec::new();
-        for (i, &output) in config.widths.iter().chain([&1]).enumerate() {
-            let activation = if i == config.widths.len() {
-                Activation::Identity
-            } else {
-                Activation::Relu
-            };
-            let spec = ConvSpec::new(input, output, config.kernel).bias(true);
-            convs.push(ConvNorm {
-                conv: Conv::new(spec, device),
-                norm: None,
-                activation,
-            });
-            input = output;
-        }
-        let prior = config.prior.map(|[columns, rows]| {
-            Param::from_tensor(Tensor::zeros([1, 1, rows, columns], device))
-        });
-        Self { convs, prior }
-    }
-
-    /// Saliency logits at feature resolution, `[batch, 1, h, w]`, the prior added.
-    pub fn logits(&self, features: Tensor<4>) -> Tensor<4> {
-        let logits = self.convs.iter().fold(features, |x, conv| conv.forward(x));
-        match &self.prior {
-            Some(prior) => {
-                let [_, _, h, w] = logits.dims();
-                let prior = record(OpKind::Upsampling, 0, || bilinear(prior.val(), [h, w]));
-                record(OpKind::Elementwise, 0, || logits + prior)
+    /// `channels`: of each of the config's [`SaliencyHeadConfig::inputs`].
+    pub fn new(config: &SaliencyHeadConfig, channels: &[usize], device: &Device) -> Self {
+        match config {
+            SaliencyHeadConfig::Conv(c) => {
+                SaliencyHead::Conv(ConvHead::new(c, channels[0], device))
             }
-            None => logits,
+            SaliencyHeadConfig::Readout(c) => {
+                SaliencyHead::Readout(ReadoutHead::new(c, channels, device))
+            }
         }
     }
 
-    /// Saliency map in (0, 1) at `output_size = [height, width]`.
-    pub fn forward(&self, features: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
-        let logits = self.logits(features);
-        let probabilities = record(OpKind::Elementwise, 0, || sigmoid(logits));
-        record(OpKind::Upsampling, 0, || {
-            bilinear(probabilities, output_size)
-        })
-    }
-}
-
-/// `x` resized to `[height, width]` by bilinear interpolation with half-pixel centres
-/// (`align_corners=False`, no antialiasing): `A_h · x · A_wᵀ` for every channel.
-fn bilinear(x: Tensor<4>, [height, width]: [usize; 2]) -> Tensor<4> {
-    let [batch, channels, h, w] = x.dims();
-    let device = x.device();
-    let n = batch * channels;
-    // Columns: [n·h, w] · [w, width].
-    let x = x
-        .reshape([n * h, w])
-        .matmul(weights(w, width, &device).transpose());
-    // Rows: [n·width, h] · [h, height].
-    let x = x
-        .reshape([n, h, width])
-        .swap_dims(1, 2)
-        .reshape([n * width, h])
-        .matmul(weights(h, height, &device).transpose());
-    x.reshape([n, width, height])
-        .swap_dims(1, 2)
-        .reshape([batch, channels, height, width])
-}
-
-/// The `[output, input]` matrix of 1-D linear interpolation from `input` to `output` samples
-/// with half-pixel centres: output `i` reads the source position `(i + ½)·input/output − ½`,
-/// clamped at 0, from its two neighbours.
-fn weights(input: usize, output: usize, device: &Device) -> Tensor<2> {
-    let mut matrix = vec![0.0f32; output * input];
-    let scale = input as f64 / output as f64;
-    for (i, row) in matrix.chunks_exact_mut(input).enumerate() {
-        let source = ((i as f64 + 0.5) * scale - 0.5).max(0.0);
-        let left = (source.floor() as usize).min(input - 1);
-        let right = (left + 1).min(input - 1);
-        let fraction = (source - left as f64) as f32;
-        row[left] += 1.0 - fraction;
-        row[right] += fraction;
-    }
-    Tensor::from_data(TensorData::new(matrix, [output, input]), device)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use burn::tensor::Distribution;
-    use burn::tensor::module::interpolate;
-    use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-
-    #[test]
-    fn matrix_bilinear_is_burns_bilinear_interpolation() {
-        let device = Device::flex();
-        for ([h, w], size) in [
-            ([5, 7], [40, 56]),
-            ([6, 8], [13, 9]),
-            ([3, 4], [3, 4]),
-            ([1, 1], [4, 2]),
-        ] {
-            let x = Tensor::<4>::random([2, 3, h, w], Distribution::Normal(0.0, 1.0), &device);
-            let want = interpolate(
-                x.clone(),
-                InterpolateOptions {
-                    mode: InterpolateMode::Bilinear,
-                    align_corners: false,
-                    output_size: Some(size),
-                    scale_factor: None,
-                },
-            );
-            let got = bilinear(x, size);
-            let diff = (got - want).abs().max().into_scalar::<f32>();
-            assert!(diff < 1e-5, "{h}×{w} → {size:?}: max |Δ| = {diff}");
+    /// `inputs`: the encoder outputs of [`SaliencyHeadConfig::inputs`], in that order.
+    pub fn forward(&self, inputs: Vec<Tensor<4>>, output_size: [usize; 2]) -> SaliencyOutput {
+        match self {
+            SaliencyHead::Conv(head) => SaliencyOutput {
+                map: head.forward(inputs.into_iter().next().expect("one input"), output_size),
+                log_density: None,
+            },
+            SaliencyHead::Readout(head) => {
+                let log_density = head.forward(inputs);
+                let map = record(OpKind::Upsampling, 0, || {
+                    let [batch, _, _, _] = log_density.dims();
+                    let density = bilinear(log_density.clone().exp(), output_size);
+                    let peak = density
+                        .clone()
+                        .reshape([batch, output_size[0] * output_size[1]]);
+                    density / peak.max_dim(1).reshape([batch, 1, 1, 1])
+                });
+                SaliencyOutput {
+                    map,
+                    log_density: Some(log_density),
+                }
+            }
         }
     }
 }

@@ -6,8 +6,9 @@ use absnet_data::loader::Example;
 use absnet_model::{AbsNet, Head};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::{Objective, Scores, images, values};
+use super::{Features, Objective, Scores, values};
 use crate::config::TrainConfig;
+use crate::error::TrainError;
 use crate::losses;
 
 pub struct Aesthetics {
@@ -32,21 +33,33 @@ fn votes(examples: &[Example], device: &Device) -> Tensor<2> {
 }
 
 impl Objective for Aesthetics {
-    fn loss(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Tensor<1> {
-        let out = model.forward_heads(images(examples, &self.config, device), &[Head::Aesthetics]);
-        losses::emd2(
+    fn loss(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Tensor<1>, TrainError> {
+        let out = features.forward(model, examples, &self.config, &[Head::Aesthetics], device)?;
+        Ok(losses::emd2(
             out.aesthetics
                 .expect("checked: the model has an aesthetics head"),
             votes(examples, device),
-        )
+        ))
     }
 
     /// Mean EMD (r = 2), and SRCC, PLCC and accuracy of the mean scores (SRCC and PLCC are
     /// left out while every predicted mean is the same, as from an untrained head).
-    fn validate(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Scores {
+    fn validate(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Scores, TrainError> {
         let mut pairs: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
         for chunk in examples.chunks(self.config.batch) {
-            let out = model.forward_heads(images(chunk, &self.config, device), &[Head::Aesthetics]);
+            let out = features.forward(model, chunk, &self.config, &[Head::Aesthetics], device)?;
             let rows = values(out.aesthetics.expect("an aesthetics model"));
             for (example, predicted) in chunk.iter().zip(rows.chunks(10)) {
                 if let Some(votes) = example.votes {
@@ -63,14 +76,16 @@ impl Objective for Aesthetics {
                 .iter()
                 .map(|(id, p, t)| (id.as_str(), p.as_slice(), t.as_slice())),
         );
-        let Ok(s) = scores else { return Scores::new() };
+        let Ok(s) = scores else {
+            return Ok(Scores::new());
+        };
         let mut out = Scores::from([
             ("emd".to_string(), s.emd2),
             ("accuracy".to_string(), s.accuracy),
         ]);
         out.extend(s.srcc.map(|v| ("srcc".to_string(), v)));
         out.extend(s.plcc.map(|v| ("plcc".to_string(), v)));
-        out
+        Ok(out)
     }
 
     fn selection(&self) -> &'static str {

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use absnet_data::loader::{Example, LoaderConfig};
 use absnet_data::split::Split;
 use absnet_data::{DatasetSpec, Sample};
-use absnet_model::{AbsNet, Head, PerHead};
+use absnet_model::{AbsNet, AbsNetOutput, Head, PerHead};
 use burn::tensor::{Device, Tensor};
 
 pub use aesthetics::Aesthetics;
-pub use saliency::{Saliency, saliency_batch};
+pub use saliency::{Saliency, saliency_targets};
 
+use crate::cache::FeatureCache;
 use crate::config::TrainConfig;
 use crate::error::{ConfigError, TrainError, file_error};
 
@@ -26,12 +27,65 @@ pub type Scores = BTreeMap<String, f64>;
 /// One epoch's validation: the scores of each task's head.
 pub type Validation = PerHead<Scores>;
 
+/// Where a batch's backbone features come from.
+#[derive(Clone, Copy)]
+pub enum Features<'a> {
+    /// The model's own backbone, run on the batch's images.
+    Live,
+    /// A frozen encoder's cache: the backbone does not run.
+    Cached(&'a FeatureCache),
+}
+
+impl Features<'_> {
+    /// `model`'s forward pass through `heads` on `examples`.
+    pub fn forward(
+        self,
+        model: &AbsNet,
+        examples: &[Example],
+        config: &TrainConfig,
+        heads: &[Head],
+        device: &Device,
+    ) -> Result<AbsNetOutput, TrainError> {
+        Ok(match self {
+            Features::Live => model.forward_heads(images(examples, config, device), heads),
+            Features::Cached(cache) => model.decode(cache.load(examples, device)?, heads),
+        })
+    }
+
+    /// The backbone's taps of `examples` (what the readout's standardisation is measured on).
+    pub fn encode(
+        self,
+        model: &AbsNet,
+        examples: &[Example],
+        config: &TrainConfig,
+        heads: &[Head],
+        device: &Device,
+    ) -> Result<absnet_model::Encoded, TrainError> {
+        match self {
+            Features::Live => Ok(model.encode(images(examples, config, device), heads)),
+            Features::Cached(cache) => cache.load(examples, device),
+        }
+    }
+}
+
 /// What a task trains and how it is scored.
 pub trait Objective: Send + Sync {
     /// The loss of `model` on a batch, computing only this task's head.
-    fn loss(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Tensor<1>;
+    fn loss(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Tensor<1>, TrainError>;
     /// Validation scores of `model` (on a plain device) on `examples`.
-    fn validate(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Scores;
+    fn validate(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Scores, TrainError>;
     /// The validation metric that picks the best checkpoint (higher is better).
     fn selection(&self) -> &'static str;
     /// Why `sample` cannot serve this task, if it cannot (an aesthetics set given for saliency).

@@ -10,13 +10,15 @@ use absnet_model::{AbsNet, Head};
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::ArrayView2;
 
-use super::{Objective, Scores, images, values};
+use super::{Features, Objective, Scores, values};
 use crate::config::TrainConfig;
-use crate::losses::SaliencyLoss;
+use crate::error::TrainError;
+use crate::losses::{self, SaliencyLoss, SaliencyTargets};
 
 pub struct Saliency {
     loss: SaliencyLoss,
     sigma_fraction: f64,
+    selection: &'static str,
     config: TrainConfig,
 }
 
@@ -26,19 +28,20 @@ impl Saliency {
         Self {
             loss: task.map(|t| t.loss.clone()).unwrap_or_default(),
             sigma_fraction: task.map_or(0.03, |t| t.sigma_fraction),
+            selection: task.map_or("cc", |t| t.selection.name()),
             config: config.clone(),
         }
     }
 }
 
-/// Images, densities and fixation masks of a saliency batch.
-pub fn saliency_batch(
+/// A batch's targets at the input size `[width, height]`; with `grid = Some([h, w])` also the
+/// fixation counts on that grid (a readout head's density).
+pub fn saliency_targets(
     examples: &[Example],
-    config: &TrainConfig,
+    [w, h]: [usize; 2],
+    grid: Option<[usize; 2]>,
     device: &Device,
-) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
-    let [w, h] = config.input;
-    let (w, h) = (w as usize, h as usize);
+) -> SaliencyTargets {
     let mut density = Vec::with_capacity(examples.len() * h * w);
     let mut mask = vec![0f32; examples.len() * h * w];
     for (i, e) in examples.iter().enumerate() {
@@ -51,39 +54,96 @@ pub fn saliency_batch(
         }
     }
     let shape = [examples.len(), 1, h, w];
-    (
-        images(examples, config, device),
-        Tensor::from_data(TensorData::new(density, shape), device),
-        Tensor::from_data(TensorData::new(mask, shape), device),
-    )
+    let grid_fixations = grid.map(|[gh, gw]| {
+        let mut counts = vec![0f32; examples.len() * gh * gw];
+        for (i, e) in examples.iter().enumerate() {
+            for f in &e.fixations {
+                let x = ((f.x * gw as f64 / w as f64) as usize).min(gw - 1);
+                let y = ((f.y * gh as f64 / h as f64) as usize).min(gh - 1);
+                counts[i * gh * gw + y * gw + x] += 1.0;
+            }
+        }
+        Tensor::from_data(TensorData::new(counts, [examples.len(), 1, gh, gw]), device)
+    });
+    SaliencyTargets {
+        density: Tensor::from_data(TensorData::new(density, shape), device),
+        fixations: Tensor::from_data(TensorData::new(mask, shape), device),
+        grid_fixations,
+    }
 }
 
 impl Objective for Saliency {
-    fn loss(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Tensor<1> {
-        let (x, density, fixations) = saliency_batch(examples, &self.config, device);
-        let out = model.forward_heads(x, &[Head::Saliency]);
-        self.loss.forward(
-            out.saliency
-                .expect("checked: the model has a saliency head"),
-            density,
-            fixations,
-        )
+    fn loss(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Tensor<1>, TrainError> {
+        let out = features.forward(model, examples, &self.config, &[Head::Saliency], device)?;
+        let [w, h] = self.config.input.map(|v| v as usize);
+        let grid = out.log_density.as_ref().map(|d| {
+            let [_, _, gh, gw] = d.dims();
+            [gh, gw]
+        });
+        let targets = saliency_targets(examples, [w, h], grid, device);
+        let map = out
+            .saliency
+            .expect("checked: the model has a saliency head");
+        Ok(self.loss.forward(map, out.log_density, targets))
     }
 
-    /// Mean NSS, CC, KLD and AUC-Judd over the images with fixations.
-    fn validate(&self, model: &AbsNet, examples: &[Example], device: &Device) -> Scores {
+    /// Mean NSS, CC, KLD and AUC-Judd of the maps over the images with fixations, and the
+    /// fixations' log-likelihood gain over a uniform density in bits (`ll_bits`; under the
+    /// model's own density where it has one).
+    fn validate(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Scores, TrainError> {
         let [w, h] = self.config.input;
         let (w, h) = (w as usize, h as usize);
         let options = SaliencyEvalOptions::mit(0.0);
-        let (mut sums, mut count) = ([0.0; 4], 0.0);
+        let (mut sums, mut count, mut ll, mut ll_count) = ([0.0; 4], 0.0, 0.0, 0.0);
         for chunk in examples.chunks(self.config.batch) {
-            let (x, _, _) = saliency_batch(chunk, &self.config, device);
-            let maps = values(
-                model
-                    .forward_heads(x, &[Head::Saliency])
-                    .saliency
-                    .expect("a saliency model"),
-            );
+            let out = features.forward(model, chunk, &self.config, &[Head::Saliency], device)?;
+            let map = out.saliency.expect("a saliency model");
+            let grid = out.log_density.as_ref().map(|d| {
+                let [_, _, gh, gw] = d.dims();
+                [gh, gw]
+            });
+            let with_fixations: Vec<Example> = chunk
+                .iter()
+                .filter(|e| !e.fixations.is_empty())
+                .cloned()
+                .collect();
+            if !with_fixations.is_empty() {
+                let keep: Vec<usize> = (0..chunk.len())
+                    .filter(|&i| !chunk[i].fixations.is_empty())
+                    .collect();
+                let indices = Tensor::<1, burn::tensor::Int>::from_data(
+                    TensorData::new(keep.iter().map(|&i| i as i64).collect(), [keep.len()]),
+                    device,
+                );
+                let targets = saliency_targets(&with_fixations, [w, h], grid, device);
+                let log_density = out
+                    .log_density
+                    .clone()
+                    .map(|d| d.select(0, indices.clone()));
+                let own = match (log_density, targets.grid_fixations) {
+                    (Some(d), Some(c)) => losses::nll(d, c),
+                    _ => losses::nll(
+                        losses::log_of_distribution(map.clone().select(0, indices)),
+                        targets.fixations,
+                    ),
+                };
+                let n = with_fixations.len() as f64;
+                ll += -f64::from(own.into_scalar::<f32>()) / std::f64::consts::LN_2 * n;
+                ll_count += n;
+            }
+            let maps = values(map);
             for (i, example) in chunk.iter().enumerate() {
                 let (Some(density), false) = (&example.density, example.fixations.is_empty())
                 else {
@@ -108,15 +168,19 @@ impl Objective for Saliency {
             }
         }
         let count = f64::max(count, 1.0);
-        ["nss", "cc", "kld", "auc_judd"]
+        let mut scores: Scores = ["nss", "cc", "kld", "auc_judd"]
             .iter()
             .zip(sums)
             .map(|(name, sum)| (name.to_string(), sum / count))
-            .collect()
+            .collect();
+        if ll_count > 0.0 {
+            scores.insert("ll_bits".into(), ll / ll_count);
+        }
+        Ok(scores)
     }
 
     fn selection(&self) -> &'static str {
-        "cc"
+        self.selection
     }
 
     fn unusable(&self, sample: &Sample) -> Option<String> {
