@@ -22,7 +22,7 @@ pub enum DataCommand {
     },
     /// Images, observers, fixations, sizes and problems of a dataset (`FORMAT:PATH`; formats:
     /// osie, scene, salicon2015, salicon2017, mit1003, fixatons, cat2000, folder, ava,
-    /// ava-json). Exits with an error when it finds problems.
+    /// ava-json, livec). Exits with an error when it finds problems.
     Check {
         dataset: DatasetSpec,
         #[arg(long)]
@@ -56,11 +56,10 @@ pub fn run(command: DataCommand) -> Result<()> {
             Ok(())
         }
         DataCommand::Check { dataset, json } => {
-            let samples = dataset.load()?;
-            if samples.is_empty() {
+            let summary = absnet_data::check::check_dataset(&dataset)?;
+            if summary.images == 0 {
                 bail!("{}: the dataset holds no images", dataset.path().display());
             }
-            let summary = absnet_data::check::check(&samples);
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {

@@ -13,9 +13,23 @@ pub struct Problem {
     pub problem: String,
 }
 
+/// The labels of an image-rating dataset (LIVE-C), over every labelled image.
+#[derive(Debug, Serialize)]
+pub struct Ratings {
+    /// Images labelled, whether the folder holds them or not.
+    pub labelled: usize,
+    /// Labelled images the folder holds (read and checked above).
+    pub present: usize,
+    /// Lowest and highest mean opinion score.
+    pub mos: [f64; 2],
+}
+
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub images: usize,
+    /// For an image-rating dataset: its labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratings: Option<Ratings>,
     pub observers: usize,
     pub observers_without_fixations: usize,
     pub fixations: usize,
@@ -97,6 +111,7 @@ pub fn check(samples: &[Sample]) -> Summary {
     };
     Summary {
         images: samples.len(),
+        ratings: None,
         observers: samples.iter().map(|s| s.observers.len()).sum(),
         observers_without_fixations,
         fixations,
@@ -108,20 +123,45 @@ pub fn check(samples: &[Sample]) -> Summary {
     }
 }
 
+/// [`check`] of the dataset `spec` names, with its labels' summary where it has ratings.
+pub fn check_dataset(spec: &crate::DatasetSpec) -> Result<Summary, crate::DataError> {
+    let samples = spec.load()?;
+    let mut summary = check(&samples);
+    if spec.format == crate::spec::Format::Livec {
+        let labels = crate::livec::read_labels(spec.path())?;
+        summary.ratings = Some(Ratings {
+            labelled: labels.labelled(),
+            present: samples.len(),
+            mos: labels.mos_range(),
+        });
+    }
+    Ok(summary)
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "images      {}", self.images)?;
-        writeln!(
-            f,
-            "observers   {} ({} without fixations)",
-            self.observers, self.observers_without_fixations
-        )?;
-        let [lo, median, hi] = self.fixations_per_image;
-        writeln!(
-            f,
-            "fixations   {} (per image: min {lo}, median {median}, max {hi}; {} outside their image, not used)",
-            self.fixations, self.fixations_outside
-        )?;
+        if let Some(r) = &self.ratings {
+            writeln!(
+                f,
+                "labelled    {} ({} of them in this folder); MOS {:.2}–{:.2}",
+                r.labelled, r.present, r.mos[0], r.mos[1]
+            )?;
+        }
+        // A rating dataset has no observers to speak of.
+        if self.ratings.is_none() || self.observers > 0 {
+            writeln!(
+                f,
+                "observers   {} ({} without fixations)",
+                self.observers, self.observers_without_fixations
+            )?;
+            let [lo, median, hi] = self.fixations_per_image;
+            writeln!(
+                f,
+                "fixations   {} (per image: min {lo}, median {median}, max {hi}; {} outside their image, not used)",
+                self.fixations, self.fixations_outside
+            )?;
+        }
         let mut sizes: Vec<_> = self.sizes.iter().collect();
         sizes.sort_by(|a, b| b.1.cmp(a.1));
         let shown: Vec<String> = sizes

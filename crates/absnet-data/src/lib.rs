@@ -10,6 +10,7 @@ mod error;
 mod files;
 pub mod fixatons;
 pub mod folder;
+pub mod livec;
 pub mod loader;
 mod mat;
 pub mod mit1003;
@@ -64,6 +65,16 @@ pub struct Sample {
     pub density: Option<PathBuf>,
     /// AVA vote counts for the scores 1..10.
     pub votes: Option<[u32; 10]>,
+    /// Opinion scores of a quality study (LIVE-C).
+    pub opinion: Option<Opinion>,
+}
+
+/// What a panel of raters said of an image: their mean opinion score on 0–100 and its standard
+/// deviation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Opinion {
+    pub mos: f64,
+    pub sd: f64,
 }
 
 impl Sample {

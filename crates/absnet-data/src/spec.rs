@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fixatons::{self, FirstFixation};
 use crate::{
-    DataError, Sample, ava, cat2000, folder, mit1003, osie, salicon2015, salicon2017, scene,
+    DataError, Sample, ava, cat2000, folder, livec, mit1003, osie, salicon2015, salicon2017, scene,
 };
 
 /// A dataset format, where it is, and the format's reading options.
@@ -48,10 +48,12 @@ pub enum Format {
     Ava,
     /// AVA labels as JSON (`[{"image_id", "label"}]`); PATH is the file.
     AvaJson,
+    /// LIVE-C picture quality: its release layout, or `images/` with `labels.csv`.
+    Livec,
 }
 
 impl Format {
-    const ALL: [(&'static str, Format); 10] = [
+    const ALL: [(&'static str, Format); 11] = [
         ("osie", Format::Osie),
         ("scene", Format::Scene),
         ("salicon2015", Format::Salicon2015),
@@ -62,6 +64,7 @@ impl Format {
         ("folder", Format::Folder),
         ("ava", Format::Ava),
         ("ava-json", Format::AvaJson),
+        ("livec", Format::Livec),
     ];
 }
 
@@ -191,6 +194,7 @@ impl DatasetSpec {
                 }
                 None => ava::load_dataset(&self.path),
             },
+            Format::Livec => livec::load_dataset(&self.path),
 
             Format::AvaJson => unreachable!("handled above"),
         }

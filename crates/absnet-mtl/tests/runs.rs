@@ -430,3 +430,122 @@ fn a_run_folder_is_never_appended_to_by_mistake() {
         "left untouched"
     );
 }
+
+/// The fast model's recipe, small: a readout on the frozen, plain-stride MobileNetV2 trained by
+/// the fixations' log-likelihood.
+fn readout_config(dir: &std::path::Path) -> Option<TrainConfig> {
+    let mut config = config(dir)?;
+    config.model = toml::from_str(
+        r#"
+        [backbone]
+        arch = "mobilenet_v2"
+        output_stride = 32
+        [heads.saliency]
+        kind = "readout"
+        "#,
+    )
+    .unwrap();
+    config.input = [128, 96];
+    config.steps_per_epoch = Some(4);
+    config.val_images = Some(8);
+    config.groups.shared.frozen_epochs = config.epochs;
+    config.saliency.as_mut().unwrap().loss = toml::from_str("nll = 1.0").unwrap();
+    Some(config)
+}
+
+fn step_losses(run: &std::path::Path) -> Vec<f64> {
+    log_records(run)
+        .iter()
+        .filter(|r| r["record"] == "step")
+        .map(|r| r["losses"]["saliency"].as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn cached_features_train_the_readout_as_the_backbone_does() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("cache");
+    let Some(mut config) = readout_config(&dir) else {
+        return;
+    };
+    let device = Device::flex();
+    let live = train(&config, &dir.join("live"), Start::New, &device, &|_| {}).unwrap();
+    let cache = dir.join("features");
+    config.feature_cache = Some(cache.clone());
+    let cached = train(&config, &dir.join("cached"), Start::New, &device, &|_| {}).unwrap();
+    // The same steps on the same batches; only the features' float16 rounding differs.
+    let (a, b) = (
+        step_losses(&dir.join("live")),
+        step_losses(&dir.join("cached")),
+    );
+    assert_eq!(a.len(), 8);
+    for (step, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (a - b).abs() < 2e-3,
+            "step {}: {a} live, {b} cached",
+            step + 1
+        );
+    }
+    let (a, b) = (&live.validations[1].1, &cached.validations[1].1);
+    let (a, b) = (&a[&Head::Saliency], &b[&Head::Saliency]);
+    assert!((a["nss"] - b["nss"]).abs() < 1e-2, "{a:?} vs {b:?}");
+
+    // One entry per training image and flip, and per validation image, all kept: a second run
+    // computes nothing (the entries' times stay as they were).
+    let entries = |cache: &std::path::Path| -> Vec<(PathBuf, std::time::SystemTime)> {
+        let folder = std::fs::read_dir(cache)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let mut entries: Vec<_> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "f16"))
+            .map(|p| {
+                let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+                (p, modified)
+            })
+            .collect();
+        entries.sort();
+        entries
+    };
+    let before = entries(&cache);
+    let tasks = load_tasks(&config).unwrap();
+    assert_eq!(before.len(), 2 * tasks[0].train.len() + tasks[0].val.len());
+    train(&config, &dir.join("again"), Start::New, &device, &|_| {}).unwrap();
+    assert_eq!(entries(&cache), before);
+
+    // A damaged entry is an error that names it, not a silently wrong batch.
+    for (entry, _) in &before {
+        let bytes = std::fs::read(entry).unwrap();
+        std::fs::write(entry, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let err = train(&config, &dir.join("damaged"), Start::New, &device, &|_| {}).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        before
+            .iter()
+            .any(|(entry, _)| message.contains(&entry.display().to_string()))
+            && message.contains("bytes of features"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_feature_cache_needs_an_encoder_frozen_for_the_whole_run() {
+    let dir = temp_dir("cache-frozen");
+    let Some(mut config) = readout_config(&dir) else {
+        return;
+    };
+    config.feature_cache = Some(dir.join("features"));
+    config.groups.shared.frozen_epochs = 1;
+    let err = config.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("feature_cache") && err.contains("frozen_epochs"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
