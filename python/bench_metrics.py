@@ -1,9 +1,9 @@
 """From Python, in one run: absnet.metrics against pysaliency 0.2.22 over the 700 OSIE images (the
-work `absnet bench metrics` times: ground-truth density, NSS, CC, KLD (MIT), SIM, AUC-Judd,
+work `absnet-bench metrics` times: ground-truth density, NSS, CC, KLD (MIT), SIM, AUC-Judd,
 shuffled AUC against the next 10 images' fixations, IG of a centre-bias map; loading not
 timed; absnet on one thread and on a thread per core, since it releases the GIL), and what the
 binding adds to prediction: absnet.Model
-over the first N OSIE images in batches of 4 against the CLI's own `absnet bench predict` on the
+over the first N OSIE images in batches of 4 against the CLI's own `absnet-bench predict` on the
 same images.
 
 Run from the repository root, with the wheel and pysaliency installed:
@@ -117,7 +117,7 @@ def binding_overhead(count):
         model.predict_batch(images[i : i + 4])
     python = len(images) / (time.perf_counter() - start)
     cli = subprocess.run(
-        [str(REPO / "target" / "release" / "absnet"), "bench", "predict", "--count", str(count), "--batch", "4", "--images", str(OSIE / "data" / "stimuli")],
+        [str(REPO / "target" / "release" / "absnet-bench"), "predict", "--count", str(count), "--batch", "4", "--images", str(OSIE / "data" / "stimuli")],
         check=True, capture_output=True, text=True, cwd=REPO,
     ).stdout
     native = float(re.search(r"absnet\s+([0-9.]+) images/s", cli).group(1))

@@ -1,7 +1,7 @@
-"""pysaliency timing of the saliency metrics `absnet bench metrics` computes, over all 700 OSIE
+"""pysaliency timing of the saliency metrics `absnet-bench metrics` computes, over all 700 OSIE
 images: ground-truth density (scipy gaussian_filter, sigma 24), NSS, CC, KLD (MIT), SIM,
 AUC-Judd, shuffled AUC (negatives: the fixations of the next 10 images) and IG (InfoGain.m) of a
-centre-bias prediction. Called by `absnet bench metrics --reference PYTHON`; prints one JSON
+centre-bias prediction. Called by `absnet-bench metrics --reference PYTHON`; prints one JSON
 object: {"seconds": ..., "images": ...}. Loading the fixations is not timed."""
 
 import json

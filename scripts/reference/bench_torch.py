@@ -1,6 +1,6 @@
-"""PyTorch eager and ONNX Runtime timings of the same ABSNet-MobileNetV2 that `absnet bench model`
+"""PyTorch eager and ONNX Runtime timings of the same ABSNet-MobileNetV2 that `absnet-bench model`
 times (output stride 8, neck 256 ch with dilations 4/8/16, both heads), called by
-`absnet bench model --reference PYTHON`. ONNX Runtime runs the PyTorch model exported with
+`absnet-bench model --reference PYTHON`. ONNX Runtime runs the PyTorch model exported with
 `torch.onnx.export` (opset 17, TorchScript exporter, batch as a dynamic axis) with `threads`
 intra-op threads and one inter-op thread, all graph optimisations on; its outputs are checked
 against PyTorch's before timing. The convolutions' FLOPs are counted with forward hooks

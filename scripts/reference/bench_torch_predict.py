@@ -1,4 +1,4 @@
-"""PyTorch eager timing of the prediction `absnet bench predict` times: the same images decoded
+"""PyTorch eager timing of the prediction `absnet-bench predict` times: the same images decoded
 (Pillow) and resized to the model input, normalised, and run through the same ABSNet-MobileNetV2
 (saliency head only, output stride 8) in batches. Prints {"images_per_second": ...}."""
 

@@ -1,4 +1,4 @@
-"""PyTorch eager timing of the training step `absnet bench train` times — the engine's own joint
+"""PyTorch eager timing of the training step `absnet-bench train` times — the engine's own joint
 step: ABSNet-MobileNetV2 at output stride 8 (BatchNorm frozen); a saliency batch through the
 encoder and the saliency head (KLD loss) and its backward pass, an aesthetics batch through the
 encoder and the aesthetics head (EMD r = 2) and its backward pass, the shared gradients summed

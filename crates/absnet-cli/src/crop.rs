@@ -42,7 +42,7 @@ pub struct CropArgs {
     /// With --size: enlarge a window smaller than the size instead of refusing the image.
     #[arg(long, requires = "size")]
     upscale: bool,
-    /// Penalty for saliency the window's border cuts through (0: none; `absnet bench crop`
+    /// Penalty for saliency the window's border cuts through (0: none; `absnet-bench crop`
     /// measures what it costs in fixations kept).
     #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     border_penalty: f64,

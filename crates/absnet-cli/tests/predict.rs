@@ -174,3 +174,44 @@ fn bad_inputs_fail_one_by_one() {
         "{text}"
     );
 }
+
+#[test]
+fn the_binary_works_alone_in_an_empty_folder() {
+    // What `cargo install` or a copy to another machine gives: the binary and nothing else —
+    // no repository, no scripts, no weights beside it.
+    let dir = tempfile::Builder::new()
+        .prefix("absnet-alone")
+        .tempdir()
+        .unwrap();
+    let binary = dir.path().join("absnet");
+    std::fs::copy(env!("CARGO_BIN_EXE_absnet"), &binary).unwrap();
+    std::fs::copy(
+        repo().join("samples/chelsea.png"),
+        dir.path().join("photo.png"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(&binary)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "absnet {args:?}: {text}");
+        text
+    };
+    let help = run(&["--help"]);
+    assert!(
+        help.contains("  predict") && !help.contains("  bench"),
+        "{help}"
+    );
+    run(&["predict", "photo.png", "--out", "predictions"]);
+    assert!(dir.path().join("predictions/photo.saliency.png").exists());
+    run(&["crop", "photo.png", "--aspects", "1:1", "--out", "crops"]);
+    let crops = std::fs::read_to_string(dir.path().join("crops/crops.jsonl")).unwrap();
+    assert!(crops.contains("\"aspect\""), "{crops}");
+}

@@ -41,9 +41,12 @@ fn edited(name: &str, edit: impl Fn(&str) -> String) -> Option<tempfile::TempDir
     Some(dir)
 }
 
+/// A case: its name, how it edits the labels, and what the error must say.
+type Case = (&'static str, fn(&str) -> String, &'static str);
+
 #[test]
 fn bad_labels_are_refused_by_file_and_line() {
-    let cases: [(&str, fn(&str) -> String, &str); 4] = [
+    let cases: [Case; 4] = [
         (
             "nan",
             |t| t.replacen("t1.bmp,63.963406174124174", "t1.bmp,NaN", 1),

@@ -1,4 +1,4 @@
-//! `absnet bench model`: ABSNet inference in ms per image next to PyTorch eager and ONNX Runtime
+//! `absnet-bench model`: ABSNet inference in ms per image next to PyTorch eager and ONNX Runtime
 //! running the same architecture (scripts/reference/bench_torch.py), with the convolutions'
 //! FLOPs counted from the architecture, the GFLOP/s each side reaches, and, with `--profile`,
 //! where absnet's time goes by kind of operation.

@@ -1,4 +1,4 @@
-//! `absnet bench crop`: how many of the observers' fixations each cropping method keeps, per
+//! `absnet-bench crop`: how many of the observers' fixations each cropping method keeps, per
 //! aspect ratio and scale, on held-out images with real eye fixations — absnet's windows, the
 //! centre crop, libvips `smartcrop` (attention and entropy, where `vips` is installed), the
 //! `smartcrop2` crate, and the best window in hindsight (the upper bound) — and what cropping

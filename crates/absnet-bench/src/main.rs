@@ -1,5 +1,5 @@
-//! `absnet bench`: speed against the Python references, measured side by side in one run on the
-//! same thread count. `bench model`: ABSNet inference vs the same model in PyTorch eager and
+//! `absnet-bench`: absnet against the Python references, measured side by side in one run on
+//! the same thread count — the lab's tool, kept out of the `absnet` product binary. `bench model`: ABSNet inference vs the same model in PyTorch eager and
 //! ONNX Runtime (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
 //! pysaliency doing the same work (scripts/reference/bench_metrics.py). `bench train`: one
 //! multi-task training step with an optimizer per group vs PyTorch
@@ -13,12 +13,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use absnet::process::{DeviceArgs, end_quietly_on_closed_pipes, keep_freed_memory};
 use absnet_model::{AbsNetConfig, Arch, BackboneConfig};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "absnet-bench",
+    version,
+    about = "absnet's speed and crops next to the Python references, in one run"
+)]
+struct Cli {
+    #[command(flatten)]
+    device: DeviceArgs,
+    /// The reference scripts (scripts/reference of the repository) that `--reference` runs.
+    #[arg(long, global = true, default_value = "scripts/reference")]
+    scripts: PathBuf,
+    #[command(subcommand)]
+    bench: Bench,
+}
 
 #[derive(clap::Subcommand)]
-pub enum Bench {
+enum Bench {
     /// ABSNet inference (ms/image at batch 1 and 8) vs PyTorch eager and ONNX Runtime, with
     /// FLOPs, GFLOP/s and (`--profile`) the time per kind of operation.
     Model(model::ModelArgs),
@@ -39,7 +57,7 @@ pub enum Bench {
 }
 
 #[derive(clap::Args)]
-pub struct PredictBenchArgs {
+struct PredictBenchArgs {
     #[arg(long, default_value = "models/default/model.safetensors")]
     model: PathBuf,
     #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
@@ -54,7 +72,7 @@ pub struct PredictBenchArgs {
 }
 
 #[derive(clap::Args)]
-pub struct TrainArgs {
+struct TrainArgs {
     #[arg(long, default_value_t = 320)]
     height: usize,
     #[arg(long, default_value_t = 480)]
@@ -70,7 +88,7 @@ pub struct TrainArgs {
 }
 
 #[derive(clap::Args)]
-pub struct MetricsArgs {
+struct MetricsArgs {
     /// The OSIE dataset folder.
     #[arg(long, default_value = "../shared/data/osie")]
     osie: PathBuf,
@@ -84,7 +102,10 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
-/// Runs `scripts/reference/<script>` with `python` and `args`, and reads `key` from the one
+/// Where the reference scripts are (`--scripts`).
+static SCRIPTS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Runs the reference script `script` with `python` and `args`, and reads `key` from the one
 /// JSON object it prints.
 fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> Result<f64> {
     let value = reference_json(python, script, args)?;
@@ -93,11 +114,17 @@ fn reference_value(python: &Path, script: &str, args: &[String], key: &str) -> R
         .with_context(|| format!("{script} printed no `{key}`"))
 }
 
-/// The one JSON object `scripts/reference/<script>` prints.
+/// The one JSON object the reference script `script` prints.
 fn reference_json(python: &Path, script: &str, args: &[String]) -> Result<serde_json::Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scripts/reference")
-        .join(script);
+    let folder = SCRIPTS.get().expect("set in main");
+    let script = folder.join(script);
+    if !script.exists() {
+        bail!(
+            "{}: no such reference script; run absnet-bench from the repository's root or pass \
+             --scripts with its scripts/reference folder",
+            script.display()
+        );
+    }
     let output = Command::new(python)
         .arg(&script)
         .args(args)
@@ -122,8 +149,23 @@ fn threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-pub fn run(bench: &Bench, device: &Device) -> Result<()> {
-    match bench {
+fn main() -> std::process::ExitCode {
+    end_quietly_on_closed_pipes();
+    keep_freed_memory();
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let device = &cli.device.set_up()?;
+    SCRIPTS.set(cli.scripts).expect("set once");
+    match &cli.bench {
         Bench::Model(args) => model::run(args, device),
         Bench::Metrics(args) => run_metrics(args),
         Bench::Predict(args) => run_predict(args, device),

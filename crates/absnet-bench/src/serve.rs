@@ -1,4 +1,4 @@
-//! `absnet bench serve`: clients on loopback against `absnet serve` run in this process —
+//! `absnet-bench serve`: clients on loopback against `absnet serve` run in this process —
 //! sequential single-image requests (the baseline), N concurrent clients with batching on and
 //! off, and an overload run (a small queue and many clients: fast 503s, then recovery) —
 //! printing requests/s, latency percentiles, errors, batch sizes and peak memory.

@@ -1,0 +1,3 @@
+//! What the `absnet` and `absnet-bench` binaries share: how the process is set up.
+
+pub mod process;
