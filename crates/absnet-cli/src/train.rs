@@ -47,6 +47,9 @@ pub struct ExportArgs {
     /// Make the model predict from each photo and its mirror image, averaged, by default.
     #[arg(long)]
     flip_average: bool,
+    /// Replace the model file and its card if they exist.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
@@ -138,13 +141,12 @@ pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
     } else {
         StoredPrecision::F32
     };
-    let card = absnet_mtl::export::export(
-        &args.run,
-        &args.output,
+    let options = absnet_mtl::export::ExportOptions {
         precision,
-        args.flip_average,
-        device,
-    )?;
+        flip_average: args.flip_average,
+        force: args.force,
+    };
+    let card = absnet_mtl::export::export(&args.run, &args.output, options, device)?;
     println!(
         "{}: {} (card in {})",
         args.output.display(),

@@ -440,7 +440,22 @@ mod tests {
             burn::tensor::Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let unfolded = layer.forward(x.clone());
+        // The reference: the plain convolution, then BatchNorm's own formula with the running
+        // statistics, then the activation — nothing folded anywhere.
+        let norm = layer.norm.as_ref().unwrap();
+        let per_channel = |p: &Param<Tensor<1>>| p.val().reshape([1, 6, 1, 1]);
+        let convolved = layer.conv.forward(x.clone());
+        let normalised = (convolved - per_channel(&norm.running_mean))
+            / (per_channel(&norm.running_var) + norm.eps).sqrt()
+            * per_channel(&norm.weight)
+            + per_channel(&norm.bias);
+        let unfolded = burn::tensor::activation::relu(normalised);
+        let on_the_fly = layer.forward(x.clone());
+        let on_the_fly_diff = (unfolded.clone() - on_the_fly)
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(on_the_fly_diff < 1e-5, "max |Δ| = {on_the_fly_diff}");
         let folded = layer.fold_norm().forward(x);
         let diff = (unfolded - folded).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "max |Δ| = {diff}");

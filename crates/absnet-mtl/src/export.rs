@@ -11,16 +11,41 @@ use crate::checkpoint::Saver;
 use crate::config::TrainConfig;
 use crate::error::{TrainError, file_error};
 
-/// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output`; the
-/// card marks each trained head, with its data, and whether predictions average each photo with
-/// its mirror image by default.
+/// How a run becomes a model file.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportOptions {
+    pub precision: StoredPrecision,
+    /// The model predicts from each photo and its mirror image, averaged, by default.
+    pub flip_average: bool,
+    /// Replace a model file or card that is already there.
+    pub force: bool,
+}
+
+/// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output` (a
+/// `.safetensors` file; its card goes beside it as `.json`); the card marks each trained head,
+/// with its data, and whether predictions average each photo with its mirror image by default.
+/// A model file or card already there is refused unless `options.force`.
 pub fn export(
     run_dir: &Path,
     output: &Path,
-    precision: StoredPrecision,
-    flip_average: bool,
+    options: ExportOptions,
     device: &Device,
 ) -> Result<ModelCard, TrainError> {
+    if output.extension().is_none_or(|e| e != "safetensors") {
+        return Err(file_error(
+            output,
+            "a model file's name ends in .safetensors (its card is written beside it as .json)",
+        ));
+    }
+    let card_path = absnet_model::card::card_path(output);
+    for path in [output, card_path.as_path()] {
+        if path.exists() && !options.force {
+            return Err(file_error(
+                path,
+                "already exists; pass --force to replace it",
+            ));
+        }
+    }
     let config_path = run_dir.join("config.toml");
     let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
     let config = TrainConfig::from_toml(&text).map_err(|e| file_error(&config_path, e))?;
@@ -44,7 +69,7 @@ pub fn export(
     );
     let mut card = ModelCard::new(&name, config.model.clone(), &backbone);
     card.input = Some(config.input);
-    card.flip_average = flip_average;
+    card.flip_average = options.flip_average;
     let trained = format!(
         "{} of {} epochs, checkpoint {}, validation score {:.4}",
         state.epoch,
@@ -68,6 +93,6 @@ pub fn export(
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
-    absnet_model::card::save_model(&model, &card, output, precision)?;
+    absnet_model::card::save_model(&model, &card, output, options.precision)?;
     Ok(card)
 }

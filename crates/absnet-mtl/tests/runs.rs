@@ -243,14 +243,26 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
     assert!(s["cc"].is_finite() && a["emd"].is_finite() && a["emd"] > 0.0);
     assert!(run.join("curves.png").exists());
     // The exported model says both heads are trained, and on what.
-    let card = absnet_mtl::export::export(
-        &run,
-        &dir.join("model.safetensors"),
-        absnet_model::weights::StoredPrecision::F32,
-        false,
-        &Device::flex(),
-    )
-    .unwrap();
+    let options = absnet_mtl::export::ExportOptions {
+        precision: absnet_model::weights::StoredPrecision::F32,
+        flip_average: false,
+        force: false,
+    };
+    let output = dir.join("model.safetensors");
+    let card = absnet_mtl::export::export(&run, &output, options, &Device::flex()).unwrap();
+    // Nothing there is replaced without `force`, and a model file's name is checked.
+    let user_card = std::fs::read(dir.join("model.json")).unwrap();
+    let err = absnet_mtl::export::export(&run, &output, options, &Device::flex()).unwrap_err();
+    assert!(err.to_string().contains("--force"), "{err}");
+    let err = absnet_mtl::export::export(&run, &dir.join("model.json"), options, &Device::flex())
+        .unwrap_err();
+    assert!(err.to_string().contains(".safetensors"), "{err}");
+    assert_eq!(std::fs::read(dir.join("model.json")).unwrap(), user_card);
+    let forced = absnet_mtl::export::ExportOptions {
+        force: true,
+        ..options
+    };
+    absnet_mtl::export::export(&run, &output, forced, &Device::flex()).unwrap();
     assert!(card.heads[&Head::Saliency].trained && card.heads[&Head::Aesthetics].trained);
     assert!(
         card.heads[&Head::Aesthetics].data[0].starts_with("ava:"),
