@@ -168,6 +168,23 @@ impl GroupGradient {
     pub fn norm(&self) -> f64 {
         dot(&self.values, &self.values).sqrt()
     }
+
+    /// The gradient scaled down to norm `max` when its norm is above it (PyTorch's
+    /// `clip_grad_norm_` over all the group's tensors at once); unchanged otherwise.
+    pub fn clipped(self, max: Option<f32>) -> Self {
+        let Some(max) = max else {
+            return self;
+        };
+        let norm = self.norm();
+        if norm <= f64::from(max) {
+            return self;
+        }
+        let scale = (f64::from(max) / norm) as f32;
+        Self {
+            values: self.values * scale,
+            spans: self.spans,
+        }
+    }
 }
 
 /// `a · b` of two flat gradients.
@@ -243,4 +260,39 @@ pub fn weighted_sum(gradients: &[Tensor<1>], weights: &[f64]) -> Tensor<1> {
         .map(|(g, &w)| g.clone() * w as f32)
         .reduce(|a, b| a + b)
         .expect("at least one task per step")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Device, TensorData};
+
+    fn gradient(values: Vec<f32>) -> GroupGradient {
+        let n = values.len();
+        GroupGradient {
+            values: Tensor::from_data(TensorData::new(values, [n]), &Device::flex()),
+            spans: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn clipping_scales_the_whole_group_to_its_norm() {
+        // Two "tensors" (3, 0) and (0, 4): each alone is under 5, the group's norm is 5.
+        let g = gradient(vec![3.0, 0.0, 0.0, 4.0]);
+        let clipped: Vec<f32> = g
+            .clipped(Some(2.5))
+            .values
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        // By hand: scale 2.5 / 5 = 0.5 on every element, the direction kept.
+        assert_eq!(clipped, vec![1.5, 0.0, 0.0, 2.0]);
+        let kept: Vec<f32> = gradient(vec![3.0, 0.0, 0.0, 4.0])
+            .clipped(Some(5.0))
+            .values
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        assert_eq!(kept, vec![3.0, 0.0, 0.0, 4.0]);
+    }
 }

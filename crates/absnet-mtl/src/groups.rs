@@ -61,7 +61,8 @@ pub struct GroupConfig {
     pub lr: f64,
     #[serde(default)]
     pub weight_decay: f64,
-    /// Clip the group's gradient norm to this value.
+    /// Clip the group's gradient to this norm: the global norm of all the group's tensors
+    /// together (the shared encoder's, or one head's), as `clip_grad_norm_` over the group.
     #[serde(default)]
     pub clip_norm: Option<f32>,
     /// Keep the group unchanged for the first N epochs.
@@ -104,28 +105,24 @@ impl GroupConfig {
                 .scale(epoch, epochs, warmup)
     }
 
-    /// PyTorch's defaults where burn's differ (Adam eps 1e-8, not 1e-5).
+    /// PyTorch's defaults where burn's differ (Adam eps 1e-8, not 1e-5). Clipping is not the
+    /// optimizer's (burn clips each tensor on its own): [`GroupOptimizers::step`] clips the
+    /// group's whole gradient.
     pub fn build(&self) -> ModuleOptimizer {
-        let clip = self
-            .clip_norm
-            .map(burn::grad_clipping::GradientClippingConfig::Norm);
         let decay =
             (self.weight_decay > 0.0).then(|| WeightDecayConfig::new(self.weight_decay as f32));
         match self.optimizer {
             OptimizerKind::Adam => AdamConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(decay)
-                .with_grad_clipping(clip)
                 .init(),
             OptimizerKind::AdamW => AdamWConfig::new()
                 .with_epsilon(1e-8)
                 .with_weight_decay(self.weight_decay as f32)
-                .with_grad_clipping(clip)
                 .init(),
             OptimizerKind::Sgd => SgdConfig::new()
                 .with_momentum(Some(MomentumConfig::new().with_momentum(0.9)))
                 .with_weight_decay(decay)
-                .with_gradient_clipping(clip)
                 .init(),
         }
     }
@@ -178,10 +175,13 @@ impl Groups {
     }
 }
 
-/// The optimizers of ABSNet's groups: the shared encoder's and one per head the model has.
+/// The optimizers of ABSNet's groups: the shared encoder's and one per head the model has, and
+/// each group's gradient-norm limit.
 pub struct GroupOptimizers {
     pub shared: ModuleOptimizer,
     pub heads: PerHead<ModuleOptimizer>,
+    shared_clip: Option<f32>,
+    head_clips: PerHead<f32>,
 }
 
 /// One optimizer step of each head that has a gradient and is not frozen (rate 0).
@@ -189,6 +189,7 @@ struct HeadSteps<'a> {
     optimizers: &'a mut PerHead<ModuleOptimizer>,
     gradients: PerHead<GroupGradient>,
     rates: &'a PerHead<f64>,
+    clips: &'a PerHead<f32>,
 }
 
 impl HeadMapper for HeadSteps<'_> {
@@ -196,6 +197,7 @@ impl HeadMapper for HeadSteps<'_> {
         let lr = self.rates.get(&head).copied().unwrap_or(0.0);
         match (self.optimizers.get_mut(&head), self.gradients.remove(&head)) {
             (Some(optimizer), Some(gradient)) if lr > 0.0 => {
+                let gradient = gradient.clipped(self.clips.get(&head).copied());
                 let grads = gradient.params_for(&module);
                 optimizer.step(lr, module, grads)
             }
@@ -214,6 +216,12 @@ impl GroupOptimizers {
                 .into_iter()
                 .filter_map(|h| Some((h, groups.heads.get(&h)?.build())))
                 .collect(),
+            shared_clip: groups.shared.clip_norm,
+            head_clips: groups
+                .heads
+                .iter()
+                .filter_map(|(&h, g)| Some((h, g.clip_norm?)))
+                .collect(),
         }
     }
 
@@ -222,6 +230,7 @@ impl GroupOptimizers {
     pub fn step(&mut self, model: AbsNet, gradients: StepGradients, rates: &Rates) -> AbsNet {
         let model = match gradients.shared.filter(|_| rates.shared > 0.0) {
             Some(g) => {
+                let g = g.clipped(self.shared_clip);
                 let grads = g.params_for(&model.backbone);
                 let backbone = self.shared.step(rates.shared, model.backbone, grads);
                 let neck = model.neck.map(|neck| {
@@ -241,6 +250,7 @@ impl GroupOptimizers {
             optimizers: &mut self.heads,
             gradients: gradients.heads,
             rates: &rates.heads,
+            clips: &self.head_clips,
         })
     }
 
