@@ -471,6 +471,7 @@ mod tests {
     fn a_task_without_its_head_fails_before_training() {
         let text = DEFAULT_CONFIG
             .replace("[model.heads.saliency]", "[model.heads.aesthetics]")
+            .replace("kind = \"conv\"\n", "")
             .replace("widths = [32, 8]\nkernel = 7\n", "");
         let message = TrainConfig::from_toml(&text).unwrap_err().to_string();
         assert!(message.contains("no [model.heads.saliency]"), "{message}");
