@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use absnet::process::{DeviceArgs, end_quietly_on_closed_pipes, keep_freed_memory};
+use absnet::process::DeviceArgs;
 use absnet_model::{AbsNetConfig, Arch, BackboneConfig};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -150,15 +150,7 @@ fn threads() -> usize {
 }
 
 fn main() -> std::process::ExitCode {
-    end_quietly_on_closed_pipes();
-    keep_freed_memory();
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    absnet::process::main(run)
 }
 
 fn run() -> Result<()> {

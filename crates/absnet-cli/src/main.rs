@@ -13,7 +13,7 @@ mod serve;
 mod train;
 mod weights;
 
-use absnet::process::{DeviceArgs, end_quietly_on_closed_pipes, keep_freed_memory};
+use absnet::process::DeviceArgs;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
@@ -62,15 +62,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    end_quietly_on_closed_pipes();
-    keep_freed_memory();
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    absnet::process::main(run)
 }
 
 fn run() -> Result<()> {

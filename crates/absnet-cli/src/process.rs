@@ -14,16 +14,30 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the same index in v2 and v3).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-pub fn keep_freed_memory() {
+fn keep_freed_memory() {
     // SAFETY: sets a process-wide allocator option; -1 means "never purge".
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
 }
 
 /// Rust ignores SIGPIPE, so printing into a closed pipe (`absnet … | head`) would panic;
 /// restoring the default makes absnet end quietly there, as command-line tools do.
-pub fn end_quietly_on_closed_pipes() {
+fn end_quietly_on_closed_pipes() {
     // SAFETY: resets one signal's disposition before any thread is started.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// A binary's `main`: sets the process up (closed pipes, the allocator), runs `run`, and turns
+/// its error into a message and a failing exit status.
+pub fn main(run: fn() -> Result<()>) -> std::process::ExitCode {
+    end_quietly_on_closed_pipes();
+    keep_freed_memory();
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// The `--device` option of both binaries.

@@ -46,10 +46,8 @@ impl Features<'_> {
         heads: &[Head],
         device: &Device,
     ) -> Result<AbsNetOutput, TrainError> {
-        Ok(match self {
-            Features::Live => model.forward_heads(images(examples, config, device), heads),
-            Features::Cached(cache) => model.decode(cache.load(examples, device)?, heads),
-        })
+        let encoded = self.encode(model, examples, config, heads, device)?;
+        Ok(model.decode(encoded, heads))
     }
 
     /// The backbone's taps of `examples` (what the readout's standardisation is measured on).
