@@ -11,9 +11,9 @@ use anyhow::{Result, bail};
 use image::RgbImage;
 use rayon::prelude::*;
 
+use crate::args::ModelInputArgs;
 use crate::inputs::{self, Source};
 use crate::output::OutputFolder;
-use crate::predict::ModelInputArgs;
 
 /// What a command makes of one predicted photo.
 pub trait PhotoWriter {

@@ -13,10 +13,10 @@ use burn::tensor::Device;
 use image::RgbImage;
 use image::imageops::{self, FilterType};
 
+use crate::args::{ModelInputArgs, RunArgs, load_predictor};
 use crate::batch::{self, BatchRun, PhotoWriter, Written};
 use crate::inputs::Source;
 use crate::output::{Done, Existing, OutputFolder};
-use crate::predict::{ModelInputArgs, RunArgs, load_predictor};
 use crate::ranges;
 
 #[derive(clap::Args)]

@@ -1,6 +1,7 @@
 //! `absnet`: the command line. Thin: each subcommand's file parses its arguments, calls the
 //! libraries and writes files; errors become messages here.
 
+mod args;
 mod batch;
 mod crop;
 mod data;

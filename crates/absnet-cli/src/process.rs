@@ -52,9 +52,8 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// The device, with burn's default pinned to it; call before any thread starts.
     pub fn set_up(&self) -> Result<Device> {
-        let device = device(self.device)?;
         pin_default_device(self.device);
-        Ok(device)
+        device(self.device)
     }
 }
 

@@ -7,7 +7,7 @@ use absnet_serve::{Batching, Limits, Service};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 
-use crate::predict::{ModelInputArgs, load_predictor};
+use crate::args::{ModelInputArgs, load_predictor};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {

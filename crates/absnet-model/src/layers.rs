@@ -12,7 +12,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::profile::{OpKind, conv_flops, linear_flops, record};
+use crate::profile::{OpKind, linear_flops, record};
 
 /// How a convolution pads its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +74,27 @@ impl ConvSpec {
     pub fn padding(mut self, padding: Padding) -> Self {
         self.padding = padding;
         self
+    }
+
+    /// The kind of operation this convolution is, for profiles.
+    pub fn op_kind(&self) -> OpKind {
+        if self.groups > 1 && self.groups == self.in_channels {
+            OpKind::DepthwiseConv
+        } else if self.kernel == 1 {
+            OpKind::PointwiseConv
+        } else if self.dilation > 1 {
+            OpKind::DilatedConv
+        } else {
+            OpKind::DenseConv
+        }
+    }
+
+    /// FLOPs of this convolution producing `[batch, out_channels, height, width]`
+    /// (multiply-add = 2, bias not counted).
+    pub fn flops(&self, output: [usize; 4]) -> u64 {
+        let [batch, channels, height, width] = output.map(|d| d as u64);
+        let per_output = (self.in_channels / self.groups * self.kernel * self.kernel) as u64;
+        2 * batch * channels * height * width * per_output
     }
 
     /// Output length along a spatial axis of length `len`.
@@ -152,7 +173,7 @@ impl Conv {
             self.spec.output_len(h),
             self.spec.output_len(w),
         ];
-        let (kind, flops) = (OpKind::of_conv(&self.spec), conv_flops(&self.spec, output));
+        let (kind, flops) = (self.spec.op_kind(), self.spec.flops(output));
         let options = ConvOptions::new_with_padding(
             [self.spec.stride; 2],
             [self.spec.pad_axis(h), self.spec.pad_axis(w)],
@@ -404,6 +425,27 @@ impl InvertedResidual {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_follow_the_geometry() {
+        let dense = ConvSpec::new(256, 256, 3);
+        assert_eq!(dense.op_kind(), OpKind::DenseConv);
+        assert_eq!(dense.dilation(4).op_kind(), OpKind::DilatedConv);
+        assert_eq!(
+            ConvSpec::new(96, 96, 3).depthwise().op_kind(),
+            OpKind::DepthwiseConv
+        );
+        assert_eq!(ConvSpec::new(16, 96, 1).op_kind(), OpKind::PointwiseConv);
+    }
+
+    #[test]
+    fn conv_flops_count_a_multiply_add_as_two() {
+        // 3×3, 256 → 256 over 40×60: 2 · 256 · 40 · 60 · 256 · 9.
+        let spec = ConvSpec::new(256, 256, 3).dilation(4);
+        assert_eq!(spec.flops([1, 256, 40, 60]), 2_831_155_200);
+        let depthwise = ConvSpec::new(96, 96, 3).depthwise();
+        assert_eq!(depthwise.flops([2, 96, 10, 10]), 2 * 2 * 96 * 100 * 9);
+    }
 
     #[test]
     fn tf_same_padding_puts_the_odd_pixel_at_the_end() {

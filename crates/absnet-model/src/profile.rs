@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::layers::ConvSpec;
-
 /// The kinds of operation a profile tells apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum OpKind {
@@ -29,21 +27,6 @@ pub enum OpKind {
     Upsampling,
     /// Max pooling and the aesthetics head's pyramid pooling and fully connected layers.
     PoolingAndLinear,
-}
-
-impl OpKind {
-    /// The kind of a convolution with this geometry.
-    pub fn of_conv(spec: &ConvSpec) -> Self {
-        if spec.groups > 1 && spec.groups == spec.in_channels {
-            OpKind::DepthwiseConv
-        } else if spec.kernel == 1 {
-            OpKind::PointwiseConv
-        } else if spec.dilation > 1 {
-            OpKind::DilatedConv
-        } else {
-            OpKind::DenseConv
-        }
-    }
 }
 
 impl fmt::Display for OpKind {
@@ -126,14 +109,6 @@ pub(crate) fn record<T>(kind: OpKind, flops: u64, op: impl FnOnce() -> T) -> T {
     value
 }
 
-/// FLOPs of a convolution producing `[batch, out_channels, height, width]` (multiply-add = 2,
-/// bias not counted).
-pub(crate) fn conv_flops(spec: &ConvSpec, output: [usize; 4]) -> u64 {
-    let [batch, channels, height, width] = output.map(|d| d as u64);
-    let per_output = (spec.in_channels / spec.groups * spec.kernel * spec.kernel) as u64;
-    2 * batch * channels * height * width * per_output
-}
-
 /// FLOPs of `x: [batch, input] · Wᵀ: [input, output]`.
 pub(crate) fn linear_flops(batch: usize, input: usize, output: usize) -> u64 {
     2 * (batch * input * output) as u64
@@ -142,33 +117,6 @@ pub(crate) fn linear_flops(batch: usize, input: usize, output: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_follow_the_geometry() {
-        let dense = ConvSpec::new(256, 256, 3);
-        assert_eq!(OpKind::of_conv(&dense), OpKind::DenseConv);
-        assert_eq!(OpKind::of_conv(&dense.dilation(4)), OpKind::DilatedConv);
-        assert_eq!(
-            OpKind::of_conv(&ConvSpec::new(96, 96, 3).depthwise()),
-            OpKind::DepthwiseConv
-        );
-        assert_eq!(
-            OpKind::of_conv(&ConvSpec::new(16, 96, 1)),
-            OpKind::PointwiseConv
-        );
-    }
-
-    #[test]
-    fn conv_flops_count_a_multiply_add_as_two() {
-        // 3×3, 256 → 256 over 40×60: 2 · 256 · 40 · 60 · 256 · 9.
-        let spec = ConvSpec::new(256, 256, 3).dilation(4);
-        assert_eq!(conv_flops(&spec, [1, 256, 40, 60]), 2_831_155_200);
-        let depthwise = ConvSpec::new(96, 96, 3).depthwise();
-        assert_eq!(
-            conv_flops(&depthwise, [2, 96, 10, 10]),
-            2 * 2 * 96 * 100 * 9
-        );
-    }
 
     #[test]
     fn nothing_is_recorded_outside_a_profile_and_nesting_keeps_them_apart() {

@@ -1,0 +1,71 @@
+//! The arguments `predict`, `crop` and `serve` share — the model and how photos reach it, how a
+//! batch run treats its output folder — and loading the model they name.
+
+use absnet_data::pipeline::{self, Fit};
+use absnet_predict::{Predictor, PredictorOptions};
+use anyhow::Result;
+use burn::tensor::Device;
+use std::path::PathBuf;
+
+use crate::{inputs, ranges};
+
+/// The model and how photos reach it: shared by `predict`, `crop` and `serve`.
+#[derive(clap::Args)]
+pub struct ModelInputArgs {
+    /// Model file (safetensors with its card); default: the shipped model, built into absnet.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
+    #[arg(long, value_parser = ranges::input_size)]
+    pub size: Option<[u32; 2]>,
+    /// How photos are fitted to the input: `resize` (stretch) or `letterbox`.
+    #[arg(long, default_value = "resize")]
+    pub fit: Fit,
+    /// Average each photo's prediction with its mirror image's: `on` or `off` (default: as the
+    /// model card says; twice the work).
+    #[arg(long, value_parser = ranges::on_off)]
+    pub flip_average: Option<bool>,
+    /// Refuse images over this many pixels.
+    #[arg(long, default_value_t = pipeline::DEFAULT_MAX_PIXELS, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_pixels: u64,
+    /// Refuse input files (or standard input) over this many bytes.
+    #[arg(long, default_value_t = inputs::DEFAULT_MAX_BYTES, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_bytes: u64,
+}
+
+impl ModelInputArgs {
+    pub fn options(&self) -> PredictorOptions {
+        PredictorOptions {
+            size: self.size,
+            fit: self.fit,
+            flip_average: self.flip_average,
+        }
+    }
+}
+
+/// How a batch run treats its output folder: shared by `predict` and `crop`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// Images per forward pass (1–256).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub batch: u16,
+    /// Continue an earlier run in the same folder: images with a complete record are skipped.
+    #[arg(long, conflicts_with = "overwrite")]
+    pub resume: bool,
+    /// Start the folder's records afresh (an earlier run's records are discarded).
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// Loads the model `--model` names (the shipped one without it) and checks `--size` against the
+/// pixel limit.
+pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
+    let predictor = match &input.model {
+        Some(path) => Predictor::load(path, &input.options(), device)?,
+        None => Predictor::shipped(&input.options(), device)?,
+    };
+    if let Some(size) = input.size {
+        ranges::check_pixels(size, input.max_pixels)?;
+    }
+    Ok(predictor)
+}
