@@ -54,9 +54,6 @@ def run(images: str, out: str, workers: int = 2, batch: int = 4, model: str | No
     # Workers receive `Predict` itself, so they need not import this file (as a module imported
     # from elsewhere, a test say, it would be sent by name).
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # Workers receive `Predict` itself, so they need not import this file (as a module imported
-    # from elsewhere, a test say, it would be sent by name).
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     files = ray.data.read_binary_files(images, include_paths=True, file_extensions=["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"])
     records = files.map_batches(Predict, fn_constructor_args=(os.path.abspath(out), model), batch_size=batch, concurrency=workers, batch_format="numpy")
     records.write_parquet(str(Path(out).absolute() / "records"))
