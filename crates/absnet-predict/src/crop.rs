@@ -251,6 +251,31 @@ impl Density {
         at(x + w, y + h) - at(x, y + h) - at(x + w, y) + at(x, y)
     }
 
+    /// The density inside `window` (pixels), each grid cell counted by the share of its pixels
+    /// the window covers (the density is uniform within a cell): the score of the window as
+    /// returned, not of the whole cells the search moved over.
+    fn window_mass(&self, window: &Window) -> f64 {
+        let cell = self.cell;
+        let span = |start: u32, length: u32, cells: usize, limit: usize| {
+            let (start, end) = (start as usize, (start + length) as usize);
+            (start / cell..end.div_ceil(cell).min(cells)).map(move |c| {
+                let (lo, hi) = (c * cell, ((c + 1) * cell).min(limit));
+                let covered = hi.min(end).saturating_sub(lo.max(start));
+                (c, covered as f64 / (hi - lo) as f64)
+            })
+        };
+        let at = |x: usize, y: usize| {
+            let area = |x: usize, y: usize| self.area[y * (self.width + 1) + x];
+            area(x + 1, y + 1) - area(x, y + 1) - area(x + 1, y) + area(x, y)
+        };
+        span(window.y, window.height, self.height, self.image[1])
+            .flat_map(|(y, fy)| {
+                span(window.x, window.width, self.width, self.image[0])
+                    .map(move |(x, fx)| at(x, y) * fx * fy)
+            })
+            .sum()
+    }
+
     /// The density on the grid window's border cells, per border cell.
     fn border(&self, x: usize, y: usize, [w, h]: [usize; 2]) -> f64 {
         let row = |r: usize| {
@@ -288,16 +313,17 @@ impl Density {
     pub fn best_exhaustive(&self, size: [u32; 2]) -> ScoredWindow {
         let cells = self.cells(size);
         let (free_x, free_y) = (self.width - cells[0], self.height - cells[1]);
-        let (score, x, y) = (0..=free_y)
+        let (_, x, y) = (0..=free_y)
             .flat_map(|y| (0..=free_x).map(move |x| (x, y)))
             .map(|(x, y)| (self.mass(x, y, cells), x, y))
             .fold(
                 (f64::NEG_INFINITY, 0, 0),
                 |a, b| if b.0 > a.0 { b } else { a },
             );
+        let window = self.window(x, y, size);
         ScoredWindow {
-            window: self.window(x, y, size),
-            score,
+            score: self.window_mass(&window),
+            window,
         }
     }
 
@@ -324,9 +350,10 @@ impl Density {
         let near = |b: usize, free: usize| b.saturating_sub(stride)..=(b + stride).min(free);
         let (_, x, y) =
             best_of(&mut near(by, free_y).flat_map(|y| near(bx, free_x).map(move |x| (x, y))));
+        let window = self.window(x, y, size);
         ScoredWindow {
-            window: self.window(x, y, size),
-            score: self.mass(x, y, cells),
+            score: self.window_mass(&window),
+            window,
         }
     }
 }
@@ -335,6 +362,22 @@ impl Density {
 mod tests {
     use super::*;
     use image::Luma;
+
+    #[test]
+    fn the_score_is_that_of_the_window_returned() {
+        // 640 × 2 pixels on a grid of 2-pixel cells: a 3-pixel-wide window covers one and a half
+        // cells, and a uniform map gives it exactly its share of the pixels.
+        let map = FloatMap::from_pixel(640, 2, Luma([1.0f32]));
+        let density = Density::new(&map, &CropOptions::default());
+        for found in [density.best([3, 2], 0.0), density.best_exhaustive([3, 2])] {
+            assert_eq!((found.window.width, found.window.height), (3, 2));
+            assert!(
+                (found.score - 6.0 / 1280.0).abs() < 1e-12,
+                "{}",
+                found.score
+            );
+        }
+    }
 
     #[test]
     fn aspects_parse_and_bad_ones_are_named() {
