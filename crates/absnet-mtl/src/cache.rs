@@ -121,15 +121,14 @@ impl FeatureCache {
         device: &Device,
         progress: &dyn Fn(usize, usize),
     ) -> Result<usize, TrainError> {
-        let missing: Vec<(Sample, bool)> = visits
+        let (samples, flips): (Vec<Sample>, Vec<bool>) = visits
             .iter()
             .filter(|(s, flip)| !self.entry(&s.id, *flip).exists())
             .map(|(s, flip)| ((*s).clone(), *flip))
-            .collect();
-        if missing.is_empty() {
+            .unzip();
+        if samples.is_empty() {
             return Ok(0);
         }
-        let samples: Vec<Sample> = missing.iter().map(|(s, _)| s.clone()).collect();
         let loader = Loader::new(
             &samples,
             LoaderConfig {
@@ -139,11 +138,7 @@ impl FeatureCache {
         );
         let model = model.clone().fold_norms();
         let heads = model.config.heads();
-        let order: Vec<(usize, bool)> = missing
-            .iter()
-            .enumerate()
-            .map(|(i, (_, flip))| (i, *flip))
-            .collect();
+        let order: Vec<(usize, bool)> = flips.into_iter().enumerate().collect();
         let mut done = 0;
         for chunk in order.chunks(batch.max(1)) {
             let mut skipped = Skipped::default();
@@ -193,9 +188,9 @@ impl FeatureCache {
                 absnet_fs::write_atomically(&path, &bytes).map_err(|e| file_error(&path, e))?;
             }
             done += chunk.len();
-            progress(done, missing.len());
+            progress(done, samples.len());
         }
-        Ok(missing.len())
+        Ok(samples.len())
     }
 
     /// The cached features of `examples` as one batch on `device`.

@@ -58,15 +58,24 @@ pub fn nss(prediction: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
     per_image.neg().mean().reshape([1])
 }
 
-/// The negative log-likelihood of the fixations under a log-density (DeepGaze's loss), in nats
-/// per fixation relative to a uniform density over the same cells (0: no better than uniform):
-/// `−Σ c · ln P / Σ c − ln(h·w)` per image, `c` the fixation counts per cell.
-pub fn nll(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+/// Each image's mean log-likelihood of its fixations under a log-density, in nats per fixation
+/// relative to a uniform density over the same cells (0: no better than uniform):
+/// `Σ c · ln P / Σ c + ln(h·w)`, `c` the fixation counts per cell; `[batch]`.
+pub fn log_likelihoods(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
     let [b, _, h, w] = log_density.dims();
     let log_density = log_density.reshape([b, h * w]);
     let counts = fixations.reshape([b, h * w]);
     let per_image = (log_density * counts.clone()).sum_dim(1) / (counts.sum_dim(1) + EPS);
-    (per_image.neg().mean() - ((h * w) as f32).ln()).reshape([1])
+    per_image.reshape([b]) + ((h * w) as f32).ln()
+}
+
+/// The negative log-likelihood of the fixations (DeepGaze's loss): minus
+/// [`log_likelihoods`], averaged over the batch.
+pub fn nll(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+    log_likelihoods(log_density, fixations)
+        .mean()
+        .neg()
+        .reshape([1])
 }
 
 /// The log of each image's map normalised to sum 1, `[batch, 1, h, w]`: a map's log-density.

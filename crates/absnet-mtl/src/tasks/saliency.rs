@@ -114,34 +114,20 @@ impl Objective for Saliency {
                 let [_, _, gh, gw] = d.dims();
                 [gh, gw]
             });
-            let with_fixations: Vec<Example> = chunk
-                .iter()
-                .filter(|e| !e.fixations.is_empty())
-                .cloned()
-                .collect();
-            if !with_fixations.is_empty() {
-                let keep: Vec<usize> = (0..chunk.len())
-                    .filter(|&i| !chunk[i].fixations.is_empty())
-                    .collect();
-                let indices = Tensor::<1, burn::tensor::Int>::from_data(
-                    TensorData::new(keep.iter().map(|&i| i as i64).collect(), [keep.len()]),
-                    device,
-                );
-                let targets = saliency_targets(&with_fixations, [w, h], grid, device);
-                let log_density = out
-                    .log_density
-                    .clone()
-                    .map(|d| d.select(0, indices.clone()));
-                let own = match (log_density, targets.grid_fixations) {
-                    (Some(d), Some(c)) => losses::nll(d, c),
-                    _ => losses::nll(
-                        losses::log_of_distribution(map.clone().select(0, indices)),
-                        targets.fixations,
-                    ),
-                };
-                let n = with_fixations.len() as f64;
-                ll += -f64::from(own.into_scalar::<f32>()) / std::f64::consts::LN_2 * n;
-                ll_count += n;
+            // Per image, so that images without fixations are left out of the mean.
+            let targets = saliency_targets(chunk, [w, h], grid, device);
+            let gains = match (out.log_density, targets.grid_fixations) {
+                (Some(d), Some(c)) => losses::log_likelihoods(d, c),
+                _ => losses::log_likelihoods(
+                    losses::log_of_distribution(map.clone()),
+                    targets.fixations,
+                ),
+            };
+            for (example, gain) in chunk.iter().zip(values(gains)) {
+                if !example.fixations.is_empty() {
+                    ll += gain / std::f64::consts::LN_2;
+                    ll_count += 1.0;
+                }
             }
             let maps = values(map);
             for (i, example) in chunk.iter().enumerate() {
