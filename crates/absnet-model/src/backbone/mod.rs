@@ -12,7 +12,7 @@ mod mobilenet_v2;
 mod resnet;
 mod vgg;
 
-pub use efficientnet_lite::EFFICIENTNET_LITE0;
+pub use efficientnet_lite::{EFFICIENTNET_LITE0, EFFICIENTNET_LITE1, EFFICIENTNET_LITE2};
 pub use mobile::{MobileNet, MobileSpec, Stage};
 pub use mobilenet_v2::MOBILENET_V2;
 pub use resnet::{Bottleneck, ResNet};
@@ -127,6 +127,8 @@ macro_rules! backbones {
 backbones! {
     MobilenetV2 "mobilenet_v2": MobileNet, Normalization::ImageNet, |c, d| MobileNet::new(&MOBILENET_V2, c, d);
     EfficientnetLite0 "efficientnet_lite0": MobileNet, Normalization::EfficientNetLite, |c, d| MobileNet::new(&EFFICIENTNET_LITE0, c, d);
+    EfficientnetLite1 "efficientnet_lite1": MobileNet, Normalization::EfficientNetLite, |c, d| MobileNet::new(&EFFICIENTNET_LITE1, c, d);
+    EfficientnetLite2 "efficientnet_lite2": MobileNet, Normalization::EfficientNetLite, |c, d| MobileNet::new(&EFFICIENTNET_LITE2, c, d);
     Resnet50 "resnet50": ResNet, Normalization::ImageNet, ResNet::resnet50;
     Vgg16 "vgg16": Vgg, Normalization::ImageNet, Vgg::vgg16;
 }
@@ -159,7 +161,8 @@ impl std::fmt::Display for Arch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackboneConfig {
-    /// Architecture: `mobilenet_v2`, `efficientnet_lite0`, `resnet50` or `vgg16`.
+    /// Architecture: `mobilenet_v2`, `efficientnet_lite0`, `efficientnet_lite1`,
+    /// `efficientnet_lite2`, `resnet50` or `vgg16`.
     pub arch: Arch,
     /// Output stride of the last feature map: 8, 16 or 32.
     #[serde(default = "default_output_stride")]
