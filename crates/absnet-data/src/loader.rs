@@ -16,7 +16,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use crate::pipeline::{self, Fit, Placement};
-use crate::{DataError, GazePoint, Sample};
+use crate::{DataError, GazePoint, Opinion, Sample};
 
 /// How samples become examples.
 #[derive(Clone, Debug)]
@@ -65,6 +65,8 @@ pub struct Example {
     /// Ground-truth density at input resolution, summing to 1; `None` without saliency labels.
     pub density: Option<Vec<f32>>,
     pub votes: Option<[u32; 10]>,
+    /// Opinion scores of a quality study.
+    pub opinion: Option<Opinion>,
     pub placement: Placement,
     pub flipped: bool,
 }
@@ -161,9 +163,9 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
     } else {
         None
     };
-    if density.is_none() && sample.votes.is_none() {
+    if density.is_none() && sample.votes.is_none() && sample.opinion.is_none() {
         let problem = if points.is_empty() {
-            "no fixations, no density map and no votes".to_string()
+            "no fixations, no density map, no votes and no opinion scores".to_string()
         } else {
             format!(
                 "all {} fixations lie outside the {ow}×{oh} image or are not finite",
@@ -178,6 +180,7 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         fixations,
         density,
         votes: sample.votes,
+        opinion: sample.opinion,
         placement,
         flipped: flip,
     })

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use absnet_metrics::aesthetics;
+use absnet_metrics::rating;
 use serde::Serialize;
 
 use crate::EvalError;
@@ -20,14 +20,10 @@ pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
         path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
     let mut out = Distributions::new();
     let mut insert = |id: String, values: Vec<f64>, at: String| -> Result<(), EvalError> {
-        if values.len() != aesthetics::BINS {
+        if values.len() != rating::BINS {
             return Err(EvalError::file(
                 path,
-                format!(
-                    "{at}: {} values, expected {}",
-                    values.len(),
-                    aesthetics::BINS
-                ),
+                format!("{at}: {} values, expected {}", values.len(), rating::BINS),
             ));
         }
         if out.insert(id.clone(), values).is_some() {
@@ -96,10 +92,10 @@ pub fn scores<'a>(
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let (mut mean_pred, mut mean_true) = (Vec::new(), Vec::new());
     for (id, p, t) in pairs {
-        emd1 += metric(id, aesthetics::emd(p, t, 1))?;
-        emd2 += metric(id, aesthetics::emd(p, t, 2))?;
-        mean_pred.push(metric(id, aesthetics::mean_score(p))?);
-        mean_true.push(metric(id, aesthetics::mean_score(t))?);
+        emd1 += metric(id, rating::emd(p, t, 1))?;
+        emd2 += metric(id, rating::emd(p, t, 2))?;
+        mean_pred.push(metric(id, rating::mean_score(p))?);
+        mean_true.push(metric(id, rating::mean_score(t))?);
     }
     let n = mean_pred.len();
     if n == 0 {
@@ -115,10 +111,10 @@ pub fn scores<'a>(
     Ok(AestheticsScores {
         emd1: emd1 / n as f64,
         emd2: emd2 / n as f64,
-        srcc: correlation(aesthetics::srcc(&mean_pred, &mean_true))?,
-        plcc: correlation(aesthetics::plcc(&mean_pred, &mean_true))?,
-        accuracy: all(aesthetics::binary_accuracy(&mean_pred, &mean_true, 5.0))?,
-        mse: all(aesthetics::mse(&mean_pred, &mean_true))?,
+        srcc: correlation(rating::srcc(&mean_pred, &mean_true))?,
+        plcc: correlation(rating::plcc(&mean_pred, &mean_true))?,
+        accuracy: all(rating::binary_accuracy(&mean_pred, &mean_true, 5.0))?,
+        mse: all(rating::mse(&mean_pred, &mean_true))?,
     })
 }
 

@@ -1,4 +1,4 @@
-//! Saliency and aesthetics metrics as the benchmarks compute them, over plain arrays: no tensor
+//! Saliency and image-rating metrics as the benchmarks compute them, over plain arrays: no tensor
 //! framework, no I/O. Each function's documentation gives its exact definition, normalisation,
 //! epsilon and the reference it matches (MIT saliency benchmark MATLAB file, cvzoya/saliency
 //! `code_forMetrics/*.m`, or pysaliency 0.2.22 function), and where the two differ, the variant
@@ -14,8 +14,8 @@
 //! - the map is compared at the fixation map's size: resize predictions before calling (the
 //!   evaluation command does it bilinearly, as MATLAB's `imresize` in the MIT code).
 
-pub mod aesthetics;
 mod error;
+pub mod rating;
 pub mod saliency;
 
 pub use error::MetricError;

@@ -1,7 +1,7 @@
 //! Inputs the metrics cannot score give a named error or a documented value, never NaN or a
 //! panic.
 
-use absnet_metrics::aesthetics;
+use absnet_metrics::rating;
 use absnet_metrics::saliency::{
     self, AucJuddOptions, KldVariant, NssOptions, SimVariant, SplitRoc,
 };
@@ -187,14 +187,14 @@ fn perfect_and_inverted_maps_bound_the_auc() {
 #[test]
 fn bad_distributions_are_errors() {
     let ok = [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 4.0, 3.0, 2.0, 1.0];
-    assert!((aesthetics::mean_score(&ok).unwrap() - 5.5).abs() < 1e-12);
-    assert_eq!(aesthetics::emd(&ok, &ok, 2).unwrap(), 0.0);
+    assert!((rating::mean_score(&ok).unwrap() - 5.5).abs() < 1e-12);
+    assert_eq!(rating::emd(&ok, &ok, 2).unwrap(), 0.0);
     assert_eq!(
-        aesthetics::mean_score(&[0.0; 10]),
+        rating::mean_score(&[0.0; 10]),
         Err(MetricError::ZeroDistribution)
     );
     assert_eq!(
-        aesthetics::mean_score(&ok[..9]),
+        rating::mean_score(&ok[..9]),
         Err(MetricError::BinCount {
             found: 9,
             expected: 10
@@ -203,7 +203,7 @@ fn bad_distributions_are_errors() {
     let mut bad = ok;
     bad[4] = -1.0;
     assert_eq!(
-        aesthetics::emd(&ok, &bad, 1),
+        rating::emd(&ok, &bad, 1),
         Err(MetricError::InvalidBin {
             bin: 4,
             value: -1.0
@@ -211,22 +211,22 @@ fn bad_distributions_are_errors() {
     );
     bad[4] = f64::NAN;
     assert!(matches!(
-        aesthetics::score_std(&bad),
+        rating::score_std(&bad),
         Err(MetricError::InvalidBin { bin: 4, .. })
     ));
     assert!(matches!(
-        aesthetics::srcc(&[1.0], &[2.0]),
+        rating::srcc(&[1.0], &[2.0]),
         Err(MetricError::TooFewValues {
             needed: 2,
             found: 1
         })
     ));
     assert!(matches!(
-        aesthetics::plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]),
+        rating::plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]),
         Err(MetricError::ConstantValues { .. })
     ));
     assert!(matches!(
-        aesthetics::mse(&[1.0, 2.0], &[1.0]),
+        rating::mse(&[1.0, 2.0], &[1.0]),
         Err(MetricError::TooFewValues { .. })
     ));
 }
@@ -238,6 +238,6 @@ fn emd_is_the_cdf_distance() {
     let mut high = [0.0; 10];
     low[0] = 1.0;
     high[9] = 1.0;
-    assert!((aesthetics::emd(&low, &high, 1).unwrap() - 0.9).abs() < 1e-12);
-    assert!((aesthetics::emd(&low, &high, 2).unwrap() - 0.9f64.sqrt()).abs() < 1e-12);
+    assert!((rating::emd(&low, &high, 1).unwrap() - 0.9).abs() < 1e-12);
+    assert!((rating::emd(&low, &high, 2).unwrap() - 0.9f64.sqrt()).abs() < 1e-12);
 }

@@ -4,7 +4,7 @@
 //! scripts/reference/metrics_reference.py.
 
 use absnet_data::density::{Border, density_map};
-use absnet_metrics::aesthetics;
+use absnet_metrics::rating;
 use absnet_metrics::saliency::{
     self, AucJuddOptions, KldVariant, NssOptions, RocThresholds, SimVariant, SplitRoc,
 };
@@ -293,11 +293,11 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
         .collect();
     let mean_gt: Vec<f64> = votes
         .iter()
-        .map(|v| aesthetics::mean_score(v).unwrap())
+        .map(|v| rating::mean_score(v).unwrap())
         .collect();
     let mean_pred: Vec<f64> = predicted
         .iter()
-        .map(|v| aesthetics::mean_score(v).unwrap())
+        .map(|v| rating::mean_score(v).unwrap())
         .collect();
     let mut worst = 0.0;
     for i in 0..5 {
@@ -308,7 +308,7 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
             1e-12,
             &mut worst,
         );
-        let std = aesthetics::score_std(&votes[i]).unwrap();
+        let std = rating::score_std(&votes[i]).unwrap();
         check(
             "score std",
             std,
@@ -321,7 +321,7 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
         predicted
             .iter()
             .zip(&votes)
-            .map(|(p, t)| aesthetics::emd(p, t, r).unwrap())
+            .map(|(p, t)| rating::emd(p, t, r).unwrap())
             .sum::<f64>()
             / n as f64
     };
@@ -350,30 +350,130 @@ fn aesthetics_metrics_match_scipy_on_ava_votes() {
     }
     check(
         "SRCC",
-        aesthetics::srcc(&ref_pred, &ref_gt).unwrap(),
+        rating::srcc(&ref_pred, &ref_gt).unwrap(),
         &want["srcc"],
         1e-12,
         &mut worst,
     );
     check(
         "PLCC",
-        aesthetics::plcc(&ref_pred, &ref_gt).unwrap(),
+        rating::plcc(&ref_pred, &ref_gt).unwrap(),
         &want["plcc"],
         1e-12,
         &mut worst,
     );
     check(
         "accuracy",
-        aesthetics::binary_accuracy(&mean_pred, &mean_gt, 5.0).unwrap(),
+        rating::binary_accuracy(&mean_pred, &mean_gt, 5.0).unwrap(),
         &want["accuracy"],
         1e-12,
         &mut worst,
     );
     check(
         "MSE",
-        aesthetics::mse(&mean_pred, &mean_gt).unwrap(),
+        rating::mse(&mean_pred, &mean_gt).unwrap(),
         &want["mse"],
         1e-12,
         &mut worst,
     );
+}
+
+#[test]
+fn quality_metrics_match_scipy_on_livec_opinions() {
+    let Some(path) = absnet_testkit::shared_data("livec/labels.csv") else {
+        return;
+    };
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(absnet_testkit::fixture("quality_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(path).unwrap();
+    let opinions: Vec<absnet_data::Opinion> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            absnet_data::Opinion {
+                mos: fields[1].parse().unwrap(),
+                sd: fields[2].parse().unwrap(),
+            }
+        })
+        .collect();
+    assert_eq!(opinions.len() as u64, want["images"].as_u64().unwrap());
+    let mos: Vec<f64> = opinions.iter().map(|o| o.mos).collect();
+    // quality_fixtures.py's predictions: a logistic distortion of the MOS with a wobble.
+    let predicted: Vec<f64> = mos
+        .iter()
+        .enumerate()
+        .map(|(i, m)| 100.0 / (1.0 + (-(m - 50.0) / 15.0).exp()) + 8.0 * (i as f64 * 0.7).sin())
+        .collect();
+    let mut worst = 0.0;
+    let exact = [
+        ("srcc", rating::srcc(&predicted, &mos).unwrap()),
+        ("krcc", rating::krcc(&predicted, &mos).unwrap()),
+        ("plcc", rating::plcc(&predicted, &mos).unwrap()),
+        ("rmse", rating::rmse(&predicted, &mos).unwrap()),
+        (
+            "accuracy_50",
+            rating::binary_accuracy(&predicted, &mos, 50.0).unwrap(),
+        ),
+    ];
+    for (name, got) in exact {
+        check(name, got, &want[name], 1e-12, &mut worst);
+    }
+    // An iterative fit in a flat valley (the logistic's parameters trade off along it, so
+    // scipy's β and ours differ): the fit must be as good as scipy's, and the PLCC after it
+    // the same to 1e-4.
+    let cost = |f: &rating::Logistic| -> f64 {
+        predicted
+            .iter()
+            .zip(&mos)
+            .map(|(&x, &y)| (f.apply(x) - y).powi(2))
+            .sum()
+    };
+    let ours = rating::Logistic::fit(&predicted, &mos).unwrap();
+    let scipy = rating::Logistic {
+        beta: std::array::from_fn(|i| want["logistic_beta"][i].as_f64().unwrap()),
+    };
+    let (ours_cost, scipy_cost) = (cost(&ours), cost(&scipy));
+    eprintln!(
+        "logistic fit: squared error {ours_cost:.4} (β {:?}); scipy's {scipy_cost:.4}",
+        ours.beta
+    );
+    assert!(
+        ours_cost <= scipy_cost * (1.0 + 1e-6),
+        "logistic fit {ours_cost} worse than scipy's {scipy_cost}"
+    );
+    check(
+        "plcc_logistic",
+        rating::plcc_logistic(&predicted, &mos).unwrap(),
+        &want["plcc_logistic"],
+        1e-4,
+        &mut worst,
+    );
+    for i in 0..5 {
+        let target = opinions[i].distribution();
+        for (bin, value) in target.iter().enumerate() {
+            check(
+                "opinion distribution",
+                *value,
+                &want["distributions_first"][i][bin],
+                1e-12,
+                &mut worst,
+            );
+        }
+        let shifted = absnet_data::Opinion {
+            mos: opinions[i].mos + 7.0,
+            sd: opinions[i].sd * 1.2,
+        }
+        .distribution();
+        check(
+            "emd r=2",
+            rating::emd(&shifted, &target, 2).unwrap(),
+            &want["emd2_shifted_first"][i],
+            1e-12,
+            &mut worst,
+        );
+    }
+    eprintln!("LIVE-C opinions: largest |Δ| against scipy {worst:e}");
 }

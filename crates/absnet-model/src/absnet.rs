@@ -11,8 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
 use crate::heads::{
-    AestheticsHead, AestheticsHeadConfig, Head, HeadInput, PerHead, SaliencyHead,
-    SaliencyHeadConfig,
+    Head, HeadInput, PerHead, RatingHead, RatingHeadConfig, SaliencyHead, SaliencyHeadConfig,
 };
 use crate::neck::{MultiDilation, NeckConfig};
 use crate::weights::{self, TensorMap};
@@ -22,26 +21,35 @@ use crate::weights::{self, TensorMap};
 #[serde(deny_unknown_fields)]
 pub struct HeadsConfig {
     pub saliency: Option<SaliencyHeadConfig>,
-    pub aesthetics: Option<AestheticsHeadConfig>,
+    pub aesthetics: Option<RatingHeadConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<RatingHeadConfig>,
 }
 
 impl HeadsConfig {
     /// The encoder outputs each configured head reads.
     pub fn inputs(&self) -> PerHead<Vec<HeadInput>> {
         let saliency = self.saliency.as_ref().map(|h| (Head::Saliency, h.inputs()));
-        let aesthetics = self
-            .aesthetics
-            .as_ref()
-            .map(|h| (Head::Aesthetics, vec![h.input]));
-        saliency.into_iter().chain(aesthetics).collect()
+        let ratings = self.ratings().map(|(head, config)| (head, config.inputs()));
+        saliency.into_iter().chain(ratings).collect()
+    }
+
+    /// The image-rating heads configured, with their configs.
+    pub fn ratings(&self) -> impl Iterator<Item = (Head, &RatingHeadConfig)> {
+        [
+            (Head::Aesthetics, self.aesthetics.as_ref()),
+            (Head::Quality, self.quality.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(head, config)| Some((head, config?)))
     }
 
     fn validate(&self) -> Result<(), ModelError> {
         if let Some(head) = &self.saliency {
             head.validate()?;
         }
-        if let Some(head) = &self.aesthetics {
-            head.validate()?;
+        for (head, config) in self.ratings() {
+            config.validate(head)?;
         }
         Ok(())
     }
@@ -67,7 +75,8 @@ impl AbsNetConfig {
             neck: NeckConfig::default(),
             heads: HeadsConfig {
                 saliency: Some(SaliencyHeadConfig::default()),
-                aesthetics: Some(AestheticsHeadConfig::default()),
+                aesthetics: Some(RatingHeadConfig::default()),
+                quality: None,
             },
         }
     }
@@ -128,6 +137,8 @@ pub struct AbsNetOutput {
     pub log_density: Option<Tensor<4>>,
     /// `[batch, bins]`, rows summing to 1.
     pub aesthetics: Option<Tensor<2>>,
+    /// `[batch, bins]`, rows summing to 1.
+    pub quality: Option<Tensor<2>>,
 }
 
 #[derive(Module, Debug)]
@@ -135,7 +146,8 @@ pub struct AbsNet {
     pub backbone: Backbone,
     pub neck: Option<MultiDilation>,
     pub saliency: Option<SaliencyHead>,
-    pub aesthetics: Option<AestheticsHead>,
+    pub aesthetics: Option<RatingHead>,
+    pub quality: Option<RatingHead>,
     #[module(skip)]
     pub config: AbsNetConfig,
 }
@@ -186,16 +198,16 @@ impl AbsNet {
             let channels: Vec<usize> = h.inputs().into_iter().map(input_channels).collect();
             SaliencyHead::new(h, &channels, device)
         });
-        let aesthetics = config
-            .heads
-            .aesthetics
-            .as_ref()
-            .map(|h| AestheticsHead::new(h, input_channels(h.input), device));
+        let rating = |h: &RatingHeadConfig| {
+            let channels: Vec<usize> = h.inputs().into_iter().map(input_channels).collect();
+            RatingHead::new(h, &channels, device)
+        };
         Ok(Self {
             backbone,
             neck,
             saliency,
-            aesthetics,
+            aesthetics: config.heads.aesthetics.as_ref().map(rating),
+            quality: config.heads.quality.as_ref().map(rating),
             config: config.clone(),
         })
     }
@@ -208,6 +220,9 @@ impl AbsNet {
         if let Some(m) = &self.aesthetics {
             visitor.visit(Head::Aesthetics, m);
         }
+        if let Some(m) = &self.quality {
+            visitor.visit(Head::Quality, m);
+        }
     }
 
     /// Replaces each head module the model has by what `mapper` makes of it.
@@ -215,6 +230,7 @@ impl AbsNet {
         Self {
             saliency: self.saliency.map(|m| mapper.map(Head::Saliency, m)),
             aesthetics: self.aesthetics.map(|m| mapper.map(Head::Aesthetics, m)),
+            quality: self.quality.map(|m| mapper.map(Head::Quality, m)),
             ..self
         }
     }
@@ -265,14 +281,15 @@ impl AbsNet {
             let (a, b) = halves(d);
             ((a.exp() + b.exp()) * 0.5).log()
         });
-        let aesthetics = out.aesthetics.map(|d| {
+        let averaged = |d: Tensor<2>| {
             let mirrored = d.clone().slice(batch..2 * batch);
             (d.slice(0..batch) + mirrored) * 0.5
-        });
+        };
         AbsNetOutput {
             saliency,
             log_density,
-            aesthetics,
+            aesthetics: out.aesthetics.map(averaged),
+            quality: out.quality.map(averaged),
         }
     }
 
@@ -291,6 +308,7 @@ impl AbsNet {
             saliency: concatenated(a.saliency, b.saliency),
             log_density: concatenated(a.log_density, b.log_density),
             aesthetics: concatenated(a.aesthetics, b.aesthetics),
+            quality: concatenated(a.quality, b.quality),
         }
     }
 
@@ -351,7 +369,12 @@ impl AbsNet {
                 .aesthetics
                 .as_ref()
                 .zip(input(Head::Aesthetics))
-                .map(|(h, mut x)| h.forward(x.remove(0))),
+                .map(|(h, x)| h.forward(x)),
+            quality: self
+                .quality
+                .as_ref()
+                .zip(input(Head::Quality))
+                .map(|(h, x)| h.forward(x)),
         }
     }
 

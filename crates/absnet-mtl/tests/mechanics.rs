@@ -85,7 +85,7 @@ fn losses_follow_the_metric_definitions() {
     let predicted = [0.05f32, 0.05, 0.1, 0.1, 0.2, 0.2, 0.1, 0.1, 0.05, 0.05];
     let votes = [2f32, 8., 19., 36., 76., 52., 16., 9., 3., 2.];
     let to64 = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<_>>();
-    let want = absnet_metrics::aesthetics::emd(&to64(&predicted), &to64(&votes), 2).unwrap();
+    let want = absnet_metrics::rating::emd(&to64(&predicted), &to64(&votes), 2).unwrap();
     let row = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 10]), &device);
     close(
         "EMD",

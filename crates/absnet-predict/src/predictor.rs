@@ -266,7 +266,7 @@ fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 }
 
 fn aesthetics(bins: &[f32]) -> Aesthetics {
-    use absnet_metrics::aesthetics::{mean_score, score_std};
+    use absnet_metrics::rating::{mean_score, score_std};
     let distribution: Vec<f64> = bins.iter().map(|&v| f64::from(v)).collect();
     // A softmax output always sums to 1 with non-negative bins: both summaries exist.
     Aesthetics {

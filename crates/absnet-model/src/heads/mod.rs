@@ -1,13 +1,13 @@
 //! Task heads. Each reads one feature map of the shared encoder (the neck's output or a backbone
 //! tap, per its config) and produces its task's prediction.
 
-mod aesthetics;
 mod conv;
+mod rating;
 mod readout;
 mod saliency;
 
-pub use aesthetics::{AestheticsHead, AestheticsHeadConfig, PyramidPooling};
 pub use conv::{ConvHead, ConvHeadConfig};
+pub use rating::{PyramidPooling, RatingHead, RatingHeadConfig};
 pub use readout::{ReadoutHead, ReadoutHeadConfig, Standardise};
 pub use saliency::{SaliencyHead, SaliencyHeadConfig, SaliencyOutput};
 
@@ -24,18 +24,22 @@ use crate::backbone::Tap;
 pub enum Head {
     /// Where people look: a map in (0, 1) at the input size.
     Saliency,
-    /// How good the photo looks: a distribution over the scores 1–10.
+    /// How good the photo looks (AVA-format data): a distribution over the scores 1–10.
     Aesthetics,
+    /// Perceived picture quality (LIVE-C): a distribution over ten bins of the 0–100 opinion
+    /// scale.
+    Quality,
 }
 
 impl Head {
-    pub const ALL: [Head; 2] = [Head::Saliency, Head::Aesthetics];
+    pub const ALL: [Head; 3] = [Head::Saliency, Head::Aesthetics, Head::Quality];
 
     /// The name used in configs, model cards and logs.
     pub fn name(self) -> &'static str {
         match self {
             Head::Saliency => "saliency",
             Head::Aesthetics => "aesthetics",
+            Head::Quality => "quality",
         }
     }
 }

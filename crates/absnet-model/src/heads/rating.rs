@@ -1,6 +1,8 @@
-//! The aesthetics head as the ABSNet paper describes it (the released code wires it to the
-//! wrong tensor): spatial pyramid pooling over levels [1, 2, 4] → L2 normalisation → FC 128 +
-//! ReLU → FC 10 + softmax, a distribution over the scores 1..10 (AVA, trained with EMD r = 2).
+//! The image-rating head, one module for every image-level rating task (aesthetics on AVA,
+//! quality on LIVE-C): the ABSNet paper's aesthetics head (the released code wires it to the
+//! wrong tensor) — spatial pyramid pooling over levels [1, 2, 4] → L2 normalisation → FC 128 +
+//! ReLU → FC 10 + softmax, a distribution over 10 score bins, trained with EMD (r = 2). It can
+//! read several encoder depths: each is pooled and L2-normalised on its own, then concatenated.
 
 use burn::module::Module;
 use burn::tensor::activation::{relu, softmax};
@@ -8,8 +10,9 @@ use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::HeadInput;
+use super::{Head, HeadInput};
 use crate::ModelError;
+use crate::backbone::Tap;
 use crate::layers::Linear;
 use crate::profile::{OpKind, record};
 
@@ -20,13 +23,30 @@ pub enum PyramidPooling {
     /// Max over the bin, as He et al.'s SPP-net.
     Max,
     Avg,
+    /// Mean and standard deviation over the bin (the statistics quality models pool: blur
+    /// and noise change a feature's spread more than its peak).
+    AvgStd,
+}
+
+impl PyramidPooling {
+    /// Values pooled per channel and bin.
+    fn values(self) -> usize {
+        match self {
+            PyramidPooling::AvgStd => 2,
+            _ => 1,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AestheticsHeadConfig {
+pub struct RatingHeadConfig {
+    /// The encoder output it reads (one depth).
     #[serde(default)]
     pub input: HeadInput,
+    /// Several backbone depths instead of `input` (`["c2", "c3", "c4", "c5"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taps: Vec<Tap>,
     /// Pyramid levels: level n pools an n×n grid of bins.
     #[serde(default = "default_levels")]
     pub levels: Vec<usize>,
@@ -52,10 +72,11 @@ fn default_bins() -> usize {
     10
 }
 
-impl Default for AestheticsHeadConfig {
+impl Default for RatingHeadConfig {
     fn default() -> Self {
         Self {
             input: HeadInput::Neck,
+            taps: Vec::new(),
             levels: default_levels(),
             pooling: default_pooling(),
             hidden: default_hidden(),
@@ -64,13 +85,32 @@ impl Default for AestheticsHeadConfig {
     }
 }
 
-impl AestheticsHeadConfig {
-    pub fn validate(&self) -> Result<(), ModelError> {
+impl RatingHeadConfig {
+    /// The encoder outputs it reads, in order.
+    pub fn inputs(&self) -> Vec<HeadInput> {
+        if self.taps.is_empty() {
+            vec![self.input]
+        } else {
+            self.taps.iter().map(|&t| t.into()).collect()
+        }
+    }
+
+    /// `head` names the section in messages (`heads.quality`).
+    pub fn validate(&self, head: Head) -> Result<(), ModelError> {
         if self.levels.is_empty() || self.levels.contains(&0) || self.hidden == 0 || self.bins < 2 {
             return Err(ModelError::Config(format!(
-                "heads.aesthetics: levels = {:?}, hidden = {}, bins = {}: expected non-empty \
+                "heads.{head}: levels = {:?}, hidden = {}, bins = {}: expected non-empty \
                  levels > 0, hidden > 0 and at least 2 bins",
                 self.levels, self.hidden, self.bins
+            )));
+        }
+        let mut taps = self.taps.clone();
+        taps.sort();
+        taps.dedup();
+        if taps.len() != self.taps.len() {
+            return Err(ModelError::Config(format!(
+                "heads.{head}.taps = {:?}: a depth is named twice",
+                self.taps
             )));
         }
         Ok(())
@@ -78,7 +118,7 @@ impl AestheticsHeadConfig {
 }
 
 #[derive(Module, Debug)]
-pub struct AestheticsHead {
+pub struct RatingHead {
     pub fc1: Linear,
     pub fc2: Linear,
     #[module(skip)]
@@ -93,11 +133,13 @@ fn bin(i: usize, n: usize, len: usize) -> std::ops::Range<usize> {
     (i * len / n)..((i + 1) * len).div_ceil(n)
 }
 
-impl AestheticsHead {
-    pub fn new(config: &AestheticsHeadConfig, in_channels: usize, device: &Device) -> Self {
+impl RatingHead {
+    /// `in_channels`: the channels of each input, in [`RatingHeadConfig::inputs`]' order.
+    pub fn new(config: &RatingHeadConfig, in_channels: &[usize], device: &Device) -> Self {
         let cells: usize = config.levels.iter().map(|n| n * n).sum();
+        let features = in_channels.iter().sum::<usize>() * cells * config.pooling.values();
         Self {
-            fc1: Linear::new(in_channels * cells, config.hidden, device),
+            fc1: Linear::new(features, config.hidden, device),
             fc2: Linear::new(config.hidden, config.bins, device),
             levels: config.levels.clone(),
             pooling: config.pooling,
@@ -114,6 +156,15 @@ impl AestheticsHead {
             .map(|&n| {
                 let pooled = match self.pooling {
                     PyramidPooling::Avg => adaptive_avg_pool2d(x.clone(), [n, n]),
+                    PyramidPooling::AvgStd => {
+                        let mean = adaptive_avg_pool2d(x.clone(), [n, n]);
+                        let square = adaptive_avg_pool2d(x.clone().powi_scalar(2), [n, n]);
+                        let std = (square - mean.clone().powi_scalar(2))
+                            .clamp_min(0.0)
+                            .add_scalar(1e-6)
+                            .sqrt();
+                        Tensor::cat(vec![mean, std], 1)
+                    }
                     PyramidPooling::Max => {
                         let rows = (0..n)
                             .map(|i| {
@@ -136,22 +187,33 @@ impl AestheticsHead {
                         Tensor::cat(rows, 2)
                     }
                 };
-                pooled.reshape([batch, channels * n * n])
+                let values = pooled.dims()[1];
+                pooled.reshape([batch, values * n * n])
             })
             .collect();
         Tensor::cat(levels, 1)
     }
 
-    /// Score distribution `[batch, bins]`, rows summing to 1.
-    pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
-        let pooled = record(OpKind::PoolingAndLinear, 0, || self.pyramid(features));
-        let norm = pooled
-            .clone()
-            .powi_scalar(2)
-            .sum_dim(1)
-            .sqrt()
-            .clamp_min(1e-12);
-        let x = relu(self.fc1.forward(pooled / norm));
+    /// Score distribution `[batch, bins]`, rows summing to 1, from the inputs in
+    /// [`RatingHeadConfig::inputs`]' order.
+    pub fn forward(&self, inputs: Vec<Tensor<4>>) -> Tensor<2> {
+        let pooled = record(OpKind::PoolingAndLinear, 0, || {
+            let parts = inputs
+                .into_iter()
+                .map(|x| {
+                    let pooled = self.pyramid(x);
+                    let norm = pooled
+                        .clone()
+                        .powi_scalar(2)
+                        .sum_dim(1)
+                        .sqrt()
+                        .clamp_min(1e-12);
+                    pooled / norm
+                })
+                .collect();
+            Tensor::cat(parts, 1)
+        });
+        let x = relu(self.fc1.forward(pooled));
         softmax(self.fc2.forward(x), 1)
     }
 }
