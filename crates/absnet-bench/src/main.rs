@@ -302,6 +302,7 @@ fn synthetic_batch(
                 fixations,
                 density: Some(density.into_iter().map(|v| v / sum).collect()),
                 votes: Some(std::array::from_fn(|_| rng.random_range(1..100))),
+                opinion: None,
                 placement: Placement {
                     original: [w, h],
                     input: [w, h],

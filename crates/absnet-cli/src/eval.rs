@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use absnet_data::DatasetSpec;
 use absnet_data::pipeline;
 use absnet_data::split::Split;
+use absnet_data::{DatasetSpec, RATING_BINS};
 use absnet_eval::predictions::{Prediction, PredictionFolder, PredictionSource};
 use absnet_eval::saliency::SaliencyEvalOptions;
 use absnet_predict::{Predictor, PredictorOptions};
@@ -69,6 +69,26 @@ pub enum Eval {
         from: Vec<DatasetSpec>,
         #[arg(long = "from-split")]
         from_split: Vec<PathBuf>,
+    },
+    /// A model's quality head against a quality study's opinion scores (`livec:PATH`): SRCC,
+    /// KRCC, PLCC (raw and after the 4-parameter logistic fit), RMSE, EMD, accuracy at 50.
+    Quality {
+        /// Dataset spec with opinion scores, e.g. `livec:../shared/data/livec`.
+        dataset: DatasetSpec,
+        /// A model file with a trained quality head.
+        #[arg(long)]
+        model: PathBuf,
+        /// Score only one part of a split file of `absnet train`.
+        #[arg(long)]
+        split: Option<PathBuf>,
+        #[arg(long, default_value = "test", requires = "split")]
+        part: Part,
+        /// Average each photo's prediction with its mirror image's: `on` or `off` (default: as
+        /// the model card says).
+        #[arg(long, value_parser = crate::ranges::on_off)]
+        flip_average: Option<bool>,
+        #[arg(long)]
+        json: bool,
     },
     /// Predicted score distributions against AVA-style labels: EMD, SRCC, PLCC, accuracy, MSE.
     Aesthetics {
@@ -219,6 +239,18 @@ pub fn run(eval: Eval, device: &Device) -> Result<()> {
             );
             Ok(())
         }
+        Eval::Quality {
+            dataset,
+            model,
+            split,
+            part,
+            flip_average,
+            json,
+        } => {
+            let samples = scored_part(&dataset, split.as_deref(), part)?;
+            let report = quality(&samples, &model, flip_average, device)?;
+            print_report(&report, json)
+        }
         Eval::Aesthetics {
             labels,
             predictions,
@@ -271,6 +303,70 @@ fn saliency(
     let report = absnet_eval::saliency::evaluate(samples, predictions, &options, &|| bar.inc(1))?;
     bar.finish_and_clear();
     print_report(&report, json)
+}
+
+/// `model`'s quality head on `samples`, 8 photos a batch, fitted to the model's input as in
+/// training.
+fn quality(
+    samples: &[absnet_data::Sample],
+    model: &Path,
+    flip_average: Option<bool>,
+    device: &Device,
+) -> Result<absnet_eval::quality::QualityScores> {
+    use absnet_model::Head;
+    let (network, card) = absnet_model::card::load_model(model, device)?;
+    if network.quality.is_none() || !card.is_trained(Head::Quality) {
+        anyhow::bail!("{}: the model has no trained quality head", model.display());
+    }
+    let network = network.fold_norms();
+    let size = card.input.context("the model card states no input size")?;
+    let [w, h] = size;
+    let normalization = card.config.backbone.arch.normalization();
+    let flip = flip_average.unwrap_or(card.flip_average);
+    let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
+            .expect("valid template"),
+    );
+    let mut predicted: Vec<(String, Vec<f64>, absnet_data::Opinion)> = Vec::new();
+    for chunk in samples.chunks(8) {
+        let mut inputs = Vec::new();
+        for sample in chunk {
+            let opinion = sample
+                .opinion
+                .with_context(|| format!("{}: no opinion score", sample.id))?;
+            let photo = pipeline::decode_file(&sample.image, pipeline::DEFAULT_MAX_PIXELS)
+                .with_context(|| sample.image.display().to_string())?;
+            let (input, _) = pipeline::fit(&photo, size, pipeline::Fit::Resize);
+            inputs.push((sample.id.clone(), input, opinion));
+        }
+        let raw: Vec<&[u8]> = inputs
+            .iter()
+            .map(|(_, i, _)| i.as_raw().as_slice())
+            .collect();
+        let x = normalization.batch(&raw, h as usize, w as usize, device);
+        let out = if flip {
+            network.forward_mirrored(x)
+        } else {
+            network.forward_heads(x, &[Head::Quality])
+        };
+        let rows = out
+            .quality
+            .expect("checked: a quality head")
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 values");
+        for ((id, _, opinion), row) in inputs.into_iter().zip(rows.chunks(RATING_BINS)) {
+            predicted.push((id, row.iter().map(|&v| f64::from(v)).collect(), opinion));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(absnet_eval::quality::scores(
+        predicted
+            .iter()
+            .map(|(id, p, o)| (id.as_str(), p.as_slice(), *o)),
+    )?)
 }
 
 /// The images a baseline scores: a part of a split, or the whole dataset.

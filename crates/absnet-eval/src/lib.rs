@@ -5,6 +5,7 @@ pub mod aesthetics;
 pub mod baselines;
 mod error;
 pub mod predictions;
+pub mod quality;
 pub mod saliency;
 
 pub use error::EvalError;

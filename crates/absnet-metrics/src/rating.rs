@@ -276,7 +276,11 @@ impl Logistic {
                     fit = trial;
                     current = next;
                     damping = (damping / 10.0).max(1e-12);
-                    flat_steps = if change > 1e-13 * current { 0 } else { flat_steps + 1 };
+                    flat_steps = if change > 1e-13 * current {
+                        0
+                    } else {
+                        flat_steps + 1
+                    };
                     improved = flat_steps < 20;
                     break;
                 }
@@ -299,10 +303,11 @@ fn solve4(mut a: [[f64; 4]; 4], mut b: [f64; 4]) -> Option<[f64; 4]> {
         }
         a.swap(col, pivot);
         b.swap(col, pivot);
+        let pivot_row = a[col];
         for row in col + 1..4 {
-            let factor = a[row][col] / a[col][col];
-            for k in col..4 {
-                a[row][k] -= factor * a[col][k];
+            let factor = a[row][col] / pivot_row[col];
+            for (value, above) in a[row].iter_mut().zip(pivot_row).skip(col) {
+                *value -= factor * above;
             }
             b[row] -= factor * b[col];
         }

@@ -141,6 +141,17 @@ pub struct AbsNetOutput {
     pub quality: Option<Tensor<2>>,
 }
 
+impl AbsNetOutput {
+    /// The score distributions of the image-rating head `head` (aesthetics or quality).
+    pub fn rating(self, head: Head) -> Option<Tensor<2>> {
+        match head {
+            Head::Aesthetics => self.aesthetics,
+            Head::Quality => self.quality,
+            Head::Saliency => None,
+        }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct AbsNet {
     pub backbone: Backbone,

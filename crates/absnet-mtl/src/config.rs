@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use absnet_data::DatasetSpec;
+use absnet_data::{DatasetSpec, RATING_BINS};
 use absnet_model::{AbsNetConfig, Head};
 use serde::{Deserialize, Serialize};
 
@@ -75,11 +75,14 @@ impl SaliencySelection {
     }
 }
 
-/// The aesthetics task: datasets with AVA vote counts, trained with EMD (r = 2).
+/// An image-rating task — `[aesthetics]` (AVA vote counts) or `[quality]` (a quality study's
+/// opinion scores, `livec:PATH`): its head's score distribution trained with EMD (r = 2) and/or
+/// an L1/L2 loss on the mean score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AestheticsTask {
-    /// Dataset specs (`ava:PATH` or `ava-json:FILE`), pooled.
+pub struct RatingTask {
+    /// Dataset specs, pooled: `ava:PATH` or `ava-json:FILE` for aesthetics, `livec:PATH` for
+    /// quality.
     pub datasets: Vec<DatasetSpec>,
     /// A folder of per-dataset split files, or one `.json` file; drawn where missing.
     pub split: PathBuf,
@@ -87,9 +90,51 @@ pub struct AestheticsTask {
     pub split_seed: u64,
     #[serde(default = "default_ratios")]
     pub split_ratios: [f64; 3],
+    #[serde(default)]
+    pub loss: RatingLoss,
     /// Weight of this task's loss under `balancing = "fixed"`.
     #[serde(default = "one")]
     pub weight: f32,
+}
+
+/// A weighted sum of rating losses: EMD (r = 2) between the predicted and the target score
+/// distributions (NIMA's), and L1 / L2 between the predicted mean score and the target's, both
+/// on the bins' 0–1 position scale (so weights mean the same for AVA and LIVE-C).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RatingLoss {
+    pub emd: f32,
+    pub l1: f32,
+    pub l2: f32,
+}
+
+impl Default for RatingLoss {
+    fn default() -> Self {
+        Self {
+            emd: 1.0,
+            l1: 0.0,
+            l2: 0.0,
+        }
+    }
+}
+
+impl RatingLoss {
+    fn validate(&self, section: &str) -> Result<(), ConfigError> {
+        let terms = [("emd", self.emd), ("l1", self.l1), ("l2", self.l2)];
+        if let Some((name, value)) = terms.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
+            return Err(ConfigError::invalid(
+                format!("{section}.loss.{name}"),
+                format!("{value}: expected a finite weight ≥ 0"),
+            ));
+        }
+        if terms.iter().all(|(_, v)| *v == 0.0) {
+            return Err(ConfigError::invalid(
+                format!("{section}.loss"),
+                "every weight is 0: set emd, l1 or l2",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What every task section holds, whatever the task.
@@ -147,7 +192,9 @@ pub struct TrainConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_steps: Option<usize>,
     pub saliency: Option<SaliencyTask>,
-    pub aesthetics: Option<AestheticsTask>,
+    pub aesthetics: Option<RatingTask>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<RatingTask>,
     #[serde(default)]
     pub task_schedule: TaskSchedule,
     #[serde(default)]
@@ -200,7 +247,17 @@ impl TrainConfig {
         Ok(config)
     }
 
-    /// The tasks configured, in schedule order (saliency, then aesthetics).
+    /// The image-rating tasks configured, with their heads.
+    pub fn ratings(&self) -> impl Iterator<Item = (Head, &RatingTask)> {
+        [
+            (Head::Aesthetics, self.aesthetics.as_ref()),
+            (Head::Quality, self.quality.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(head, task)| Some((head, task?)))
+    }
+
+    /// The tasks configured, in schedule order (saliency, then aesthetics, then quality).
     pub fn tasks(&self) -> Vec<TaskData<'_>> {
         let saliency = self.saliency.as_ref().map(|t| TaskData {
             head: Head::Saliency,
@@ -210,15 +267,15 @@ impl TrainConfig {
             split_ratios: t.split_ratios,
             weight: t.weight,
         });
-        let aesthetics = self.aesthetics.as_ref().map(|t| TaskData {
-            head: Head::Aesthetics,
+        let ratings = self.ratings().map(|(head, t)| TaskData {
+            head,
             datasets: &t.datasets,
             split: &t.split,
             split_seed: t.split_seed,
             split_ratios: t.split_ratios,
             weight: t.weight,
         });
-        saliency.into_iter().chain(aesthetics).collect()
+        saliency.into_iter().chain(ratings).collect()
     }
 
     /// Everything that can be checked before any data is read or any file written.
@@ -227,20 +284,26 @@ impl TrainConfig {
         let tasks = self.tasks();
         if tasks.is_empty() {
             return Err(ConfigError::invalid(
-                "[saliency] / [aesthetics]",
-                "no task: add a [saliency] or an [aesthetics] section",
+                "[saliency] / [aesthetics] / [quality]",
+                "no task: add a [saliency], an [aesthetics] or a [quality] section",
             ));
         }
         let heads = self.model.heads();
         for task in &tasks {
             validate_task(task, &heads)?;
         }
-        let bins = self.model.heads.aesthetics.as_ref().map(|h| h.bins);
-        if let (Some(_), Some(bins)) = (&self.aesthetics, bins.filter(|&b| b != 10)) {
-            return Err(ConfigError::invalid(
-                "model.heads.aesthetics.bins",
-                format!("{bins}: AVA vote counts have 10 bins"),
-            ));
+        for (head, task) in self.ratings() {
+            task.loss.validate(head.name())?;
+            let bins = self.model.heads.ratings().find(|(h, _)| *h == head);
+            if let Some((_, config)) = bins.filter(|(_, c)| c.bins != RATING_BINS) {
+                return Err(ConfigError::invalid(
+                    format!("model.heads.{head}.bins"),
+                    format!(
+                        "{}: the {head} targets have {RATING_BINS} bins",
+                        config.bins
+                    ),
+                ));
+            }
         }
 
         if let Some(t) = &self.saliency {

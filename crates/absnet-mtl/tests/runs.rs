@@ -9,7 +9,7 @@ use absnet_data::loader::{Loader, LoaderConfig, Skipped};
 use absnet_model::Head;
 use absnet_model::weights::module_tensors;
 use absnet_mtl::balancing::BalancingConfig;
-use absnet_mtl::config::AestheticsTask;
+use absnet_mtl::config::RatingTask;
 use absnet_mtl::config::TrainConfig;
 use absnet_mtl::run::{Start, train};
 use absnet_mtl::schedule::TaskSchedule;
@@ -184,12 +184,13 @@ fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
     config.epochs = 2;
     config.steps_per_epoch = Some(6);
     config.val_images = Some(8);
-    config.model.heads.aesthetics = Some(absnet_model::heads::AestheticsHeadConfig::default());
-    config.aesthetics = Some(AestheticsTask {
+    config.model.heads.aesthetics = Some(absnet_model::heads::RatingHeadConfig::default());
+    config.aesthetics = Some(RatingTask {
         datasets: vec![format!("ava:{}", ava.display()).parse().unwrap()],
         split: dir.join("ava-split.json"),
         split_seed: 1,
         split_ratios: [0.75, 0.25, 0.0],
+        loss: Default::default(),
         weight: 1.0,
     });
     Some(config)

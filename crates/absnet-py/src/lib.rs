@@ -9,7 +9,7 @@ use absnet_data::pipeline::{self, DEFAULT_MAX_PIXELS};
 use absnet_metrics::saliency::{
     self, AucJuddOptions, KldVariant, NssOptions, RocThresholds, SimVariant, SplitRoc,
 };
-use absnet_metrics::{Duplicates, Fixation, aesthetics};
+use absnet_metrics::{Duplicates, Fixation, rating};
 use absnet_predict::crop::{self, Aspect, CropOptions};
 use absnet_predict::{Prediction, Predictor, PredictorOptions};
 use burn::tensor::Device;
@@ -373,32 +373,32 @@ fn information_gain(
 
 #[pyfunction]
 fn emd(predicted: Vec<f64>, target: Vec<f64>, r: u32) -> PyResult<f64> {
-    aesthetics::emd(&predicted, &target, r).map_err(value_error)
+    rating::emd(&predicted, &target, r).map_err(value_error)
 }
 
 #[pyfunction]
 fn mean_score(distribution: Vec<f64>) -> PyResult<f64> {
-    aesthetics::mean_score(&distribution).map_err(value_error)
+    rating::mean_score(&distribution).map_err(value_error)
 }
 
 #[pyfunction]
 fn score_std(distribution: Vec<f64>) -> PyResult<f64> {
-    aesthetics::score_std(&distribution).map_err(value_error)
+    rating::score_std(&distribution).map_err(value_error)
 }
 
 #[pyfunction]
 fn srcc(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
-    aesthetics::srcc(&a, &b).map_err(value_error)
+    rating::srcc(&a, &b).map_err(value_error)
 }
 
 #[pyfunction]
 fn plcc(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
-    aesthetics::plcc(&a, &b).map_err(value_error)
+    rating::plcc(&a, &b).map_err(value_error)
 }
 
 #[pyfunction]
 fn binary_accuracy(predicted: Vec<f64>, target: Vec<f64>, threshold: f64) -> PyResult<f64> {
-    aesthetics::binary_accuracy(&predicted, &target, threshold).map_err(value_error)
+    rating::binary_accuracy(&predicted, &target, threshold).map_err(value_error)
 }
 
 /// The ground-truth density of fixations `(xs, ys)` in a `width × height` map: a Gaussian of

@@ -18,7 +18,7 @@ use crate::profile::{OpKind, record};
 
 /// Pooling inside each pyramid bin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PyramidPooling {
     /// Max over the bin, as He et al.'s SPP-net.
     Max,

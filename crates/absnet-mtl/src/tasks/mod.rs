@@ -2,7 +2,7 @@
 //! parts), and its [`Objective`] — the loss on a batch and the validation metrics — lives in its
 //! own module. A third task is its module and one arm of [`objective`].
 
-mod aesthetics;
+mod rating;
 mod saliency;
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use absnet_data::{DatasetSpec, Sample};
 use absnet_model::{AbsNet, AbsNetOutput, Head, PerHead};
 use burn::tensor::{Device, Tensor};
 
-pub use aesthetics::Aesthetics;
+pub use rating::Rating;
 pub use saliency::{Saliency, saliency_targets};
 
 use crate::cache::FeatureCache;
@@ -98,7 +98,7 @@ pub trait Objective: Send + Sync {
 pub fn objective(head: Head, config: &TrainConfig) -> Box<dyn Objective> {
     match head {
         Head::Saliency => Box::new(Saliency::new(config)),
-        Head::Aesthetics => Box::new(Aesthetics::new(config)),
+        Head::Aesthetics | Head::Quality => Box::new(Rating::new(head, config)),
     }
 }
 
@@ -175,7 +175,7 @@ pub fn split_samples(
     Ok(parts)
 }
 
-/// The run's tasks in schedule order (saliency, then aesthetics), data loaded and checked
+/// The run's tasks in schedule order (saliency, then the rating tasks), data loaded and checked
 /// before any split file is drawn.
 pub fn load_tasks(config: &TrainConfig) -> Result<Vec<Task>, TrainError> {
     let mut loaded = Vec::new();

@@ -1,0 +1,186 @@
+//! The image-rating tasks — aesthetics from AVA vote counts, quality from a quality study's
+//! opinion scores — on one head type: the score distribution trained with EMD (r = 2) and/or
+//! L1/L2 on its mean; validation scores it with the evaluation's own metrics.
+
+use absnet_data::loader::Example;
+use absnet_data::{Opinion, RATING_BINS, Sample};
+use absnet_model::{AbsNet, Head};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::{Features, Objective, Scores, values};
+use crate::config::{RatingLoss, TrainConfig};
+use crate::error::TrainError;
+use crate::losses;
+
+pub struct Rating {
+    head: Head,
+    loss: RatingLoss,
+    config: TrainConfig,
+}
+
+impl Rating {
+    /// The task of `head` (aesthetics or quality) as `config` sets it up.
+    pub fn new(head: Head, config: &TrainConfig) -> Self {
+        let loss = config
+            .ratings()
+            .find(|(h, _)| *h == head)
+            .map(|(_, task)| task.loss.clone())
+            .unwrap_or_default();
+        Self {
+            head,
+            loss,
+            config: config.clone(),
+        }
+    }
+
+    /// The target distribution of an example and its mean score as a bin position in [0, 1]
+    /// (the MOS itself for an opinion, not the discretised distribution's mean).
+    fn target(&self, example: &Example) -> Option<([f64; RATING_BINS], f64)> {
+        match self.head {
+            Head::Quality => {
+                let opinion = example.opinion?;
+                Some((opinion.distribution(), (opinion.mos - 5.0) / 90.0))
+            }
+            _ => {
+                let votes = example.votes?.map(f64::from);
+                let total: f64 = votes.iter().sum();
+                let distribution = votes.map(|v| v / total);
+                let mean: f64 = distribution
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| i as f64 * p)
+                    .sum();
+                Some((distribution, mean / (RATING_BINS - 1) as f64))
+            }
+        }
+    }
+
+    /// Target distributions `[batch, bins]` and mean positions `[batch]`.
+    fn targets(&self, examples: &[Example], device: &Device) -> (Tensor<2>, Tensor<1>) {
+        let (mut distributions, mut means) = (Vec::new(), Vec::new());
+        for example in examples {
+            let (d, m) = self
+                .target(example)
+                .expect("checked when the data was loaded: every example is rated");
+            distributions.extend(d.map(|v| v as f32));
+            means.push(m as f32);
+        }
+        let n = examples.len();
+        (
+            Tensor::from_data(TensorData::new(distributions, [n, RATING_BINS]), device),
+            Tensor::from_data(TensorData::new(means, [n]), device),
+        )
+    }
+}
+
+impl Objective for Rating {
+    fn loss(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Tensor<1>, TrainError> {
+        let out = features.forward(model, examples, &self.config, &[self.head], device)?;
+        let predicted = out
+            .rating(self.head)
+            .expect("checked: the model has the task's head");
+        let (distribution, mean) = self.targets(examples, device);
+        let positions: Vec<f32> = (0..RATING_BINS)
+            .map(|i| i as f32 / (RATING_BINS - 1) as f32)
+            .collect();
+        let positions = Tensor::<1>::from_data(TensorData::new(positions, [RATING_BINS]), device);
+        let predicted_mean = (predicted.clone() * positions.unsqueeze_dim(0))
+            .sum_dim(1)
+            .squeeze_dim(1);
+        let error = predicted_mean - mean;
+        let mut total = losses::emd2(predicted, distribution) * self.loss.emd;
+        if self.loss.l1 > 0.0 {
+            total = total + error.clone().abs().mean().reshape([1]) * self.loss.l1;
+        }
+        if self.loss.l2 > 0.0 {
+            total = total + error.powi_scalar(2).mean().reshape([1]) * self.loss.l2;
+        }
+        Ok(total)
+    }
+
+    /// Aesthetics: mean EMD (r = 2), and SRCC, PLCC and accuracy of the mean scores. Quality:
+    /// SRCC, KRCC, PLCC (raw and logistic), RMSE, EMD and accuracy against the opinion scores.
+    /// Correlations are left out while every predicted mean is the same (an untrained head).
+    fn validate(
+        &self,
+        model: &AbsNet,
+        examples: &[Example],
+        features: Features,
+        device: &Device,
+    ) -> Result<Scores, TrainError> {
+        let mut predicted: Vec<(String, Vec<f64>)> = Vec::new();
+        for chunk in examples.chunks(self.config.batch) {
+            let out = features.forward(model, chunk, &self.config, &[self.head], device)?;
+            let rows = out
+                .rating(self.head)
+                .map(values)
+                .expect("a model with the task's head");
+            for (example, row) in chunk.iter().zip(rows.chunks(RATING_BINS)) {
+                predicted.push((example.id.clone(), row.to_vec()));
+            }
+        }
+        let mut out = Scores::new();
+        let mut put = |name: &str, value: Option<f64>| {
+            if let Some(v) = value {
+                out.insert(name.to_string(), v);
+            }
+        };
+        if self.head == Head::Quality {
+            let opinions: Vec<Opinion> = examples.iter().filter_map(|e| e.opinion).collect();
+            let pairs = predicted
+                .iter()
+                .zip(opinions)
+                .map(|((id, p), o)| (id.as_str(), p.as_slice(), o));
+            let Ok(s) = absnet_eval::quality::scores(pairs) else {
+                return Ok(Scores::new());
+            };
+            put("srcc", s.srcc);
+            put("krcc", s.krcc);
+            put("plcc", s.plcc);
+            put("plcc_logistic", s.plcc_logistic);
+            put("rmse", Some(s.rmse));
+            put("emd", Some(s.emd2));
+            put("accuracy", Some(s.accuracy));
+        } else {
+            let votes: Vec<Vec<f64>> = examples
+                .iter()
+                .filter_map(|e| e.votes.map(|v| v.iter().map(|&c| f64::from(c)).collect()))
+                .collect();
+            let pairs = predicted
+                .iter()
+                .zip(&votes)
+                .map(|((id, p), t)| (id.as_str(), p.as_slice(), t.as_slice()));
+            let Ok(s) = absnet_eval::aesthetics::scores(pairs) else {
+                return Ok(Scores::new());
+            };
+            put("emd", Some(s.emd2));
+            put("accuracy", Some(s.accuracy));
+            put("srcc", s.srcc);
+            put("plcc", s.plcc);
+        }
+        Ok(out)
+    }
+
+    fn selection(&self) -> &'static str {
+        "srcc"
+    }
+
+    fn unusable(&self, sample: &Sample) -> Option<String> {
+        match self.head {
+            Head::Quality => sample
+                .opinion
+                .is_none()
+                .then(|| "has no opinion scores: use a `livec:` dataset".into()),
+            _ => sample
+                .votes
+                .is_none()
+                .then(|| "has no vote counts: use an `ava:` or `ava-json:` dataset".into()),
+        }
+    }
+}
