@@ -83,9 +83,9 @@ impl Done for SummaryLine {
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     let predictor = load_predictor(&args.model_input, device)?;
-    if !predictor.has_aesthetics() {
+    if !predictor.has_aesthetics() && !predictor.has_quality() {
         eprintln!(
-            "note: {} has no trained aesthetics head, so no aesthetic scores are given; to train one, \
+            "note: {} has no trained aesthetics or quality head, so no scores are given; to train one, \
              add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
              `ava-json:FILE`) to a config (see `absnet train --print-default-config`) and run \
              `absnet train CONFIG --run DIR`, then `absnet export DIR -o MODEL`",
@@ -143,9 +143,14 @@ impl PhotoWriter for Writer<'_> {
             json_line: record.to_json_line(),
             csv_rows: vec![record.csv_row().to_vec()],
             announcement: format!(
-                "{}: heatmap {}",
+                "{}: heatmap {}{}",
                 source.name(),
-                record.overlay.as_deref().unwrap_or("not drawn")
+                record.overlay.as_deref().unwrap_or("not drawn"),
+                record
+                    .quality
+                    .as_ref()
+                    .map(|q| format!(", quality {:.0}/100", q.score))
+                    .unwrap_or_default()
             ),
         })
     }

@@ -417,10 +417,18 @@ fn concatenated<const D: usize>(a: Option<Tensor<D>>, b: Option<Tensor<D>>) -> O
 }
 
 /// Backbone weights as module paths, whether `path` holds upstream names (renamed through the
-/// architecture's name table) or already-converted ones.
+/// architecture's name table), already-converted ones, or is an absnet model file (its
+/// encoder).
 pub fn read_backbone_weights(backbone: &Backbone, path: &Path) -> Result<TensorMap, ModelError> {
-    let source = weights::read_checkpoint(path)?;
+    let mut source = weights::read_checkpoint(path)?;
     let expected = weights::parameter_shapes(backbone);
+    // An absnet model file: its encoder, under `backbone.`.
+    if source.keys().any(|k| k.starts_with("backbone.")) {
+        source = source
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("backbone.")?.to_string(), v)))
+            .collect();
+    }
     // A converted file names module paths; an ImageNet classifier it carries is dropped when
     // the backbone was built without one.
     if source.keys().any(|k| expected.contains_key(k)) {

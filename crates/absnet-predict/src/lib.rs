@@ -9,5 +9,5 @@ pub mod predictor;
 pub mod record;
 pub mod render;
 
-pub use predictor::{Aesthetics, PredictError, Prediction, Predictor, PredictorOptions};
+pub use predictor::{Aesthetics, PredictError, Prediction, Predictor, PredictorOptions, Quality};
 pub use record::{Failure, Record, SummaryLine};

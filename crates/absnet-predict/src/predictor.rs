@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use absnet_data::RATING_BINS;
 use absnet_data::pipeline::{self, Fit};
 use absnet_model::{AbsNet, Head, ModelCard, ModelError, card};
 use burn::tensor::{Device, Tensor};
@@ -65,6 +66,7 @@ pub struct Predictor {
     fit: Fit,
     flip_average: bool,
     aesthetics: bool,
+    quality: bool,
     device: Device,
 }
 
@@ -76,6 +78,14 @@ pub struct Aesthetics {
     pub std: f64,
 }
 
+/// Perceived picture quality: the score on LIVE-C's 0–100 opinion scale (the distribution's
+/// mean over the bin centres 5, 15, …, 95) and the distribution over its ten bins.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Quality {
+    pub score: f64,
+    pub distribution: Vec<f64>,
+}
+
 /// What the model predicts for one photo.
 #[derive(Clone, Debug)]
 pub struct Prediction {
@@ -83,6 +93,8 @@ pub struct Prediction {
     pub saliency: FloatMap,
     /// The score distribution, when the model has a trained aesthetics head.
     pub aesthetics: Option<Aesthetics>,
+    /// The quality score, when the model has a trained quality head.
+    pub quality: Option<Quality>,
     /// Milliseconds per image of the batch it was predicted in (fit, forward, map back).
     pub ms: f64,
 }
@@ -155,6 +167,7 @@ impl Predictor {
             return Err(PredictError::NoSaliency(path.to_path_buf()));
         }
         let aesthetics = model.aesthetics.is_some() && card.is_trained(Head::Aesthetics);
+        let quality = model.quality.is_some() && card.is_trained(Head::Quality);
 
         let size = options.size.or(card.input).unwrap_or(DEFAULT_INPUT);
         let [width, height] = size;
@@ -182,6 +195,7 @@ impl Predictor {
             fit: options.fit,
             flip_average,
             aesthetics,
+            quality,
             device: device.clone(),
         })
     }
@@ -202,6 +216,11 @@ impl Predictor {
     /// Whether predictions carry aesthetics (the model has a trained aesthetics head).
     pub fn has_aesthetics(&self) -> bool {
         self.aesthetics
+    }
+
+    /// Whether predictions carry a quality score (the model has a trained quality head).
+    pub fn has_quality(&self) -> bool {
+        self.quality
     }
 
     pub fn predict(&self, photo: &RgbImage) -> Prediction {
@@ -234,6 +253,7 @@ impl Predictor {
         };
         let maps = values(out.saliency.expect("checked at load: a saliency head"));
         let distributions = out.aesthetics.filter(|_| self.aesthetics).map(values);
+        let qualities = out.quality.filter(|_| self.quality).map(values);
         let plane = (w * h) as usize;
         let saliency: Vec<FloatMap> = fitted
             .par_iter()
@@ -250,7 +270,10 @@ impl Predictor {
                 saliency,
                 aesthetics: distributions
                     .as_ref()
-                    .map(|d| aesthetics(&d[i * 10..(i + 1) * 10])),
+                    .map(|d| aesthetics(&d[i * RATING_BINS..(i + 1) * RATING_BINS])),
+                quality: qualities
+                    .as_ref()
+                    .map(|d| quality(&d[i * RATING_BINS..(i + 1) * RATING_BINS])),
                 ms,
             })
             .collect()
@@ -263,6 +286,15 @@ fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("f32 values")
+}
+
+fn quality(bins: &[f32]) -> Quality {
+    let distribution: Vec<f64> = bins.iter().map(|&v| f64::from(v)).collect();
+    Quality {
+        // A softmax output always sums to 1 with non-negative bins: the score exists.
+        score: absnet_metrics::rating::opinion_score(&distribution).unwrap_or(f64::NAN),
+        distribution,
+    }
 }
 
 fn aesthetics(bins: &[f32]) -> Aesthetics {

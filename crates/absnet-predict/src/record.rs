@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::render::Peak;
-use crate::{Aesthetics, Prediction};
+use crate::{Aesthetics, Prediction, Quality};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -26,6 +26,9 @@ pub struct Record {
     pub peaks: Vec<Peak>,
     /// `null` when the model has no trained aesthetics head.
     pub aesthetics: Option<Aesthetics>,
+    /// Absent when the model has no trained quality head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<Quality>,
     pub ms: f64,
 }
 
@@ -44,6 +47,7 @@ impl Record {
             log_density: None,
             peaks: prediction.peaks(top_k),
             aesthetics: prediction.aesthetics.clone(),
+            quality: prediction.quality.clone(),
             ms: prediction.ms,
         }
     }
@@ -55,7 +59,7 @@ impl Record {
         line
     }
 
-    pub const CSV_HEADER: [&'static str; 12] = [
+    pub const CSV_HEADER: [&'static str; 13] = [
         "image",
         "width",
         "height",
@@ -64,6 +68,7 @@ impl Record {
         "peak_value",
         "aesthetic_mean",
         "aesthetic_std",
+        "quality_score",
         "saliency",
         "overlay",
         "ms",
@@ -72,7 +77,7 @@ impl Record {
 
     /// The CSV row under [`Record::CSV_HEADER`]: the strongest peak only; empty cells for what
     /// is absent.
-    pub fn csv_row(&self) -> [String; 12] {
+    pub fn csv_row(&self) -> [String; 13] {
         let peak = self.peaks.first();
         let optional = |v: Option<String>| v.unwrap_or_default();
         [
@@ -84,6 +89,7 @@ impl Record {
             optional(peak.map(|p| p.value.to_string())),
             optional(self.aesthetics.as_ref().map(|a| a.mean.to_string())),
             optional(self.aesthetics.as_ref().map(|a| a.std.to_string())),
+            optional(self.quality.as_ref().map(|q| q.score.to_string())),
             optional(self.saliency.clone()),
             optional(self.overlay.clone()),
             self.ms.to_string(),

@@ -1,0 +1,111 @@
+//! The quality task through the binary, on LIVE-C's real photos and opinion scores: a short run
+//! of the experiment config from cached frozen features, exported and scored on its test part.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn absnet(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data() {
+    let Some(livec) = absnet_testkit::shared_data("livec") else {
+        return;
+    };
+    if absnet_testkit::pretrained("mobilenet_v2.safetensors").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let dataset = format!("livec:{}", livec.display());
+    let sets = [
+        format!("quality.datasets=[\"{dataset}\"]"),
+        format!("quality.split=\"{}\"", at("split.json")),
+        format!("feature_cache=\"{}\"", at("cache")),
+        "input=[128, 128]".to_string(),
+        "epochs=2".to_string(),
+        "groups.shared.frozen_epochs=2".to_string(),
+        "steps_per_epoch=12".to_string(),
+    ];
+    let mut args = vec![
+        "train",
+        "models/default/experiments/quality-livec.toml",
+        "--run",
+    ];
+    let run = at("run");
+    args.push(&run);
+    for set in &sets {
+        args.extend(["--set", set]);
+    }
+    let (ok, out, err) = absnet(&args);
+    assert!(ok, "train failed: {out}{err}");
+    assert!(
+        out.contains("validation quality") && out.contains("srcc"),
+        "{out}"
+    );
+
+    let model = at("quality.safetensors");
+    let (ok, out, err) = absnet(&["export", &run, "-o", &model]);
+    assert!(ok, "export failed: {out}{err}");
+    let split = at("split.json");
+    let (ok, out, err) = absnet(&[
+        "eval", "quality", &dataset, "--model", &model, "--split", &split, "--part", "test",
+        "--json",
+    ]);
+    assert!(ok, "eval failed: {out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let split: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("split.json")).unwrap())
+            .unwrap();
+    // The shared folder holds 627 of the 1,169 photos; the test part counts those present.
+    let test = report["images"].as_u64().unwrap();
+    assert!(test > 100 && test <= split["test"].as_array().unwrap().len() as u64);
+    let srcc = report["srcc"].as_f64().unwrap();
+    eprintln!("24 steps from cached 128×128 features: test SRCC {srcc:.3} on {test} photos");
+    assert!(srcc > 0.3, "test SRCC {srcc}");
+    for key in [
+        "krcc",
+        "plcc",
+        "plcc_logistic",
+        "rmse",
+        "emd1",
+        "emd2",
+        "accuracy",
+    ] {
+        assert!(report[key].is_f64(), "{key} missing: {report}");
+    }
+
+    // A saliency set given to the quality task is refused by key, naming a sample.
+    let osie = absnet_testkit::shared_data("osie").unwrap();
+    let wrong = format!("quality.datasets=[\"osie:{}\"]", osie.display());
+    let other = at("other");
+    let (ok, out, err) = absnet(&[
+        "train",
+        "models/default/experiments/quality-livec.toml",
+        "--run",
+        &other,
+        "--set",
+        &wrong,
+    ]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("quality.datasets") && err.contains("no opinion scores"),
+        "{err}"
+    );
+}
