@@ -50,6 +50,11 @@ pub struct ExportArgs {
     /// Replace the model file and its card if they exist.
     #[arg(long)]
     force: bool,
+    /// Put the run's trained heads onto this model file instead (a run that trained new heads
+    /// on its frozen encoder: `backbone_weights` = this file, same input size): one model, one
+    /// encoder, every head.
+    #[arg(long, value_name = "MODEL")]
+    onto: Option<PathBuf>,
 }
 
 pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
@@ -145,6 +150,7 @@ pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
         precision,
         flip_average: args.flip_average,
         force: args.force,
+        onto: args.onto.as_deref(),
     };
     let card = absnet_mtl::export::export(&args.run, &args.output, options, device)?;
     println!(

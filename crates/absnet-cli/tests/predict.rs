@@ -81,7 +81,7 @@ fn the_cat_is_where_the_map_peaks() {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(
         lines[0],
-        "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,saliency,overlay,ms,error"
+        "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,quality_score,saliency,overlay,ms,error"
     );
     assert!(
         lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())),

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use absnet_model::weights::StoredPrecision;
-use absnet_model::{AbsNet, ModelCard};
+use absnet_model::{AbsNet, Head, ModelCard};
 use burn::module::Module;
 use burn::tensor::Device;
 
@@ -13,12 +13,85 @@ use crate::error::{TrainError, file_error};
 
 /// How a run becomes a model file.
 #[derive(Clone, Copy, Debug)]
-pub struct ExportOptions {
+pub struct ExportOptions<'a> {
     pub precision: StoredPrecision,
     /// The model predicts from each photo and its mirror image, averaged, by default.
     pub flip_average: bool,
     /// Replace a model file or card that is already there.
     pub force: bool,
+    /// Put the run's trained heads onto this model (which shares the run's frozen encoder).
+    pub onto: Option<&'a Path>,
+}
+
+/// Puts the heads a run trained onto `base`, a model whose encoder the run kept frozen (its
+/// `backbone_weights`): the result is `base` with those heads added or replaced, one encoder
+/// for all. The run must have used `base`'s encoder unchanged and its input size.
+fn onto_base(
+    run: AbsNet,
+    config: &TrainConfig,
+    base_path: &Path,
+    card: &mut ModelCard,
+    device: &Device,
+) -> Result<AbsNet, TrainError> {
+    let (base, base_card) = absnet_model::card::load_model(base_path, device)?;
+    let refuse = |why: String| Err(file_error(base_path, why));
+    if base_card.config.backbone != config.model.backbone {
+        return refuse(format!(
+            "its encoder is {:?}, the run's {:?}: heads move only between models of one encoder",
+            base_card.config.backbone, config.model.backbone
+        ));
+    }
+    if base_card.input != Some(config.input) {
+        return refuse(format!(
+            "it predicts at {:?}, the run trained at {:?}: the heads would read other features",
+            base_card.input, config.input
+        ));
+    }
+    let (ours, theirs) = (
+        absnet_model::weights::module_tensors(&run.backbone),
+        absnet_model::weights::module_tensors(&base.backbone),
+    );
+    let largest = ours
+        .iter()
+        .filter_map(|(name, t)| Some((t, theirs.get(name)?)))
+        .flat_map(|(a, b)| a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f32, f32::max);
+    if ours.len() != theirs.len() || largest > 0.0 {
+        return refuse(format!(
+            "the run's encoder differs from this model's (largest |Δ| {largest:e}): train with \
+             backbone_weights = \"{}\" and a frozen encoder",
+            base_path.display()
+        ));
+    }
+    let trained: Vec<Head> = config.tasks().iter().map(|t| t.head).collect();
+    let mut heads = base_card.config.heads.clone();
+    let mut model = base;
+    for head in &trained {
+        match head {
+            Head::Saliency => {
+                heads.saliency = config.model.heads.saliency.clone();
+                model.saliency = run.saliency.clone();
+            }
+            Head::Aesthetics => {
+                heads.aesthetics = config.model.heads.aesthetics.clone();
+                model.aesthetics = run.aesthetics.clone();
+            }
+            Head::Quality => {
+                heads.quality = config.model.heads.quality.clone();
+                model.quality = run.quality.clone();
+            }
+        }
+    }
+    model.config.heads = heads;
+    let mut merged = base_card.clone();
+    merged.name = card.name.clone();
+    merged.config = model.config.clone();
+    for head in trained {
+        merged.heads.insert(head, card.heads[&head].clone());
+    }
+    merged.flip_average = card.flip_average;
+    *card = merged;
+    Ok(model)
 }
 
 /// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output` (a
@@ -28,7 +101,7 @@ pub struct ExportOptions {
 pub fn export(
     run_dir: &Path,
     output: &Path,
-    options: ExportOptions,
+    options: ExportOptions<'_>,
     device: &Device,
 ) -> Result<ModelCard, TrainError> {
     if output.extension().is_none_or(|e| e != "safetensors") {
@@ -90,6 +163,10 @@ pub fn export(
             );
         }
     }
+    let model = match options.onto {
+        Some(base) => onto_base(model, &config, base, &mut card, device)?,
+        None => model,
+    };
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
     }
