@@ -2,11 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
+use absnet_data::DatasetSpec;
 use absnet_data::pipeline;
 use absnet_data::split::Split;
-use absnet_data::{DatasetSpec, RATING_BINS};
 use absnet_eval::predictions::{Prediction, PredictionFolder, PredictionSource};
 use absnet_eval::saliency::SaliencyEvalOptions;
+use absnet_metrics::rating::BINS as RATING_BINS;
 use absnet_predict::{Predictor, PredictorOptions};
 use anyhow::{Context, Result};
 use burn::tensor::Device;

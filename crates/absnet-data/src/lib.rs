@@ -77,37 +77,6 @@ pub struct Opinion {
     pub sd: f64,
 }
 
-/// Score bins of an image rating: AVA's scores 1..10, or ten equal bins of a 0–100 opinion scale.
-pub const RATING_BINS: usize = 10;
-
-impl Opinion {
-    /// The opinion as a distribution over [`RATING_BINS`] equal bins of 0–100: a normal of mean
-    /// `mos` and deviation `sd` integrated over each bin, the tails beyond 0 and 100 counted in
-    /// the end bins (how NIMA turned LIVE-C's MOS and SD into score distributions). A zero `sd`
-    /// puts all mass in the MOS's bin.
-    pub fn distribution(&self) -> [f64; RATING_BINS] {
-        let width = 100.0 / RATING_BINS as f64;
-        let cdf = |x: f64| {
-            if self.sd > 0.0 {
-                0.5 * (1.0 + libm::erf((x - self.mos) / (self.sd * std::f64::consts::SQRT_2)))
-            } else if x >= self.mos {
-                1.0
-            } else {
-                0.0
-            }
-        };
-        std::array::from_fn(|i| {
-            let low = if i == 0 { 0.0 } else { cdf(i as f64 * width) };
-            let high = if i + 1 == RATING_BINS {
-                1.0
-            } else {
-                cdf((i + 1) as f64 * width)
-            };
-            high - low
-        })
-    }
-}
-
 impl Sample {
     /// A sample of `image` with nothing else known yet.
     pub fn new(id: impl Into<String>, image: PathBuf) -> Self {

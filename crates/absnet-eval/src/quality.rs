@@ -41,7 +41,7 @@ pub fn scores<'a>(
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let (mut predicted, mut mos) = (Vec::new(), Vec::new());
     for (id, p, opinion) in pairs {
-        let target = opinion.distribution();
+        let target = rating::opinion_distribution(opinion.mos, opinion.sd);
         emd1 += metric(id, rating::emd(p, &target, 1))?;
         emd2 += metric(id, rating::emd(p, &target, 2))?;
         predicted.push(metric(id, rating::opinion_score(p))?);

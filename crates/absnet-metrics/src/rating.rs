@@ -37,6 +37,32 @@ pub fn mean_score(distribution: &[f64]) -> Result<f64, MetricError> {
     Ok(p.iter().enumerate().map(|(i, p)| (i + 1) as f64 * p).sum())
 }
 
+/// An opinion study's mean score `mos` and standard deviation `sd` (on 0–100) as a distribution
+/// over [`BINS`] equal bins of 0–100: a normal integrated over each bin, the tails beyond 0 and
+/// 100 counted in the end bins (how NIMA turned LIVE-C's MOS and SD into score distributions).
+/// A zero `sd` puts all mass in the MOS's bin.
+pub fn opinion_distribution(mos: f64, sd: f64) -> [f64; BINS] {
+    let width = 100.0 / BINS as f64;
+    let cdf = |x: f64| {
+        if sd > 0.0 {
+            0.5 * (1.0 + libm::erf((x - mos) / (sd * std::f64::consts::SQRT_2)))
+        } else if x >= mos {
+            1.0
+        } else {
+            0.0
+        }
+    };
+    std::array::from_fn(|i| {
+        let low = if i == 0 { 0.0 } else { cdf(i as f64 * width) };
+        let high = if i + 1 == BINS {
+            1.0
+        } else {
+            cdf((i + 1) as f64 * width)
+        };
+        high - low
+    })
+}
+
 /// Mean score on a 0–100 opinion scale: `Σ c(k) · p(k)` over the bin centres c = 5, 15, …, 95.
 pub fn opinion_score(distribution: &[f64]) -> Result<f64, MetricError> {
     Ok(mean_score(distribution)? * 10.0 - 5.0)

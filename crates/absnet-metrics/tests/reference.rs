@@ -452,7 +452,7 @@ fn quality_metrics_match_scipy_on_livec_opinions() {
         &mut worst,
     );
     for i in 0..5 {
-        let target = opinions[i].distribution();
+        let target = rating::opinion_distribution(opinions[i].mos, opinions[i].sd);
         for (bin, value) in target.iter().enumerate() {
             check(
                 "opinion distribution",
@@ -462,11 +462,7 @@ fn quality_metrics_match_scipy_on_livec_opinions() {
                 &mut worst,
             );
         }
-        let shifted = absnet_data::Opinion {
-            mos: opinions[i].mos + 7.0,
-            sd: opinions[i].sd * 1.2,
-        }
-        .distribution();
+        let shifted = rating::opinion_distribution(opinions[i].mos + 7.0, opinions[i].sd * 1.2);
         check(
             "emd r=2",
             rating::emd(&shifted, &target, 2).unwrap(),

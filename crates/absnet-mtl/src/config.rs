@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use absnet_data::{DatasetSpec, RATING_BINS};
+use absnet_data::DatasetSpec;
+use absnet_metrics::rating::BINS as RATING_BINS;
 use absnet_model::{AbsNetConfig, Head};
 use serde::{Deserialize, Serialize};
 

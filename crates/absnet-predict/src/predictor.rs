@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use absnet_data::RATING_BINS;
 use absnet_data::pipeline::{self, Fit};
+use absnet_metrics::rating::BINS as RATING_BINS;
 use absnet_model::{AbsNet, Head, ModelCard, ModelError, card};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;

@@ -134,6 +134,12 @@ impl Model {
         self.predictor.has_aesthetics()
     }
 
+    /// Whether the model has a trained quality head.
+    #[getter]
+    fn has_quality(&self) -> bool {
+        self.predictor.has_quality()
+    }
+
     /// The saliency maps of `images` (paths or uint8 arrays), float32 at each image's size, from
     /// one batched forward pass.
     fn predict_batch<'py>(
@@ -189,6 +195,28 @@ impl Model {
         dict.set_item("distribution", scores.distribution)?;
         dict.set_item("mean", scores.mean)?;
         dict.set_item("std", scores.std)?;
+        Ok(dict)
+    }
+
+    /// The picture-quality score (`score` on 0–100, `distribution` over its ten bins) of `image`;
+    /// an error when the model has no trained quality head.
+    fn quality<'py>(
+        &self,
+        py: Python<'py>,
+        image: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        if !self.predictor.has_quality() {
+            return Err(PyRuntimeError::new_err(format!(
+                "{} has no trained quality head, so it gives no quality score (train one with a [quality] task on LIVE-C)",
+                self.name()
+            )));
+        }
+        let image = self::image(&image)?;
+        let prediction = py.detach(|| image.rgb().map(|photo| self.predictor.predict(&photo)))?;
+        let quality = prediction.quality.expect("checked: a trained head");
+        let dict = PyDict::new(py);
+        dict.set_item("score", quality.score)?;
+        dict.set_item("distribution", quality.distribution)?;
         Ok(dict)
     }
 }
@@ -397,6 +425,21 @@ fn plcc(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
 }
 
 #[pyfunction]
+fn krcc(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
+    rating::krcc(&a, &b).map_err(value_error)
+}
+
+#[pyfunction]
+fn plcc_logistic(predicted: Vec<f64>, target: Vec<f64>) -> PyResult<f64> {
+    rating::plcc_logistic(&predicted, &target).map_err(value_error)
+}
+
+#[pyfunction]
+fn rmse(a: Vec<f64>, b: Vec<f64>) -> PyResult<f64> {
+    rating::rmse(&a, &b).map_err(value_error)
+}
+
+#[pyfunction]
 fn binary_accuracy(predicted: Vec<f64>, target: Vec<f64>, threshold: f64) -> PyResult<f64> {
     rating::binary_accuracy(&predicted, &target, threshold).map_err(value_error)
 }
@@ -473,6 +516,9 @@ fn _absnet(module: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(score_std, module)?,
         wrap_pyfunction!(srcc, module)?,
         wrap_pyfunction!(plcc, module)?,
+        wrap_pyfunction!(krcc, module)?,
+        wrap_pyfunction!(plcc_logistic, module)?,
+        wrap_pyfunction!(rmse, module)?,
         wrap_pyfunction!(binary_accuracy, module)?,
         wrap_pyfunction!(crop_window, module)?,
         wrap_pyfunction!(density_map, module)?,

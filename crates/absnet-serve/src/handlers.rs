@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use absnet_predict::crop::{self, Aspect, CropOptions};
 use absnet_predict::render::{self, Colormap, Peak};
-use absnet_predict::{Aesthetics, Prediction, Record};
+use absnet_predict::{Aesthetics, Prediction, Quality, Record};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -112,6 +112,9 @@ struct SaliencyAnswer {
     model: String,
     peaks: Vec<Peak>,
     aesthetics: Option<Aesthetics>,
+    /// Absent when the model has no trained quality head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality: Option<Quality>,
     /// Milliseconds from the body's arrival to the answer.
     ms: f64,
 }
@@ -142,6 +145,7 @@ pub async fn saliency(
                     model: service.model.clone(),
                     peaks: record.peaks,
                     aesthetics: record.aesthetics,
+                    quality: record.quality,
                     ms: start.elapsed().as_secs_f64() * 1e3,
                 };
                 Ok(Json(answer).into_response())

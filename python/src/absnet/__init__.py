@@ -66,6 +66,10 @@ class Model:
     def has_aesthetics(self) -> bool:
         return self._model.has_aesthetics
 
+    @property
+    def has_quality(self) -> bool:
+        return self._model.has_quality
+
     def predict(self, image: ImageLike) -> np.ndarray:
         """The saliency map of `image`: float32 (height, width) in (0, 1), the values `absnet
         predict --format npy` writes."""
@@ -84,6 +88,11 @@ class Model:
         """The score distribution over 1–10 (`distribution`, `mean`, `std`); RuntimeError when the
         model has no trained aesthetics head (the shipped one has none)."""
         return self._model.aesthetics(_image(image))
+
+    def quality(self, image: ImageLike) -> dict:
+        """Perceived picture quality (LIVE-C's scale): `score` on 0–100 and its `distribution`
+        over ten bins; RuntimeError when the model has no trained quality head."""
+        return self._model.quality(_image(image))
 
     def __repr__(self) -> str:
         return f"absnet.Model({self.name!r}, input_size={self.input_size})"

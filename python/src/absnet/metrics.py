@@ -1,4 +1,4 @@
-"""The saliency and aesthetics benchmarks' metrics over numpy arrays, computed by absnet's Rust
+"""The saliency and image-rating (aesthetics, quality) benchmarks' metrics over numpy arrays, computed by absnet's Rust
 metrics (checked against pysaliency 0.2.22 and the MIT benchmark's MATLAB code).
 
 Argument conventions follow pysaliency's `metrics` module: maps are 2-D arrays indexed
@@ -29,7 +29,7 @@ from . import _absnet
 __all__ = [
     "density_map", "NSS", "CC", "SIM", "MIT_KLDiv", "image_based_kl_divergence", "AUC_Judd", "AUC_Borji", "sAUC",
     "general_roc_auc", "information_gain", "emd", "mean_score", "score_std", "srcc", "plcc",
-    "binary_accuracy",
+    "krcc", "plcc_logistic", "rmse", "binary_accuracy",
 ]
 
 
@@ -174,6 +174,22 @@ def srcc(a: Sequence[float], b: Sequence[float]) -> float:
 def plcc(a: Sequence[float], b: Sequence[float]) -> float:
     """Pearson's linear correlation."""
     return _absnet.plcc(_values(a, "a"), _values(b, "b"))
+
+
+def krcc(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b (`scipy.stats.kendalltau`)."""
+    return _absnet.krcc(_values(a, "a"), _values(b, "b"))
+
+
+def plcc_logistic(predicted: Sequence[float], target: Sequence[float]) -> float:
+    """Pearson's correlation after mapping `predicted` onto `target` by the 4-parameter logistic
+    least-squares fit (the IQA literature's PLCC)."""
+    return _absnet.plcc_logistic(_values(predicted, "predicted"), _values(target, "target"))
+
+
+def rmse(a: Sequence[float], b: Sequence[float]) -> float:
+    """Root mean squared error."""
+    return _absnet.rmse(_values(a, "a"), _values(b, "b"))
 
 
 def binary_accuracy(predicted: Sequence[float], target: Sequence[float], threshold: float = 5.0) -> float:

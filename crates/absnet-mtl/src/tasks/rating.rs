@@ -3,7 +3,8 @@
 //! L1/L2 on its mean; validation scores it with the evaluation's own metrics.
 
 use absnet_data::loader::Example;
-use absnet_data::{Opinion, RATING_BINS, Sample};
+use absnet_data::{Opinion, Sample};
+use absnet_metrics::rating::{BINS as RATING_BINS, opinion_distribution};
 use absnet_model::{AbsNet, Head};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -39,7 +40,10 @@ impl Rating {
         match self.head {
             Head::Quality => {
                 let opinion = example.opinion?;
-                Some((opinion.distribution(), (opinion.mos - 5.0) / 90.0))
+                Some((
+                    opinion_distribution(opinion.mos, opinion.sd),
+                    (opinion.mos - 5.0) / 90.0,
+                ))
             }
             _ => {
                 let votes = example.votes?.map(f64::from);
