@@ -91,6 +91,21 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         assert!(report[key].is_f64(), "{key} missing: {report}");
     }
 
+    // Heads move only between models that read the same features: this run's encoder is not
+    // the shipped model's.
+    let (ok, _, err) = absnet(&[
+        "export",
+        &run,
+        "-o",
+        &at("refused.safetensors"),
+        "--onto",
+        "models/default/model.safetensors",
+    ]);
+    assert!(
+        !ok && err.contains("heads move only between models of one encoder"),
+        "{err}"
+    );
+
     // A saliency set given to the quality task is refused by key, naming a sample.
     let osie = absnet_testkit::shared_data("osie").unwrap();
     let wrong = format!("quality.datasets=[\"osie:{}\"]", osie.display());
@@ -108,4 +123,90 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         err.contains("quality.datasets") && err.contains("no opinion scores"),
         "{err}"
     );
+}
+
+/// A quality head trained on the shipped model's own frozen encoder, put onto the shipped model:
+/// one file that predicts the same saliency and a quality score.
+#[test]
+fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
+    let Some(livec) = absnet_testkit::shared_data("livec") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let dataset = format!("livec:{}", livec.display());
+    let run = at("run");
+    let sets = [
+        format!("quality.datasets=[\"{dataset}\"]"),
+        format!("quality.split=\"{}\"", at("split.json")),
+        format!("feature_cache=\"{}\"", at("cache")),
+        "epochs=1".to_string(),
+        "groups.shared.frozen_epochs=1".to_string(),
+        "steps_per_epoch=4".to_string(),
+        "val_images=16".to_string(),
+    ];
+    let mut args = vec![
+        "train",
+        "models/default/experiments/quality-shipped-encoder.toml",
+        "--run",
+        &run,
+    ];
+    for set in &sets {
+        args.extend(["--set", set]);
+    }
+    let (ok, out, err) = absnet(&args);
+    assert!(ok, "train failed: {out}{err}");
+
+    let merged = at("merged.safetensors");
+    let (ok, out, err) = absnet(&[
+        "export",
+        &run,
+        "-o",
+        &merged,
+        "--onto",
+        "models/default/model.safetensors",
+    ]);
+    assert!(ok, "export --onto failed: {out}{err}");
+    let card: Value =
+        serde_json::from_str(&std::fs::read_to_string(at("merged.json")).unwrap()).unwrap();
+    assert_eq!(card["heads"]["saliency"]["trained"], true, "{card}");
+    assert_eq!(card["heads"]["quality"]["trained"], true, "{card}");
+
+    let predict = |model: &str, out_dir: &str| {
+        let (ok, out, err) = absnet(&[
+            "predict",
+            "samples/chelsea.png",
+            "--model",
+            model,
+            "--out",
+            out_dir,
+            "--format",
+            "npy",
+        ]);
+        assert!(ok, "predict failed: {out}{err}");
+        let record: Value = serde_json::from_str(
+            std::fs::read_to_string(format!("{out_dir}/summary.jsonl"))
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        (
+            out,
+            record,
+            std::fs::read(format!("{out_dir}/chelsea.saliency.npy")).unwrap(),
+        )
+    };
+    let (_, shipped, shipped_map) = predict("models/default/model.safetensors", &at("shipped"));
+    let (said, record, map) = predict(&merged, &at("merged-out"));
+    assert_eq!(map, shipped_map, "the saliency map changed");
+    assert!(shipped.get("quality").is_none(), "{shipped}");
+    let score = record["quality"]["score"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&score), "{record}");
+    assert_eq!(
+        record["quality"]["distribution"].as_array().unwrap().len(),
+        10
+    );
+    assert!(said.contains("quality"), "{said}");
 }

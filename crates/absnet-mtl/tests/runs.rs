@@ -248,6 +248,7 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         precision: absnet_model::weights::StoredPrecision::F32,
         flip_average: false,
         force: false,
+        onto: None,
     };
     let output = dir.join("model.safetensors");
     let card = absnet_mtl::export::export(&run, &output, options, &Device::flex()).unwrap();
