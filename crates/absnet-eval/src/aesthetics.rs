@@ -84,10 +84,7 @@ pub fn scores<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a [f64], &'a [f64])>,
 ) -> Result<AestheticsScores, EvalError> {
     let metric = |id: &str, r: Result<f64, absnet_metrics::MetricError>| {
-        r.map_err(|cause| EvalError::Metric {
-            image: id.to_string(),
-            cause,
-        })
+        r.map_err(|cause| EvalError::metric(id, cause))
     };
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let (mut mean_pred, mut mean_true) = (Vec::new(), Vec::new());

@@ -135,10 +135,7 @@ fn leave_one_observer_out(
         .map_err(|cause| EvalError::density(&sample.id, cause))?;
     let total = own.iter().fold(Array2::zeros((h, w)), |sum, map| sum + map);
     let metric = |r: Result<f64, absnet_metrics::MetricError>| {
-        r.map_err(|cause| EvalError::Metric {
-            image: sample.id.clone(),
-            cause,
-        })
+        r.map_err(|cause| EvalError::metric(&sample.id, cause))
     };
     let judd = AucJuddOptions {
         jitter: None,

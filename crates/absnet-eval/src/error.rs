@@ -22,6 +22,14 @@ pub enum EvalError {
 }
 
 impl EvalError {
+    /// A metric that failed on `image` (or "all images" for a dataset-wide one).
+    pub(crate) fn metric(image: &str, cause: absnet_metrics::MetricError) -> Self {
+        EvalError::Metric {
+            image: image.to_string(),
+            cause,
+        }
+    }
+
     pub(crate) fn density(image: &str, cause: absnet_data::density::DensityError) -> Self {
         EvalError::Density {
             image: image.to_string(),

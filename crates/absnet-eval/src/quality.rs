@@ -32,12 +32,7 @@ pub struct QualityScores {
 pub fn scores<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a [f64], Opinion)>,
 ) -> Result<QualityScores, EvalError> {
-    let metric = |id: &str, r: Result<f64, MetricError>| {
-        r.map_err(|cause| EvalError::Metric {
-            image: id.to_string(),
-            cause,
-        })
-    };
+    let metric = |id: &str, r: Result<f64, MetricError>| r.map_err(|c| EvalError::metric(id, c));
     let (mut emd1, mut emd2) = (0.0, 0.0);
     let (mut predicted, mut mos) = (Vec::new(), Vec::new());
     for (id, p, opinion) in pairs {

@@ -423,10 +423,7 @@ fn score(
         Border::Zero,
     )
     .map_err(|cause| EvalError::density(&sample.id, cause))?;
-    let metric = |cause| EvalError::Metric {
-        image: sample.id.clone(),
-        cause,
-    };
+    let metric = |cause| EvalError::metric(&sample.id, cause);
     let split = SplitRoc {
         seed: options.split.seed ^ image_seed(&sample.id).rotate_left(17),
         ..options.split
