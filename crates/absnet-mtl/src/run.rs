@@ -62,6 +62,7 @@ pub fn train(
     progress: &dyn Fn(&Progress),
 ) -> Result<Summary, TrainError> {
     config.validate()?;
+    let _lock = lock_directory(run_dir)?;
     prepare_directory(run_dir, start)?;
     let tasks = load_tasks(config)?;
     let mut run = Run::open(config, run_dir, start, &tasks, device, progress)?;
@@ -85,6 +86,29 @@ pub fn train(
         skipped: run.skipped.total(),
         model: run.trainer.model().valid(),
     })
+}
+
+/// Takes `run_dir` for this process for as long as the returned file is held: a second
+/// `absnet train` on the same folder (an `--overwrite` included) is refused instead of mixing
+/// its log and checkpoints with the first's.
+fn lock_directory(run_dir: &Path) -> Result<std::fs::File, TrainError> {
+    std::fs::create_dir_all(run_dir).map_err(|e| file_error(run_dir, e))?;
+    let path = run_dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| file_error(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(file_error(
+            run_dir,
+            "another `absnet train` is running in this folder; wait for it to end or choose \
+             another --run",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(file_error(&path, e)),
+    }
 }
 
 /// Checks `run_dir` against `start`, clearing it for [`Start::Overwrite`].

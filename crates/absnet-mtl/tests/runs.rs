@@ -443,6 +443,18 @@ fn a_run_folder_is_never_appended_to_by_mistake() {
         "{}\n",
         "left untouched"
     );
+    // A folder another `absnet train` holds is refused, --overwrite included.
+    let held = std::fs::File::create(run.join("lock")).unwrap();
+    held.lock().unwrap();
+    let err = train(&config, &run, Start::Overwrite, &device, &never)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another `absnet train`"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(run.join("log.jsonl")).unwrap(),
+        "{}\n",
+        "left untouched"
+    );
 }
 
 /// The fast model's recipe, small: a readout on the frozen, plain-stride MobileNetV2 trained by
