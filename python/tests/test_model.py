@@ -45,6 +45,14 @@ def test_the_shipped_model_has_no_aesthetics_and_says_so(model):
         model.aesthetics(str(REPO / "samples" / "chelsea.png"))
 
 
+def test_the_shipped_model_scores_picture_quality(model):
+    assert model.has_quality
+    quality = model.quality(str(REPO / "samples" / "chelsea.png"))
+    assert 0 <= quality["score"] <= 100
+    assert len(quality["distribution"]) == 10
+    assert abs(sum(quality["distribution"]) - 1) < 1e-5
+
+
 @pytest.mark.parametrize(
     "image, message",
     [

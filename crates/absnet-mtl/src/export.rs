@@ -159,7 +159,7 @@ pub fn export(
                 .map(|d| format!("{d} (train part of {})", task.split.display()))
                 .collect();
             head.notes = format!(
-                "{trained} (best: the first task's selection metric, saliency CC or aesthetics SRCC)"
+                "{trained} (best by the first task's selection metric: saliency CC, NSS, AUC-Judd or log-likelihood as configured; SRCC for a rating task)"
             );
         }
     }

@@ -145,6 +145,17 @@ async fn drive(driver: &Driver, server: &Server) {
         aesthetics.contains("no trained aesthetics head"),
         "{aesthetics}"
     );
+    let quality = client
+        .find(Locator::Css("#quality"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        quality.contains("/ 100") && quality.contains("LIVE-C"),
+        "{quality}"
+    );
     std::fs::write(
         shots.join("desktop.png"),
         client.screenshot().await.unwrap(),

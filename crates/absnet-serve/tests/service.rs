@@ -54,6 +54,8 @@ fn every_route_answers_as_predict_does() {
         (Some(451), Some(300))
     );
     assert_eq!(peaks(&answer), direct.peaks(5));
+    let quality = answer["quality"]["score"].as_f64().unwrap();
+    assert_eq!(quality, direct.quality.as_ref().unwrap().score);
     assert!(
         answer["aesthetics"].is_null()
             && answer["model"]
