@@ -211,8 +211,13 @@ impl DatasetSpec {
     }
 
     /// The dataset's name: its folder's (or file's) name, e.g. `mit1003` for
-    /// `fixatons:../shared/data/mit1003`; the format's name when the path has none.
+    /// `fixatons:../shared/data/mit1003`; the format's name when the path has none. LIVE-C is
+    /// always `livec`: its release folder (`ChallengeDB_release`) and the shared part of it hold
+    /// one study, so their split files name the same images alike.
     pub fn name(&self) -> String {
+        if self.format == Format::Livec {
+            return self.format_name().to_string();
+        }
         let canonical = self.path.canonicalize().ok();
         let path = canonical.as_deref().unwrap_or(&self.path);
         path.file_stem().map_or_else(

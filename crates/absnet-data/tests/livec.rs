@@ -29,6 +29,11 @@ fn the_shared_folder_holds_627_of_1169_labelled_images() {
     let first = samples.iter().find(|s| s.id == "533").unwrap();
     let opinion = first.opinion.unwrap();
     assert!((0.0..=100.0).contains(&opinion.mos) && opinion.sd > 0.0);
+    // Split files name LIVE-C images `livec/STEM` whatever the folder is called (the release's
+    // is `ChallengeDB_release`), so one split serves the release and the shared part alike.
+    let named = spec(&root).load_named().unwrap();
+    assert!(named.iter().all(|s| s.id.starts_with("livec/")));
+    assert_eq!(spec(Path::new("/x/ChallengeDB_release")).name(), "livec");
 }
 
 /// A copy of the shared folder's labels with `edit` applied to its text, the images linked.
