@@ -69,6 +69,11 @@ def test_aesthetics_metrics_equal_scipy():
     a, b = [mean(p) for p in predicted], [mean(t) for t in votes]
     assert abs(metrics.srcc(a, b) - scipy.stats.spearmanr(a, b)[0]) < 1e-12
     assert abs(metrics.plcc(a, b) - scipy.stats.pearsonr(a, b)[0]) < 1e-12
+    assert abs(metrics.krcc(a, b) - scipy.stats.kendalltau(a, b)[0]) < 1e-12
+    assert abs(metrics.rmse(a, b) - float(np.sqrt(np.mean((np.array(a) - np.array(b)) ** 2)))) < 1e-12
+    # The logistic fit is iterative (checked against curve_fit in the Rust tests): here the
+    # scores are nearly linear, so PLCC after it stays by the raw PLCC.
+    assert abs(metrics.plcc_logistic(a, b) - metrics.plcc(a, b)) < 1e-2
 
 
 @pytest.mark.parametrize(
