@@ -504,6 +504,9 @@ mod tests {
             vec!["ava:/data/AVA".parse::<DatasetSpec>().unwrap()]
         );
         assert_eq!(config.model.heads.aesthetics.unwrap().bins, 10);
+        let quality = config.quality.unwrap();
+        assert_eq!(quality.loss.l1, 1.0);
+        assert_eq!(config.model.heads.quality.unwrap().inputs().len(), 4);
     }
 
     #[test]
