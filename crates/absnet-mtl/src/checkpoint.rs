@@ -107,12 +107,10 @@ impl Saver {
         model
             .clone()
             .save_file(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            .map_err(|e| file_error(&path, e))?;
         for (group, optimizer) in optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
-            optimizer
-                .save(&path)
-                .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            optimizer.save(&path).map_err(|e| file_error(&path, e))?;
         }
         if let Some(learned) = balancer.learned() {
             learned.save(&dir)?;
@@ -157,13 +155,13 @@ impl Saver {
         let path = dir.join("model.bpk");
         let model = model
             .try_load_file(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            .map_err(|e| file_error(&path, e))?;
         for (group, optimizer) in optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
             *optimizer = optimizer
                 .clone()
                 .load(&path)
-                .map_err(|e| file_error(&path, format!("{e:?}")))?;
+                .map_err(|e| file_error(&path, e))?;
         }
         if let Some(learned) = balancer.learned() {
             learned.load(dir)?;

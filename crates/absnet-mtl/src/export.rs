@@ -132,7 +132,7 @@ pub fn export(
     let path = dir.join("model.bpk");
     let model = AbsNet::new(&config.model, device)?
         .try_load_file(&path)
-        .map_err(|e| file_error(&path, format!("{e:?}")))?;
+        .map_err(|e| file_error(&path, e))?;
     let name = output
         .file_stem()
         .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());

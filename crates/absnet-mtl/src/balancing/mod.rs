@@ -265,11 +265,9 @@ impl Learned {
         self.params
             .clone()
             .save_file(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            .map_err(|e| file_error(&path, e))?;
         let path = dir.join("optimizer-balancing.bpk");
-        self.optimizer
-            .save(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))
+        self.optimizer.save(&path).map_err(|e| file_error(&path, e))
     }
 
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
@@ -278,13 +276,13 @@ impl Learned {
             .params
             .clone()
             .try_load_file(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            .map_err(|e| file_error(&path, e))?;
         let path = dir.join("optimizer-balancing.bpk");
         self.optimizer = self
             .optimizer
             .clone()
             .load(&path)
-            .map_err(|e| file_error(&path, format!("{e:?}")))?;
+            .map_err(|e| file_error(&path, e))?;
         Ok(())
     }
 }
