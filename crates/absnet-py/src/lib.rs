@@ -166,8 +166,7 @@ impl Model {
         py: Python<'py>,
         image: Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let image = self::image(&image)?;
-        let prediction = py.detach(|| image.rgb().map(|photo| self.predictor.predict(&photo)))?;
+        let prediction = self.predict_one(py, &image)?;
         let shape = (prediction.height() as usize, prediction.width() as usize);
         let logs: Vec<f64> = prediction.density().into_iter().map(f64::ln).collect();
         Ok(ndarray::Array2::from_shape_vec(shape, logs)
@@ -188,8 +187,7 @@ impl Model {
                 self.name()
             )));
         }
-        let image = self::image(&image)?;
-        let prediction = py.detach(|| image.rgb().map(|photo| self.predictor.predict(&photo)))?;
+        let prediction = self.predict_one(py, &image)?;
         let scores = prediction.aesthetics.expect("checked: a trained head");
         let dict = PyDict::new(py);
         dict.set_item("distribution", scores.distribution)?;
@@ -211,13 +209,20 @@ impl Model {
                 self.name()
             )));
         }
-        let image = self::image(&image)?;
-        let prediction = py.detach(|| image.rgb().map(|photo| self.predictor.predict(&photo)))?;
+        let prediction = self.predict_one(py, &image)?;
         let quality = prediction.quality.expect("checked: a trained head");
         let dict = PyDict::new(py);
         dict.set_item("score", quality.score)?;
         dict.set_item("distribution", quality.distribution)?;
         Ok(dict)
+    }
+}
+
+impl Model {
+    /// The prediction for one image, the GIL released while the model runs.
+    fn predict_one(&self, py: Python<'_>, image: &Bound<'_, PyAny>) -> PyResult<Prediction> {
+        let image = self::image(image)?;
+        py.detach(|| image.rgb().map(|photo| self.predictor.predict(&photo)))
     }
 }
 

@@ -134,24 +134,16 @@ async fn drive(driver: &Driver, server: &Server) {
             .len(),
         5
     );
-    let aesthetics = client
-        .find(Locator::Css("#aesthetics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let mut panels = Vec::new();
+    for id in ["#aesthetics", "#quality"] {
+        let panel = client.find(Locator::Css(id)).await.unwrap();
+        panels.push(panel.text().await.unwrap());
+    }
+    let [aesthetics, quality] = <[String; 2]>::try_from(panels).unwrap();
     assert!(
         aesthetics.contains("no trained aesthetics head"),
         "{aesthetics}"
     );
-    let quality = client
-        .find(Locator::Css("#quality"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(
         quality.contains("/ 100") && quality.contains("LIVE-C"),
         "{quality}"
