@@ -242,7 +242,8 @@ impl Logistic {
 
     /// The least-squares fit of `target` from `predicted` by Levenberg–Marquardt (scipy's
     /// `curve_fit` method for an unconstrained problem), started where IQA code starts it:
-    /// β = (max target, min target, mean predicted, std predicted / 4 or 1 if that is 0).
+    /// β = (max target, min target, mean predicted, std predicted / 4). Constant predictions
+    /// have no fit.
     pub fn fit(predicted: &[f64], target: &[f64]) -> Result<Self, MetricError> {
         check_pairs(predicted, target, 5)?;
         let n = predicted.len() as f64;

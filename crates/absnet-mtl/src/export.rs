@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use absnet_model::heads::HeadInput;
 use absnet_model::weights::StoredPrecision;
 use absnet_model::{AbsNet, Head, ModelCard};
 use burn::module::Module;
@@ -64,6 +65,17 @@ fn onto_base(
         ));
     }
     let trained: Vec<Head> = config.tasks().iter().map(|t| t.head).collect();
+    // Only the backbone comes from the model file: a neck the run trained is not the model's.
+    let inputs = config.model.heads.inputs();
+    if let Some(head) = trained
+        .iter()
+        .find(|h| inputs.get(h).is_some_and(|i| i.contains(&HeadInput::Neck)))
+    {
+        return refuse(format!(
+            "the run's {head} head reads its own neck, not this model's: heads that move read \
+             backbone taps (`taps = [\"c2\", …]`)"
+        ));
+    }
     let mut heads = base_card.config.heads.clone();
     let mut model = base;
     for head in &trained {

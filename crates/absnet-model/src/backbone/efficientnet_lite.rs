@@ -1,5 +1,6 @@
 //! EfficientNet-Lite0, -Lite1 and -Lite2 (Tan & Le 2019; the edge "Lite" variant: no
-//! squeeze-excitation, ReLU6, stem, head and the first and last stages' depth not scaled) in efficientnet_pytorch's layout: `_conv_stem`, `_bn0`,
+//! squeeze-excitation, ReLU6, stem, head and the first and last stages' depth not scaled) in
+//! efficientnet_pytorch's layout: `_conv_stem`, `_bn0`,
 //! `_blocks.N.{_expand_conv,_bn0,_depthwise_conv,_bn1,_project_conv,_bn2}`, `_conv_head`,
 //! `_bn1`, `_fc`. BatchNorm eps 1e-3, TensorFlow "same" padding, input `(x - 127) / 128`.
 

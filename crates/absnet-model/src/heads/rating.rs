@@ -146,8 +146,9 @@ impl RatingHead {
         }
     }
 
-    /// `[batch, channels · Σ n²]`: level after level, each flattened as `[channels, n, n]`
-    /// (PyTorch's `pooled.view(batch, -1)`).
+    /// `[batch, values · Σ n²]`: level after level, each flattened as `[values, n, n]`
+    /// (PyTorch's `pooled.view(batch, -1)`); values are the channels, or their means then
+    /// their standard deviations for `avg_std`.
     pub fn pyramid(&self, x: Tensor<4>) -> Tensor<2> {
         let [batch, channels, h, w] = x.dims();
         let levels = self

@@ -2,9 +2,9 @@
 //! opinion scores — on one head type: the score distribution trained with EMD (r = 2) and/or
 //! L1/L2 on its mean; validation scores it with the evaluation's own metrics.
 
+use absnet_data::Sample;
 use absnet_data::loader::Example;
-use absnet_data::{Opinion, Sample};
-use absnet_metrics::rating::{BINS as RATING_BINS, opinion_distribution};
+use absnet_metrics::rating::{self, BINS as RATING_BINS, opinion_distribution};
 use absnet_model::{AbsNet, Head};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -47,14 +47,9 @@ impl Rating {
             }
             _ => {
                 let votes = example.votes?.map(f64::from);
-                let total: f64 = votes.iter().sum();
-                let distribution = votes.map(|v| v / total);
-                let mean: f64 = distribution
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| i as f64 * p)
-                    .sum();
-                Some((distribution, mean / (RATING_BINS - 1) as f64))
+                let distribution = rating::normalised(&votes).ok()?;
+                let mean = rating::mean_score(&distribution).ok()?;
+                Some((distribution, (mean - 1.0) / (RATING_BINS - 1) as f64))
             }
         }
     }
@@ -118,17 +113,17 @@ impl Objective for Rating {
         features: Features,
         device: &Device,
     ) -> Result<Scores, TrainError> {
-        let mut predicted: Vec<(String, Vec<f64>)> = Vec::new();
+        let mut rows: Vec<f64> = Vec::new();
         for chunk in examples.chunks(self.config.batch) {
             let out = features.forward(model, chunk, &self.config, &[self.head], device)?;
-            let rows = out
-                .rating(self.head)
-                .map(values)
-                .expect("a model with the task's head");
-            for (example, row) in chunk.iter().zip(rows.chunks(RATING_BINS)) {
-                predicted.push((example.id.clone(), row.to_vec()));
-            }
+            rows.extend(
+                out.rating(self.head)
+                    .map(values)
+                    .expect("a model with the task's head"),
+            );
         }
+        // Every example is rated: checked when the data was loaded.
+        let rated = examples.iter().zip(rows.chunks(RATING_BINS));
         let mut out = Scores::new();
         let mut put = |name: &str, value: Option<f64>| {
             if let Some(v) = value {
@@ -136,11 +131,7 @@ impl Objective for Rating {
             }
         };
         if self.head == Head::Quality {
-            let opinions: Vec<Opinion> = examples.iter().filter_map(|e| e.opinion).collect();
-            let pairs = predicted
-                .iter()
-                .zip(opinions)
-                .map(|((id, p), o)| (id.as_str(), p.as_slice(), o));
+            let pairs = rated.map(|(e, p)| (e.id.as_str(), p, e.opinion.expect("an opinion")));
             let Ok(s) = absnet_eval::quality::scores(pairs) else {
                 return Ok(Scores::new());
             };
@@ -152,14 +143,13 @@ impl Objective for Rating {
             put("emd", Some(s.emd2));
             put("accuracy", Some(s.accuracy));
         } else {
-            let votes: Vec<Vec<f64>> = examples
+            let votes: Vec<[f64; RATING_BINS]> = examples
                 .iter()
-                .filter_map(|e| e.votes.map(|v| v.iter().map(|&c| f64::from(c)).collect()))
+                .map(|e| e.votes.expect("vote counts").map(f64::from))
                 .collect();
-            let pairs = predicted
-                .iter()
+            let pairs = rated
                 .zip(&votes)
-                .map(|((id, p), t)| (id.as_str(), p.as_slice(), t.as_slice()));
+                .map(|((e, p), t)| (e.id.as_str(), p, t.as_slice()));
             let Ok(s) = absnet_eval::aesthetics::scores(pairs) else {
                 return Ok(Scores::new());
             };
