@@ -119,6 +119,18 @@ impl AbsNetConfig {
         (taps, uses_neck)
     }
 
+    /// The taps a forward pass through `heads` needs from an encoder frozen up to and
+    /// including `frozen`: those at or before it, and `frozen` itself when a deeper one is needed
+    /// (the layers past it start from there).
+    pub fn taps_through(&self, heads: &[Head], frozen: Tap) -> Vec<Tap> {
+        let (taps, _) = self.taps(heads);
+        let mut through: Vec<Tap> = taps.iter().copied().filter(|&t| t <= frozen).collect();
+        if taps.iter().any(|&t| t > frozen) && !through.contains(&frozen) {
+            through.push(frozen);
+        }
+        through
+    }
+
     pub fn from_toml(text: &str) -> Result<Self, ModelError> {
         let config: Self =
             toml::from_str(text).map_err(|e| ModelError::Config(e.message().to_string()))?;
@@ -174,6 +186,18 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// The same features cut from the autodiff graph: nothing before them trains.
+    pub fn detached(self) -> Self {
+        Self {
+            taps: self
+                .taps
+                .into_iter()
+                .map(|(t, x)| (t, x.detach()))
+                .collect(),
+            ..self
+        }
+    }
+
     fn tap(&self, tap: Tap) -> Tensor<4> {
         self.taps
             .iter()
@@ -331,13 +355,45 @@ impl AbsNet {
 
     /// The backbone's part of [`AbsNet::forward_heads`]: the taps `heads` read.
     pub fn encode(&self, x: Tensor<4>, heads: &[Head]) -> Encoded {
-        let [_, _, height, width] = x.dims();
         let (taps, _) = self.config.taps(heads);
-        let features = self.backbone.forward_taps(x, &taps);
+        self.encode_taps(x, &taps)
+    }
+
+    /// The backbone's `taps` of the images `x`.
+    pub fn encode_taps(&self, x: Tensor<4>, taps: &[Tap]) -> Encoded {
+        let [_, _, height, width] = x.dims();
+        let features = self.backbone.forward_taps(x, taps);
         Encoded {
-            taps: taps.into_iter().zip(features).collect(),
+            taps: taps.iter().copied().zip(features).collect(),
             input_size: [height, width],
         }
+    }
+
+    /// Completes `partial` — the taps up to `after` ([`AbsNetConfig::taps_through`]) — with
+    /// the deeper taps `heads` read, running only the backbone's layers past `after`.
+    pub fn encode_after(&self, partial: Encoded, after: Tap, heads: &[Head]) -> Encoded {
+        let (taps, _) = self.config.taps(heads);
+        let deeper: Vec<Tap> = taps.iter().copied().filter(|&t| t > after).collect();
+        let mut encoded = Encoded {
+            taps: Vec::new(),
+            input_size: partial.input_size,
+        };
+        let mut computed = if deeper.is_empty() {
+            Vec::new()
+        } else {
+            self.backbone
+                .forward_taps_after(partial.tap(after), Some(after), &deeper)
+        }
+        .into_iter();
+        for tap in taps {
+            let x = if tap > after {
+                computed.next().expect("one tensor per deeper tap")
+            } else {
+                partial.tap(tap)
+            };
+            encoded.taps.push((tap, x));
+        }
+        encoded
     }
 
     /// The rest of [`AbsNet::forward_heads`] from the backbone's features: the neck and the
@@ -463,5 +519,47 @@ mod tests {
         assert_eq!(parts.saliency.as_ref().unwrap().dims(), [3, 1, 48, 64]);
         assert!(largest_difference(whole.saliency.unwrap(), parts.saliency.unwrap()) < 1e-6);
         assert!(largest_difference(whole.aesthetics.unwrap(), parts.aesthetics.unwrap()) < 1e-6);
+    }
+
+    #[test]
+    fn an_encoder_resumed_past_a_tap_gives_the_whole_encoders_taps() {
+        let device = Device::flex();
+        for (arch, stride) in [
+            (Arch::MobilenetV2, 32),
+            (Arch::EfficientnetLite0, 32),
+            (Arch::MobilenetV2, 8),
+            (Arch::Resnet50, 8),
+            (Arch::Vgg16, 16),
+        ] {
+            let mut backbone = BackboneConfig::new(arch);
+            backbone.output_stride = stride;
+            let mut config = AbsNetConfig::reference(backbone);
+            config.neck.channels = 8;
+            let model = AbsNet::new(&config, &device).unwrap();
+            let x = Tensor::<4>::random([2, 3, 64, 96], Distribution::Normal(0.0, 1.0), &device);
+            let heads = config.heads();
+            let whole = model.encode_taps(x.clone(), &Tap::ALL);
+            for after in [Tap::C2, Tap::C3, Tap::C4, Tap::C5] {
+                let through: Vec<Tap> = Tap::ALL.into_iter().filter(|&t| t <= after).collect();
+                let partial = model.encode_taps(x.clone(), &through);
+                let resumed = model.backbone.forward_taps_after(
+                    partial.tap(after),
+                    Some(after),
+                    &Tap::ALL[after.index()..],
+                );
+                for (tap, y) in Tap::ALL[after.index()..].iter().zip(resumed) {
+                    let d = largest_difference(whole.tap(*tap), y);
+                    assert!(d < 1e-5, "{arch:?} after {after:?}: {tap:?} differs by {d}");
+                }
+            }
+            // The heads' taps through a frozen c4, completed.
+            let partial = model.encode_taps(x.clone(), &config.taps_through(&heads, Tap::C4));
+            let completed = model.encode_after(partial, Tap::C4, &heads);
+            let direct = model.encode(x, &heads);
+            for ((a, x), (b, y)) in completed.taps.into_iter().zip(direct.taps) {
+                assert_eq!(a, b);
+                assert!(largest_difference(x, y) < 1e-5, "{arch:?} {a:?}");
+            }
+        }
     }
 }

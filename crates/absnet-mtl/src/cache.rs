@@ -1,6 +1,7 @@
 //! The features of a frozen encoder, computed once per image, flip and input size and kept on
 //! disk, so that training the heads costs minutes instead of hours: a run whose shared encoder
-//! never trains reads its batches' backbone taps from here instead of running the backbone.
+//! never trains reads its batches' backbone taps from here instead of running the backbone, and
+//! a run that trains only the encoder's last blocks (`frozen_through`) reads the taps up to them.
 //!
 //! Each entry is one file holding every tap at its own resolution in float16 (the deep taps are
 //! small: the readout upsamples them after its first 1×1 layer), written atomically, so a run
@@ -53,7 +54,7 @@ impl FeatureCache {
         heads: &[Head],
         samples: &[&Sample],
     ) -> Result<Self, TrainError> {
-        let (taps, _) = config.model.taps(heads);
+        let taps = config.frozen_taps(heads);
         let weights = match &config.backbone_weights {
             Some(path) => std::fs::read(path).map_err(|e| file_error(path, e))?,
             None => Vec::new(),
@@ -137,7 +138,6 @@ impl FeatureCache {
             },
         );
         let model = model.clone().fold_norms();
-        let heads = model.config.heads();
         let order: Vec<(usize, bool)> = flips.into_iter().enumerate().collect();
         let mut done = 0;
         for chunk in order.chunks(batch.max(1)) {
@@ -154,11 +154,10 @@ impl FeatureCache {
                 .arch
                 .normalization()
                 .batch(&images, h, w, device);
-            let encoded = model.encode(x, &heads);
+            let encoded = model.encode_taps(x, &self.taps);
             let taps: Vec<(Vec<usize>, Vec<f32>)> = encoded
                 .taps
                 .into_iter()
-                .filter(|(t, _)| self.taps.contains(t))
                 .map(|(_, x)| {
                     let dims = x.dims().to_vec();
                     (

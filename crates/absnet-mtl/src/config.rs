@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use absnet_data::DatasetSpec;
 use absnet_metrics::rating::BINS as RATING_BINS;
-use absnet_model::{AbsNetConfig, Head};
+use absnet_model::{AbsNetConfig, Head, Tap};
 use serde::{Deserialize, Serialize};
 
 use crate::balancing::BalancingConfig;
@@ -172,9 +172,13 @@ pub struct TrainConfig {
     pub backbone_weights: Option<PathBuf>,
     /// A folder for the frozen encoder's features: computed once per image, flip and input
     /// size, then read instead of running the backbone. The shared encoder must stay frozen for
-    /// the whole run (`groups.shared.frozen_epochs` ≥ `epochs`).
+    /// the whole run (`groups.shared.frozen_epochs` ≥ `epochs`), or up to `frozen_through`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_cache: Option<PathBuf>,
+    /// The encoder's layers up to and including this tap never train; those past it train with
+    /// the shared group (the tasks share the encoder's last blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_through: Option<Tap>,
     /// Model input `[width, height]`.
     pub input: [u32; 2],
     pub batch: usize,
@@ -210,6 +214,17 @@ pub struct TrainConfig {
     /// Leave out samples that fail to load (counted) instead of stopping.
     #[serde(default)]
     pub skip_bad: bool,
+}
+
+impl TrainConfig {
+    /// The backbone taps the frozen part of the encoder hands to `heads`: all they read, or
+    /// with `frozen_through` those up to it (the layers past it run in every step).
+    pub fn frozen_taps(&self, heads: &[Head]) -> Vec<Tap> {
+        match self.frozen_through {
+            Some(frozen) => self.model.taps_through(heads, frozen),
+            None => self.model.taps(heads).0,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -313,14 +328,24 @@ impl TrainConfig {
         }
         self.validate_run()?;
         self.groups.validate(&heads)?;
-        if self.feature_cache.is_some() && self.groups.shared.frozen_epochs < self.epochs {
+        if self.feature_cache.is_some()
+            && self.frozen_through.is_none()
+            && self.groups.shared.frozen_epochs < self.epochs
+        {
             return Err(ConfigError::invalid(
                 "feature_cache",
                 format!(
                     "cached features need a frozen encoder: set groups.shared.frozen_epochs to at \
-                     least epochs ({}; it is {})",
+                     least epochs ({}; it is {}), or frozen_through to the last frozen tap",
                     self.epochs, self.groups.shared.frozen_epochs
                 ),
+            ));
+        }
+        if self.frozen_through == Some(Tap::C5) {
+            return Err(ConfigError::invalid(
+                "frozen_through",
+                "c5 is the encoder's last tap: nothing would train past it (freeze the whole \
+                 encoder with groups.shared.frozen_epochs instead)",
             ));
         }
         self.lr_schedule.validate("lr_schedule")?;

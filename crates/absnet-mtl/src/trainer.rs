@@ -67,8 +67,8 @@ impl From<TrainError> for StepError {
     }
 }
 
-/// Each trained task's pass: its loss, its shared-encoder gradient (none when the encoder's
-/// features come from a cache) and its head's.
+/// Each trained task's pass: its loss, its shared-encoder gradient (none when the encoder is
+/// frozen) and its head's.
 struct Passes {
     tasks: Vec<usize>,
     losses: Vec<f64>,
@@ -100,7 +100,8 @@ impl Trainer {
         })
     }
 
-    /// Reads the backbone's features from `cache` from now on (the encoder must be frozen).
+    /// Reads the backbone's features from `cache` from now on (the encoder frozen, or frozen
+    /// up to the cache's deepest tap).
     pub fn use_cache(&mut self, cache: FeatureCache) {
         self.cache = Some(cache);
     }
@@ -139,8 +140,8 @@ impl Trainer {
         if passes.tasks.is_empty() {
             return Ok(None);
         }
-        // Without a shared gradient (cached features: the encoder does not train) the heads
-        // share nothing, so there is nothing to balance.
+        // Without a shared gradient (the encoder does not train) the heads share nothing, so
+        // there is nothing to balance.
         let (shared, weights) = if passes.shared.is_empty() {
             (None, vec![1.0; passes.tasks.len()])
         } else {

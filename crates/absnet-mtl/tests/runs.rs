@@ -575,3 +575,59 @@ fn a_feature_cache_needs_an_encoder_frozen_for_the_whole_run() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_encoder_frozen_through_c4_trains_only_its_last_blocks_cached_or_not() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("frozen-through");
+    let Some(mut config) = readout_config(&dir) else {
+        return;
+    };
+    config.frozen_through = Some(absnet_model::Tap::C4);
+    config.groups.shared.frozen_epochs = 0;
+    // A gentle rate: a steep one amplifies the features' float16 rounding step by step.
+    config.groups.shared.lr = 1e-4;
+    let device = Device::flex();
+    let live = train(&config, &dir.join("live"), Start::New, &device, &|_| {}).unwrap();
+    config.feature_cache = Some(dir.join("features"));
+    let cached = train(&config, &dir.join("cached"), Start::New, &device, &|_| {}).unwrap();
+    let (a, b) = (
+        step_losses(&dir.join("live")),
+        step_losses(&dir.join("cached")),
+    );
+    assert_eq!(a.len(), 8);
+    for (step, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (a - b).abs() < 2e-3,
+            "step {}: {a} live, {b} cached",
+            step + 1
+        );
+    }
+
+    // MobileNetV2's c4 is the output of block 12 (torchvision's features.13): the stem and
+    // blocks 0–12 keep their ImageNet weights, blocks 13–16 and the 1×1 head conv train.
+    let start = absnet_model::AbsNet::new(&config.model, &device)
+        .unwrap()
+        .load_backbone(config.backbone_weights.as_ref().unwrap())
+        .unwrap();
+    let start = module_tensors(&start);
+    for model in [&live.model, &cached.model] {
+        let trained = module_tensors(model);
+        let mut moved = Vec::new();
+        for (name, t) in start.iter().filter(|(n, _)| n.starts_with("backbone.")) {
+            if t.data != trained[name].data {
+                moved.push(name.clone());
+            }
+        }
+        let block = |name: &str| -> Option<usize> { name.split('.').nth(2)?.parse().ok() };
+        assert!(
+            moved
+                .iter()
+                .all(|n| n.starts_with("backbone.head.") || block(n).is_some_and(|b| b >= 13)),
+            "{moved:?}"
+        );
+        assert!(moved.iter().any(|n| n.starts_with("backbone.head.")));
+        assert!(moved.iter().any(|n| block(n) == Some(13)), "{moved:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

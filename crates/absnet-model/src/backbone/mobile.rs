@@ -109,9 +109,25 @@ impl Network for MobileNet {
         [c2, c3, c4, self.spec.head_channels]
     }
 
-    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
-        let mut x = self.stem.forward(x);
-        for (i, block) in self.blocks.iter().enumerate() {
+    fn forward_taps(
+        &self,
+        x: Tensor<4>,
+        after: Option<Tap>,
+        deepest: Tap,
+        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+    ) {
+        // The first block past `after`'s (the 1×1 head conv alone past c4's last block).
+        let first = match after {
+            None => 0,
+            Some(Tap::C5) => return,
+            Some(tap) => self.spec.tap_blocks[tap.index()] + 1,
+        };
+        let mut x = if after.is_none() {
+            self.stem.forward(x)
+        } else {
+            x
+        };
+        for (i, block) in self.blocks.iter().enumerate().skip(first) {
             x = block.forward(x);
             if let Some(tap) = self.spec.tap_blocks.iter().position(|&b| b == i) {
                 let tap = Tap::ALL[tap];

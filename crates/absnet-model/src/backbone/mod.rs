@@ -47,8 +47,16 @@ impl Tap {
 pub trait Network {
     /// Channels of each tap, `[c2, c3, c4, c5]`.
     fn tap_channels(&self) -> [usize; 4];
-    /// Runs up to the tap `deepest`, handing every tap's features to `keep` on the way.
-    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>));
+    /// Runs up to the tap `deepest`, handing every tap's features to `keep` on the way. `x` is
+    /// the input image, or with `after = Some(tap)` that tap's features: the layers up to it are
+    /// skipped and only deeper taps are handed on.
+    fn forward_taps(
+        &self,
+        x: Tensor<4>,
+        after: Option<Tap>,
+        deepest: Tap,
+        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+    );
     /// ImageNet logits `[batch, 1000]` from the `c5` features; `None` without a classifier.
     fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>>;
     /// Upstream (PyTorch) tensor names → this backbone's parameter paths.
@@ -250,13 +258,35 @@ impl Backbone {
     /// Runs the backbone up to the deepest requested tap and returns the requested taps in the
     /// order asked.
     pub fn forward_taps(&self, x: Tensor<4>, taps: &[Tap]) -> Vec<Tensor<4>> {
+        self.forward_taps_after(x, None, taps)
+    }
+
+    /// Like [`Backbone::forward_taps`], from the features of tap `after` (with `Some`) instead
+    /// of the image: only the layers past it run. `taps` may hold `after` itself (handed back
+    /// as it came) and deeper taps.
+    pub fn forward_taps_after(
+        &self,
+        x: Tensor<4>,
+        after: Option<Tap>,
+        taps: &[Tap],
+    ) -> Vec<Tensor<4>> {
         let deepest = taps.iter().copied().max().unwrap_or(Tap::C5);
         let mut all: [Option<Tensor<4>>; 4] = Default::default();
-        self.network().forward_taps(x, deepest, &mut |tap, t| {
-            if taps.contains(&tap) {
-                all[tap.index()] = Some(t.clone());
-            }
-        });
+        if let Some(after) = after {
+            assert!(
+                taps.iter().all(|&t| t >= after),
+                "taps {taps:?} lie before {after:?}"
+            );
+            all[after.index()] = Some(x.clone());
+        }
+        if after.is_none_or(|a| a < deepest) {
+            self.network()
+                .forward_taps(x, after, deepest, &mut |tap, t| {
+                    if taps.contains(&tap) {
+                        all[tap.index()] = Some(t.clone());
+                    }
+                });
+        }
         taps.iter()
             .map(|tap| {
                 all[tap.index()]

@@ -139,13 +139,25 @@ impl Network for ResNet {
         [256, 512, 1024, 2048]
     }
 
-    fn forward_taps(&self, x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
-        let x = self.stem.forward(x);
-        let pool = MaxPoolOptions::new([3, 3])
-            .with_stride([2, 2])
-            .with_padding([1, 1]);
-        let mut x = record(OpKind::PoolingAndLinear, 0, || max_pool2d(x, pool));
-        for (tap, layer) in Tap::ALL.into_iter().zip(&self.layers) {
+    fn forward_taps(
+        &self,
+        x: Tensor<4>,
+        after: Option<Tap>,
+        deepest: Tap,
+        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+    ) {
+        let mut x = match after {
+            Some(_) => x,
+            None => {
+                let x = self.stem.forward(x);
+                let pool = MaxPoolOptions::new([3, 3])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1]);
+                record(OpKind::PoolingAndLinear, 0, || max_pool2d(x, pool))
+            }
+        };
+        let layers = Tap::ALL.into_iter().zip(&self.layers);
+        for (tap, layer) in layers.filter(|(tap, _)| after.is_none_or(|a| *tap > a)) {
             for block in layer {
                 x = block.forward(x);
             }

@@ -104,9 +104,18 @@ impl Network for Vgg {
     }
 
     /// Taps are taken after the pools of blocks 2–5 (nominal strides 4, 8, 16, 32).
-    fn forward_taps(&self, mut x: Tensor<4>, deepest: Tap, keep: &mut dyn FnMut(Tap, &Tensor<4>)) {
-        x = self.blocks[0].forward(x);
-        for (tap, block) in Tap::ALL.into_iter().zip(&self.blocks[1..]) {
+    fn forward_taps(
+        &self,
+        mut x: Tensor<4>,
+        after: Option<Tap>,
+        deepest: Tap,
+        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+    ) {
+        if after.is_none() {
+            x = self.blocks[0].forward(x);
+        }
+        let blocks = Tap::ALL.into_iter().zip(&self.blocks[1..]);
+        for (tap, block) in blocks.filter(|(tap, _)| after.is_none_or(|a| *tap > a)) {
             x = block.forward(x);
             keep(tap, &x);
             if tap == deepest {

@@ -32,7 +32,8 @@ pub type Validation = PerHead<Scores>;
 pub enum Features<'a> {
     /// The model's own backbone, run on the batch's images.
     Live,
-    /// A frozen encoder's cache: the backbone does not run.
+    /// A frozen encoder's cache: the backbone does not run (or, with `frozen_through`, only
+    /// its layers past that tap).
     Cached(&'a FeatureCache),
 }
 
@@ -59,10 +60,21 @@ impl Features<'_> {
         heads: &[Head],
         device: &Device,
     ) -> Result<absnet_model::Encoded, TrainError> {
-        match self {
-            Features::Live => Ok(model.encode(images(examples, config, device), heads)),
-            Features::Cached(cache) => cache.load(examples, device),
-        }
+        let frozen = match self {
+            Features::Live => {
+                let taps = config.frozen_taps(heads);
+                let encoded = model.encode_taps(images(examples, config, device), &taps);
+                match config.frozen_through {
+                    Some(_) => encoded.detached(),
+                    None => encoded,
+                }
+            }
+            Features::Cached(cache) => cache.load(examples, device)?,
+        };
+        Ok(match config.frozen_through {
+            Some(tap) => model.encode_after(frozen, tap, heads),
+            None => frozen,
+        })
     }
 }
 
