@@ -29,6 +29,11 @@ pub enum LogRecord {
         losses: PerHead<f64>,
         weights: PerHead<f64>,
         lr: GroupRates,
+        /// With two tasks in the step and a trained shared encoder: the cosine of their
+        /// shared-encoder gradients before balancing (below 0: the tasks pull the encoder
+        /// apart, the conflict PCGrad projects away).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gradient_cosine: Option<f64>,
     },
     /// A step left out (`non_finite = "skip"`).
     Skipped {

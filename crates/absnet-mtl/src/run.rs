@@ -342,6 +342,7 @@ impl<'a> Run<'a> {
             losses,
             weights,
             lr,
+            gradient_cosine: step.gradient_cosine,
         })
     }
 

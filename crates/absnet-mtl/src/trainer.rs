@@ -11,7 +11,7 @@ use crate::balancing::{Balancing, TaskStep};
 use crate::cache::FeatureCache;
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::gradients::{GroupGradient, StepGradients, aligned, step_gradients};
+use crate::gradients::{GroupGradient, StepGradients, aligned, dot, step_gradients};
 use crate::groups::{GroupOptimizers, Rates};
 use crate::tasks::{Features, Task, Validation};
 
@@ -34,6 +34,8 @@ pub struct Step {
     pub tasks: Vec<usize>,
     pub losses: Vec<f64>,
     pub weights: Vec<f64>,
+    /// The cosine of two tasks' shared-encoder gradients, when two tasks shared a trained encoder.
+    pub gradient_cosine: Option<f64>,
 }
 
 /// What made a step unusable.
@@ -142,11 +144,15 @@ impl Trainer {
         }
         // Without a shared gradient (the encoder does not train) the heads share nothing, so
         // there is nothing to balance.
+        let mut gradient_cosine = None;
         let (shared, weights) = if passes.shared.is_empty() {
             (None, vec![1.0; passes.tasks.len()])
         } else {
             let shared = aligned(passes.shared);
             let values: Vec<_> = shared.iter().map(|g| g.values.clone()).collect();
+            if let [a, b] = values.as_slice() {
+                gradient_cosine = Some(dot(a, b) / (dot(a, a) * dot(b, b)).sqrt());
+            }
             let combined = self.balancer.combine(&TaskStep {
                 tasks: &passes.tasks,
                 losses: &passes.losses,
@@ -194,6 +200,7 @@ impl Trainer {
             tasks: passes.tasks,
             losses: passes.losses,
             weights,
+            gradient_cosine,
         }))
     }
 
