@@ -136,9 +136,14 @@ fn expand_pattern(input: &Path) -> Result<Option<Vec<Source>>> {
     let Some(name) = input.file_name().and_then(|n| n.to_str()) else {
         return Ok(None);
     };
-    if !name.contains(['*', '?']) {
+    if !name.contains(['*', '?', '[']) {
         return Ok(None);
     }
+    let pattern = globset::GlobBuilder::new(name)
+        .literal_separator(true)
+        .build()
+        .with_context(|| format!("{}: not a file-name pattern", input.display()))?
+        .compile_matcher();
     let dir = match input.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -151,7 +156,7 @@ fn expand_pattern(input: &Path) -> Result<Option<Vec<Source>>> {
             )
         })?
         .filter_map(Result::ok)
-        .filter(|e| wildcard(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
+        .filter(|e| pattern.is_match(e.file_name()))
         .map(|e| e.path())
         .collect();
     if matches.is_empty() {
@@ -161,28 +166,31 @@ fn expand_pattern(input: &Path) -> Result<Option<Vec<Source>>> {
     Ok(Some(matches.into_iter().map(Source::File).collect()))
 }
 
-/// `*` matches any run of characters, `?` any one.
-fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            wildcard(&pattern[1..], name) || (!name.is_empty() && wildcard(pattern, &name[1..]))
-        }
-        (Some(b'?'), Some(_)) => wildcard(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => wildcard(&pattern[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn wildcards_match_whole_names() {
-        assert!(wildcard(b"*.jpg", b"a.jpg"));
-        assert!(wildcard(b"c?t*.png", b"cat-1.png"));
-        assert!(!wildcard(b"*.jpg", b"a.jpeg"));
+    fn patterns_match_whole_file_names_in_linear_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "a".repeat(200);
+        for name in ["a.jpg", "a.jpeg", "cat-1.png", "dog.png", long.as_str()] {
+            std::fs::write(dir.path().join(name), b"").unwrap();
+        }
+        let names = |pattern: &str| -> Vec<String> {
+            match expand_pattern(&dir.path().join(pattern)) {
+                Ok(Some(sources)) => sources.iter().map(|s| s.stem()).collect(),
+                Ok(None) => panic!("{pattern} is a pattern"),
+                Err(e) => vec![e.to_string()],
+            }
+        };
+        assert_eq!(names("*.jpg"), ["a"]);
+        assert_eq!(names("c?t*.png"), ["cat-1"]);
+        assert_eq!(names("[cd]*.png"), ["cat-1", "dog"]);
+        // A backtracking matcher takes exponential time on this name; a compiled one does not.
+        let pathological = format!("{}b", "*a".repeat(40));
+        assert!(names(&pathological)[0].contains("no file matches"));
+        assert!(names("[z.png")[0].contains("not a file-name pattern"));
     }
 
     #[test]

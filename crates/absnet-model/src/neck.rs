@@ -86,10 +86,6 @@ impl MultiDilation {
         }
     }
 
-    pub fn out_channels(&self) -> usize {
-        self.reduce.conv.spec.out_channels
-    }
-
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.reduce.forward(x);
         self.branches

@@ -503,15 +503,8 @@ pub fn load_tensors<M: Module>(
     Ok(module.map(&mut loader))
 }
 
-/// Reads a safetensors file together with its `__metadata__`.
-pub fn read_safetensors_with_metadata(
-    path: &Path,
-) -> Result<(TensorMap, HashMap<String, String>), ModelError> {
-    let bytes = std::fs::read(path).map_err(|e| ModelError::io(path, e))?;
-    parse_safetensors(&bytes, path)
-}
-
-/// [`read_safetensors_with_metadata`] of a file already in memory; `name` is what errors call it.
+/// Reads a safetensors file already in memory together with its `__metadata__`; `name` is
+/// what errors call it.
 pub fn parse_safetensors_with_metadata(
     bytes: &[u8],
     name: &Path,

@@ -4,6 +4,9 @@
 //! `Σᵢ gᵢ'`. Applied to the shared group only; each head keeps its own task's gradient.
 
 use burn::tensor::Tensor;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
 use super::{BalancerState, Balancing, Combined, TaskStep};
 use crate::gradients::dot;
@@ -43,21 +46,14 @@ pub fn project_conflicts(gradients: &[Tensor<1>], orders: &[Vec<usize>]) -> Vec<
 impl Balancing for PcGrad {
     fn combine(&mut self, step: &TaskStep) -> Combined {
         let n = step.shared.len();
-        // A seeded shuffle of the other tasks for each task (Fisher–Yates on SplitMix64).
-        let mut state = self.seed ^ self.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut next = || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
+        // A seeded shuffle of the other tasks for each task, drawn afresh at every step (and
+        // the same again after a resume: the generator is seeded by the run's seed and step).
+        let mut rng =
+            StdRng::seed_from_u64(self.seed ^ self.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let orders: Vec<Vec<usize>> = (0..n)
             .map(|i| {
                 let mut others: Vec<usize> = (0..n).filter(|&j| j != i).collect();
-                for k in (1..others.len()).rev() {
-                    others.swap(k, (next() % (k as u64 + 1)) as usize);
-                }
+                others.shuffle(&mut rng);
                 others
             })
             .collect();
