@@ -4,23 +4,27 @@
 //! optimizer and learning rate, combined in one step: the ABSNet authors' remedy for loss scales
 //! that differ between tasks.
 //!
+//! The public surface is what `absnet train`, `absnet export`, the benchmarks and the tests
+//! drive: a run, its config, export, the tasks, the trainer's step and the balancing methods; the
+//! feature cache, checkpoints, the log, the plots and the data streams are the run's own.
+//!
 //! Reading order: [`run`] (a run's loop over epochs and steps) → [`trainer`] (one step) →
 //! [`tasks`] (each task's loss and validation) → [`balancing`] and [`groups`].
 
 pub mod balancing;
-pub mod cache;
-pub mod checkpoint;
+mod cache;
+mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod export;
 pub mod gradients;
 pub mod groups;
-pub mod log;
+mod log;
 pub mod losses;
-pub mod plots;
+mod plots;
 pub mod run;
 pub mod schedule;
-pub mod stream;
+mod stream;
 pub mod tasks;
 pub mod trainer;
 

@@ -19,8 +19,8 @@ use crate::tasks::{Features, Task, Validation};
 pub struct Trainer {
     /// On the autodiff device; `None` only while a step moves it through the optimizers.
     model: Option<AbsNet>,
-    pub optimizers: GroupOptimizers,
-    pub balancer: Box<dyn Balancing>,
+    pub(crate) optimizers: GroupOptimizers,
+    pub(crate) balancer: Box<dyn Balancing>,
     /// The plain device (validation, FAMO's losses after the step) and its autodiff form.
     device: Device,
     autodiff: Device,
@@ -104,7 +104,7 @@ impl Trainer {
 
     /// Reads the backbone's features from `cache` from now on (the encoder frozen, or frozen
     /// up to the cache's deepest tap).
-    pub fn use_cache(&mut self, cache: FeatureCache) {
+    pub(crate) fn use_cache(&mut self, cache: FeatureCache) {
         self.cache = Some(cache);
     }
 
