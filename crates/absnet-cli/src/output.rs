@@ -255,10 +255,8 @@ mod tests {
         }
     }
 
-    fn folder(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("absnet-output-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+    fn folder(name: &str) -> absnet_testkit::TempFolder {
+        absnet_testkit::temp_folder(&format!("output-{name}"))
     }
 
     #[test]

@@ -11,11 +11,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("absnet-crop-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
+    absnet_testkit::temp_folder(&format!("crop-{name}"))
 }
 
 fn crop(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<Value>) {

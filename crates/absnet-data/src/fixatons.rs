@@ -145,10 +145,8 @@ fn read_scanpath(path: &Path, first: FirstFixation) -> Result<Observer, DataErro
 mod tests {
     use super::*;
 
-    fn dataset(name: &str, rows: &str) -> std::path::PathBuf {
-        let root =
-            std::env::temp_dir().join(format!("absnet-fixatons-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+    fn dataset(name: &str, rows: &str) -> absnet_testkit::TempFolder {
+        let root = absnet_testkit::temp_folder(&format!("fixatons-{name}"));
         std::fs::create_dir_all(root.join("STIMULI")).unwrap();
         std::fs::create_dir_all(root.join("SCANPATHS/street")).unwrap();
         image::RgbImage::new(40, 30)

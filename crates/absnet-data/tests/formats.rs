@@ -16,9 +16,8 @@ fn load(format: &str, path: &Path) -> Result<Vec<Sample>, absnet_data::DataError
         .load()
 }
 
-fn temp_copy(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("absnet-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn temp_copy(name: &str) -> absnet_testkit::TempFolder {
+    let dir = absnet_testkit::temp_folder(&format!("data-{name}"));
     copy_dir(&fixture(name), &dir);
     dir
 }
@@ -197,8 +196,7 @@ fn missing_images_and_orphan_labels_are_named() {
     let err = load("salicon2017", &dir).unwrap_err().to_string();
     assert!(err.contains("v7.3") && err.contains("-v7"), "{err}");
     // A generic folder with a map for an image that is not there.
-    let dir = std::env::temp_dir().join(format!("absnet-data-folder-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = absnet_testkit::temp_folder("data-folder");
     for sub in ["images", "maps"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }

@@ -2,7 +2,7 @@
 //! the image decoder and to every reader never panic and never hang — each gives a value or an
 //! error naming the file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -77,9 +77,14 @@ proptest! {
 }
 
 /// A copy of dataset folder `from` in a fresh temporary folder, with `file` (relative) damaged.
-fn damaged_copy(from: &Path, file: &str, keep: f64, flips: &[(f64, u8)], case: &str) -> PathBuf {
-    let to = std::env::temp_dir().join(format!("absnet-fuzz-{case}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&to);
+fn damaged_copy(
+    from: &Path,
+    file: &str,
+    keep: f64,
+    flips: &[(f64, u8)],
+    case: &str,
+) -> absnet_testkit::TempFolder {
+    let to = absnet_testkit::temp_folder(&format!("fuzz-{case}"));
     copy(from, &to);
     let bytes = std::fs::read(to.join(file)).unwrap();
     std::fs::write(to.join(file), damaged(&bytes, keep, flips)).unwrap();
@@ -141,8 +146,7 @@ proptest! {
 
     #[test]
     fn the_fixatons_reader_survives_random_scanpath_text(text in "[0-9 .\\-e\n\tx]{0,200}") {
-        let root = std::env::temp_dir().join(format!("absnet-fuzz-fixatons-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = absnet_testkit::temp_folder("fuzz-fixatons");
         std::fs::create_dir_all(root.join("STIMULI")).unwrap();
         std::fs::create_dir_all(root.join("SCANPATHS/a")).unwrap();
         image::RgbImage::new(20, 10).save(root.join("STIMULI/a.png")).unwrap();

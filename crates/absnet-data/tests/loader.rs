@@ -122,8 +122,7 @@ fn bad_samples_stop_the_batch_or_are_counted() {
         return;
     };
     samples.truncate(3);
-    let dir = std::env::temp_dir().join(format!("absnet-loader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = absnet_testkit::temp_folder("loader");
     std::fs::write(dir.join("empty.jpg"), b"").unwrap();
     samples[1].image = dir.join("empty.jpg");
     samples[2].image = dir.join("missing.jpg");
@@ -177,8 +176,8 @@ fn splits_are_drawn_once_and_read_back() {
         split.test,
         Split::draw(&ids, 2021, [0.8, 0.1, 0.1]).unwrap().test
     );
-    let path = std::env::temp_dir().join(format!("absnet-split-{}.json", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let dir = absnet_testkit::temp_folder("split");
+    let path = dir.join("split.json");
     let written = Split::read_or_draw(&path, &samples, 2020, [0.8, 0.1, 0.1]).unwrap();
     // A later run with the same seed and ratios reads the file; with others it is refused.
     assert_eq!(

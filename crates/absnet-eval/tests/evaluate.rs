@@ -1,18 +1,13 @@
 //! End to end: prediction files on disk scored against the real OSIE fixations and AVA votes,
 //! compared with the pysaliency / scipy reference values.
 
-use std::path::PathBuf;
-
 use absnet_eval::predictions::PredictionFolder;
 use absnet_eval::{aesthetics, saliency};
 use image::{ImageBuffer, Luma};
 use serde_json::Value;
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("absnet-eval-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
+    absnet_testkit::temp_folder(&format!("eval-{name}"))
 }
 
 fn reference() -> Value {

@@ -11,10 +11,8 @@ use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Head, ModelError}
 use burn::tensor::Device;
 use common::*;
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("absnet-test-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
+    absnet_testkit::temp_folder(&format!("test-{name}"))
 }
 
 #[test]

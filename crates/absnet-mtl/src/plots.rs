@@ -199,8 +199,7 @@ mod tests {
         assert_eq!(losses["saliency"], vec![(1.0, 2.0), (3.0, 1.5)]);
         assert_eq!(weights["saliency"], vec![(1.0, 1.0), (3.0, 0.8)]);
         assert_eq!(validation["saliency cc"], vec![(1.0, 0.3)]);
-        let dir = std::env::temp_dir().join(format!("absnet-plot-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = absnet_testkit::temp_folder("plot");
         std::fs::write(dir.join("log.jsonl"), log).unwrap();
         write_training_curves(&dir.join("log.jsonl"), &dir.join("curves.png")).unwrap();
         let png = image::open(dir.join("curves.png")).unwrap();

@@ -35,11 +35,8 @@ fn config(dir: &std::path::Path) -> Option<TrainConfig> {
 /// burn seeds its random initialisation per process: runs in one test binary take turns.
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("absnet-runs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
+    absnet_testkit::temp_folder(&format!("runs-{name}"))
 }
 
 #[test]

@@ -1,6 +1,33 @@
 //! Test support shared by absnet's crates (a dev-dependency only).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// A fresh folder of its own under the system's temporary folder, removed with everything in it
+/// when dropped — at the end of the test that made it, passed or failed. Reads as a [`Path`].
+pub struct TempFolder(tempfile::TempDir);
+
+impl std::ops::Deref for TempFolder {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for TempFolder {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+/// A [`TempFolder`] named `absnet-NAME-…`.
+pub fn temp_folder(name: &str) -> TempFolder {
+    TempFolder(
+        tempfile::Builder::new()
+            .prefix(&format!("absnet-{name}-"))
+            .tempdir()
+            .expect("a temporary folder"),
+    )
+}
 
 /// The repository root.
 pub fn repo() -> PathBuf {
