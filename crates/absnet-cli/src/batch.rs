@@ -20,6 +20,12 @@ pub trait PhotoWriter {
     /// Writes the photo's files; returns its JSON line, its CSV rows and what to print when it is
     /// the only input.
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written>;
+
+    /// Whether every input's announcement is printed (a machine-readable line per image), not
+    /// only a single input's.
+    fn announces_every_input(&self) -> bool {
+        false
+    }
 }
 
 pub struct Written {
@@ -68,7 +74,8 @@ impl BatchRun<'_> {
             self.failure(&problem.input.display().to_string(), &problem.error, &bar)?;
         }
         for chunk in todo.chunks(self.batch.max(1)) {
-            failed += self.chunk(chunk, writer, &bar, todo.len() == 1)?;
+            let announce = todo.len() == 1 || writer.announces_every_input();
+            failed += self.chunk(chunk, writer, &bar, announce)?;
         }
         bar.finish_and_clear();
         Ok(Tally {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use absnet_predict::Prediction;
-use absnet_predict::crop::{self, Aspect, CropError, CropOptions};
+use absnet_predict::crop::{self, Aspect, CropError, CropOptions, SmartcropResult};
 use absnet_predict::record::{CropEntry, CropLine, CropRecord};
 use anyhow::{Result, bail};
 use burn::tensor::Device;
@@ -52,10 +52,29 @@ pub struct CropArgs {
     /// Output folder.
     #[arg(long, default_value = "crops")]
     out: PathBuf,
+    /// What each image prints on standard output: `text`, or `smartcrop` — one JSON line in
+    /// smartcrop.js's answer shape (`{"image", "topCrop", "crops"}`; topCrop is the first
+    /// aspect's window). The records in the output folder are the same either way.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     #[command(flatten)]
     model_input: ModelInputArgs,
     #[command(flatten)]
     run: RunArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Smartcrop,
+}
+
+/// One image's line in `--format smartcrop`.
+#[derive(serde::Serialize)]
+struct SmartcropLine {
+    image: String,
+    #[serde(flatten)]
+    result: SmartcropResult,
 }
 
 impl Done for CropLine {
@@ -91,7 +110,7 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         columns: CropRecord::CSV_HEADER.len(),
     };
     let tally = run.run(&args.inputs, &done, &writer)?;
-    println!(
+    let summary = format!(
         "{} images cropped, {} failed, {} already done; records in {} and {}",
         tally.done,
         tally.failed,
@@ -99,6 +118,11 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         out.jsonl().display(),
         out.csv().display()
     );
+    match args.format {
+        Format::Text => println!("{summary}"),
+        // Standard output holds the JSON lines alone.
+        Format::Smartcrop => eprintln!("{summary}"),
+    }
     if tally.failed > 0 {
         bail!(
             "{} of {} inputs failed",
@@ -128,6 +152,7 @@ impl PhotoWriter for Writer<'_> {
                 ..CropOptions::default()
             },
         )?;
+        let smartcrop = SmartcropResult::new(&windows);
         let mut crops = Vec::new();
         for (&aspect, chosen) in self.aspects.iter().zip(windows) {
             let w = chosen.window;
@@ -154,22 +179,35 @@ impl PhotoWriter for Writer<'_> {
             crops,
             ms: prediction.ms,
         };
-        let announcement = record
-            .crops
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {}×{} at ({}, {})",
-                    c.aspect, c.width, c.height, c.x, c.y
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let announcement = match (self.args.format, smartcrop) {
+            (Format::Smartcrop, Some(result)) => serde_json::to_string(&SmartcropLine {
+                image: source.name(),
+                result,
+            })?,
+            _ => {
+                let windows = record
+                    .crops
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}×{} at ({}, {})",
+                            c.aspect, c.width, c.height, c.x, c.y
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{}: {windows}", source.name())
+            }
+        };
         Ok(Written {
             json_line: record.to_json_line(),
             csv_rows: record.csv_rows().into_iter().map(|r| r.to_vec()).collect(),
-            announcement: format!("{}: {announcement}", source.name()),
+            announcement,
         })
+    }
+
+    fn announces_every_input(&self) -> bool {
+        self.args.format == Format::Smartcrop
     }
 }
 

@@ -184,3 +184,57 @@ fn bad_aspects_scales_and_tiny_images_are_named() {
         "a record for each input, the failure included"
     );
 }
+
+/// smartcrop.js's answer (its TypeScript typings: `CropResult { topCrop: Crop }`, `Crop { x, y,
+/// width, height, score: CropScore }`, `CropScore { …, total }`), one line per image on
+/// standard output, with the same windows as the records.
+#[test]
+fn the_smartcrop_format_prints_smartcrop_answers_and_nothing_else() {
+    let out = temp_dir("smartcrop");
+    let photos = [
+        repo().join("samples/chelsea.png"),
+        repo().join("samples/coffee.png"),
+    ];
+    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
+        .current_dir(repo())
+        .arg("crop")
+        .args(&photos)
+        .args(["--aspects", "16:9,1:1", "--format", "smartcrop", "--out"])
+        .arg(&*out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let records: Vec<Value> = std::fs::read_to_string(out.join("crops.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let answers: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(answers.len(), 2, "{stdout}");
+    for (answer, record) in answers.iter().zip(&records) {
+        let mut keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["crops", "image", "topCrop"]);
+        assert_eq!(answer["image"], record["image"]);
+        assert_eq!(answer["topCrop"], answer["crops"][0]);
+        let crops = answer["crops"].as_array().unwrap();
+        let recorded = record["crops"].as_array().unwrap();
+        assert_eq!(crops.len(), 2);
+        for (crop, recorded) in crops.iter().zip(recorded) {
+            let mut keys: Vec<&String> = crop.as_object().unwrap().keys().collect();
+            keys.sort();
+            assert_eq!(keys, ["height", "score", "width", "x", "y"]);
+            assert_eq!(window(crop), window(recorded));
+            assert_eq!(crop["score"]["total"], recorded["score"]);
+        }
+    }
+    assert!(String::from_utf8_lossy(&output.stderr).contains("2 images cropped"));
+}

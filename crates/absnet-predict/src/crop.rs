@@ -101,6 +101,48 @@ pub struct ScoredWindow {
     pub score: f64,
 }
 
+/// smartcrop.js's answer (its `CropResult`), so that its users swap one call: `topCrop` is the
+/// window of the first aspect asked for and `crops` holds every aspect's window, in the order
+/// asked. `score.total` is the window's [`ScoredWindow::score`]; smartcrop's own feature scores
+/// (detail, saturation, skin, boost) have no counterpart here and are left out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SmartcropResult {
+    #[serde(rename = "topCrop")]
+    pub top_crop: SmartcropCrop,
+    pub crops: Vec<SmartcropCrop>,
+}
+
+/// One window in smartcrop.js's shape.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SmartcropCrop {
+    #[serde(flatten)]
+    pub window: Window,
+    pub score: SmartcropScore,
+}
+
+/// smartcrop.js's score object, holding the total only.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SmartcropScore {
+    pub total: f64,
+}
+
+impl SmartcropResult {
+    /// `windows` in smartcrop.js's shape; `None` without any.
+    pub fn new(windows: &[ScoredWindow]) -> Option<Self> {
+        let crops: Vec<SmartcropCrop> = windows
+            .iter()
+            .map(|w| SmartcropCrop {
+                window: w.window,
+                score: SmartcropScore { total: w.score },
+            })
+            .collect();
+        Some(Self {
+            top_crop: *crops.first()?,
+            crops,
+        })
+    }
+}
+
 /// How windows are scored.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CropOptions {

@@ -190,6 +190,8 @@ pub async fn saliency(
 pub struct CropQuery {
     aspects: Option<String>,
     scale: Option<f64>,
+    /// `absnet` (the default) or `smartcrop`: smartcrop.js's answer shape.
+    format: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -235,6 +237,16 @@ pub async fn crop(
         if !(scale > 0.0 && scale <= 1.0) {
             return Err(bad(crop::CropError::Scale(scale)));
         }
+        let smartcrop = match query.format.as_deref() {
+            None | Some("absnet") => false,
+            Some("smartcrop") => true,
+            Some(other) => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("format={other}: expected absnet or smartcrop"),
+                ));
+            }
+        };
         let (_, prediction) = predicted(&service, body).await?;
         let windows = crop::crop(
             &prediction.saliency,
@@ -243,6 +255,10 @@ pub async fn crop(
             &CropOptions::default(),
         )
         .map_err(bad)?;
+        if smartcrop {
+            let result = crop::SmartcropResult::new(&windows).expect("one window per aspect");
+            return Ok(Json(result).into_response());
+        }
         let crops = aspects
             .iter()
             .zip(windows)

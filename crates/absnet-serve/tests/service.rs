@@ -97,6 +97,22 @@ fn every_route_answers_as_predict_does() {
             "{served}"
         );
     }
+    // The same windows in smartcrop.js's shape.
+    let (status, _, _, body) = post(
+        &server.url("/v1/crop?aspects=1:1,16:9&scale=0.6&format=smartcrop"),
+        &chelsea(),
+    );
+    assert_eq!(status, 200);
+    let answer = json(&body);
+    assert_eq!(answer["topCrop"], answer["crops"][0]);
+    for (served, window) in answer["crops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&crops_served(&crops))
+    {
+        assert_eq!(&served_window(served), window, "{served}");
+    }
     let (_, metrics) = get(&server.url("/metrics"));
     for line in [
         "absnet_requests_total{route=\"/v1/saliency\",status=\"200\"} 3",
@@ -149,6 +165,12 @@ fn bad_requests_get_their_status_and_a_named_problem() {
             "aspect `16x9`",
         ),
         (server.url("/v1/crop?scale=0"), chelsea(), 400, "scale 0"),
+        (
+            server.url("/v1/crop?format=thumbor"),
+            chelsea(),
+            400,
+            "expected absnet or smartcrop",
+        ),
     ];
     for (url, body, want, text) in cases {
         let (status, _, _, answer) = post(&url, &body);
@@ -315,4 +337,17 @@ fn shutdown_answers_requests_in_flight_and_then_refuses() {
         std::net::TcpStream::connect(server.addr).is_err(),
         "new connections are refused"
     );
+}
+
+fn served_window(c: &Value) -> [u64; 4] {
+    ["x", "y", "width", "height"].map(|k| c[k].as_u64().unwrap())
+}
+
+fn crops_served(crops: &Value) -> Vec<[u64; 4]> {
+    crops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(served_window)
+        .collect()
 }
