@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use absnet_predict::crop;
 use absnet_predict::record::SummaryLine;
 use absnet_predict::render::{self, Colormap};
 use absnet_predict::{Prediction, Record};
@@ -40,6 +41,11 @@ pub struct PredictArgs {
     /// natural log), for information gain and log-likelihood scoring.
     #[arg(long, default_value = "png")]
     format: MapFormat,
+    /// Also find each photo's focal point — where crops of any aspect should be centred to keep
+    /// the most saliency (a CMS focal-point field, an image service's crop centre) — into the
+    /// records as `"focal_point": {"x", "y", "score"}` (shares of the width and height).
+    #[arg(long)]
+    focal_point: bool,
     /// Peaks to report per image (0–100).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(0..=100))]
     top_k: u16,
@@ -143,13 +149,17 @@ impl PhotoWriter for Writer<'_> {
             json_line: record.to_json_line(),
             csv_rows: vec![record.csv_row().to_vec()],
             announcement: format!(
-                "{}: heatmap {}{}",
+                "{}: heatmap {}{}{}",
                 source.name(),
                 record.overlay.as_deref().unwrap_or("not drawn"),
                 record
                     .quality
                     .as_ref()
                     .map(|q| format!(", quality {:.0}/100", q.score))
+                    .unwrap_or_default(),
+                record
+                    .focal_point
+                    .map(|f| format!(", focal point ({:.3}, {:.3})", f.x, f.y))
                     .unwrap_or_default()
             ),
         })
@@ -187,6 +197,9 @@ impl Writer<'_> {
         let model = self.model.clone();
         let mut record = Record::new(&source.name(), &model, prediction, usize::from(args.top_k));
         record.saliency = Some(map_path.display().to_string());
+        if args.focal_point {
+            record.focal_point = Some(crop::focal_point(&prediction.saliency));
+        }
         if let Some((path, format)) = overlay {
             let picture = render::overlay(photo, &display, args.colormap, args.opacity);
             self.out.save(&path, |w| Ok(picture.write_to(w, format)?))?;

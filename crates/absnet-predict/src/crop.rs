@@ -208,6 +208,76 @@ pub fn crop(
         .collect()
 }
 
+/// A point in the image as shares of its width and height (0–1, from the top left).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FocalPoint {
+    pub x: f64,
+    pub y: f64,
+    /// The mean share of the saliency that the crops centred on it keep.
+    pub score: f64,
+}
+
+/// The crops a focal point is chosen for: the common aspects, each at full size and smaller.
+const FOCAL_ASPECTS: [(u32, u32); 5] = [(1, 1), (4, 3), (3, 4), (16, 9), (9, 16)];
+const FOCAL_SCALES: [f64; 3] = [1.0, 0.7, 0.5];
+
+/// The focal point of `map` (the prediction at the image's size): the point that crops of any
+/// aspect centred on it — moved inside the image where they would cross its edge, as image
+/// services and CMS focal-point fields crop — keep the most saliency, on average over
+/// 1:1, 4:3, 3:4, 16:9 and 9:16 at 100 %, 70 % and 50 % of their largest size. Unlike the top
+/// peak (the single most salient spot), it weighs all of the saliency: with two faces it lies
+/// between them when crops can hold both, and on a lone subject it sits at its centre of mass
+/// rather than its brightest pixel.
+pub fn focal_point(map: &FloatMap) -> FocalPoint {
+    let density = Density::new(map, &CropOptions::default());
+    let image = [map.width(), map.height()];
+    let windows: Vec<[usize; 2]> = FOCAL_ASPECTS
+        .iter()
+        .flat_map(|&(w, h)| {
+            FOCAL_SCALES.iter().filter_map(move |&scale| {
+                window_size(
+                    image,
+                    Aspect {
+                        width: w,
+                        height: h,
+                    },
+                    scale,
+                )
+                .ok()
+            })
+        })
+        .map(|size| density.cells(size))
+        .collect();
+    let (score, x, y) = (0..density.height)
+        .flat_map(|y| (0..density.width).map(move |x| (x, y)))
+        .map(|(x, y)| {
+            let kept: f64 = windows
+                .iter()
+                .map(|&[w, h]| {
+                    // Centred on cell (x, y), moved inside the grid.
+                    let left = (x + 1).saturating_sub(w.div_ceil(2)).min(density.width - w);
+                    let top = (y + 1)
+                        .saturating_sub(h.div_ceil(2))
+                        .min(density.height - h);
+                    density.mass(left, top, [w, h])
+                })
+                .sum();
+            (kept / windows.len().max(1) as f64, x, y)
+        })
+        .fold(
+            (f64::NEG_INFINITY, 0, 0),
+            |a, b| if b.0 > a.0 { b } else { a },
+        );
+    let centre = |cell: usize, pixels: usize| {
+        (((cell as f64 + 0.5) * density.cell as f64) / pixels as f64).min(1.0)
+    };
+    FocalPoint {
+        x: centre(x, density.image[0]),
+        y: centre(y, density.image[1]),
+        score,
+    }
+}
+
 /// Searches run on a grid whose longer side has at most this many cells: the model predicts at
 /// a few hundred pixels, so a finer grid only repeats its interpolation (and costs more than
 /// the prediction).
@@ -404,6 +474,41 @@ impl Density {
 mod tests {
     use super::*;
     use image::Luma;
+
+    /// A 600 × 400 map of Gaussian blobs `(x, y, σ, weight)`.
+    fn blobs(spots: &[(f32, f32, f32, f32)]) -> FloatMap {
+        FloatMap::from_fn(600, 400, |x, y| {
+            let v = spots
+                .iter()
+                .map(|&(cx, cy, s, w)| {
+                    let d2 = (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2);
+                    w * (-d2 / (2.0 * s * s)).exp()
+                })
+                .sum::<f32>();
+            Luma([v])
+        })
+    }
+
+    #[test]
+    fn the_focal_point_weighs_all_of_the_saliency_not_the_top_peak() {
+        // One subject: the focal point is on it.
+        let one = focal_point(&blobs(&[(450.0, 120.0, 25.0, 1.0)]));
+        assert!(
+            (one.x - 0.75).abs() < 0.03 && (one.y - 0.3).abs() < 0.03,
+            "{one:?}"
+        );
+        // Two subjects, the left one a little brighter: the top peak is on the left one, the
+        // focal point between them, where most crops hold both.
+        let two = blobs(&[(200.0, 200.0, 20.0, 1.0), (400.0, 200.0, 20.0, 0.9)]);
+        let peak = crate::render::peaks(&two, 1, 10.0)[0];
+        assert!((peak.x as i32 - 200).abs() <= 2, "{peak:?}");
+        let focal = focal_point(&two);
+        assert!(
+            (focal.x - 0.5).abs() < 0.05 && (focal.y - 0.5).abs() < 0.03,
+            "{focal:?}"
+        );
+        assert!(focal.score > 0.5 && focal.score <= 1.0, "{focal:?}");
+    }
 
     #[test]
     fn the_score_is_that_of_the_window_returned() {

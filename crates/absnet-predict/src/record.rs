@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crop::FocalPoint;
 use crate::render::Peak;
 use crate::{Aesthetics, Prediction, Quality};
 
@@ -29,6 +30,9 @@ pub struct Record {
     /// Absent when the model has no trained quality head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
+    /// When asked for (`predict --focal-point`): [`crate::crop::focal_point`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focal_point: Option<FocalPoint>,
     pub ms: f64,
 }
 
@@ -48,6 +52,7 @@ impl Record {
             peaks: prediction.peaks(top_k),
             aesthetics: prediction.aesthetics.clone(),
             quality: prediction.quality.clone(),
+            focal_point: None,
             ms: prediction.ms,
         }
     }

@@ -102,6 +102,8 @@ pub struct SaliencyQuery {
     colormap: Option<String>,
     opacity: Option<f32>,
     top_k: Option<usize>,
+    /// `1` (or `true`): add the focal point to the JSON answer.
+    focal: Option<String>,
 }
 
 /// What `POST /v1/saliency` answers in JSON.
@@ -115,6 +117,9 @@ struct SaliencyAnswer {
     /// Absent when the model has no trained quality head.
     #[serde(skip_serializing_if = "Option::is_none")]
     quality: Option<Quality>,
+    /// With `?focal=1`: where crops of any aspect should be centred.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    focal_point: Option<crop::FocalPoint>,
     /// Milliseconds from the body's arrival to the answer.
     ms: f64,
 }
@@ -128,6 +133,16 @@ pub async fn saliency(
         let body = body(&service, request).await?;
         let start = Instant::now();
         let Query(query) = query.map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e}: expected format=json|png|overlay, colormap=jet|hot|gray, opacity in [0, 1], top_k ≤ 100")))?;
+        let focal = match query.focal.as_deref() {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("focal={other}: expected 1 or 0"),
+                ));
+            }
+        };
         let (photo, prediction) = predicted(&service, body).await?;
         match query.format {
             Format::Json => {
@@ -146,6 +161,7 @@ pub async fn saliency(
                     peaks: record.peaks,
                     aesthetics: record.aesthetics,
                     quality: record.quality,
+                    focal_point: focal.then(|| crop::focal_point(&prediction.saliency)),
                     ms: start.elapsed().as_secs_f64() * 1e3,
                 };
                 Ok(Json(answer).into_response())

@@ -97,6 +97,13 @@ fn every_route_answers_as_predict_does() {
             "{served}"
         );
     }
+    // The focal point, on request, as the library finds it.
+    let (status, _, _, body) = post(&server.url("/v1/saliency?focal=1"), &chelsea());
+    assert_eq!(status, 200);
+    let focal = crop::focal_point(&direct.saliency);
+    let served = &json(&body)["focal_point"];
+    assert_eq!(served["x"].as_f64(), Some(focal.x), "{served}");
+    assert_eq!(served["y"].as_f64(), Some(focal.y), "{served}");
     // The same windows in smartcrop.js's shape.
     let (status, _, _, body) = post(
         &server.url("/v1/crop?aspects=1:1,16:9&scale=0.6&format=smartcrop"),
@@ -115,7 +122,7 @@ fn every_route_answers_as_predict_does() {
     }
     let (_, metrics) = get(&server.url("/metrics"));
     for line in [
-        "absnet_requests_total{route=\"/v1/saliency\",status=\"200\"} 3",
+        "absnet_requests_total{route=\"/v1/saliency\",status=\"200\"} 4",
         "absnet_batch_size_count",
         "absnet_queue_depth",
         "absnet_images_per_second",
@@ -165,6 +172,12 @@ fn bad_requests_get_their_status_and_a_named_problem() {
             "aspect `16x9`",
         ),
         (server.url("/v1/crop?scale=0"), chelsea(), 400, "scale 0"),
+        (
+            server.url("/v1/saliency?focal=yes"),
+            chelsea(),
+            400,
+            "focal=yes",
+        ),
         (
             server.url("/v1/crop?format=thumbor"),
             chelsea(),
