@@ -132,7 +132,7 @@ impl Failure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SummaryLine {
-    Predicted(Record),
+    Predicted(Box<Record>),
     Failed(Failure),
 }
 
