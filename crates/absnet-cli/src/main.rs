@@ -10,6 +10,7 @@ mod inputs;
 mod output;
 mod predict;
 mod ranges;
+mod rank;
 mod serve;
 mod train;
 mod weights;
@@ -37,6 +38,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Crop windows that keep what people look at, for several aspect ratios.
     Crop(crop::CropArgs),
+    /// The best shots of a burst or an album, near-duplicates grouped, with a contact sheet.
+    Rank(rank::RankArgs),
     /// An HTTP service (saliency, crops, metrics) and a web page, batched and bounded.
     Serve(serve::ServeArgs),
     /// Train a model — saliency, aesthetics or both with a shared encoder — from a TOML config.
@@ -72,6 +75,7 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Predict(args) => predict::run(&args, &device),
         Command::Crop(args) => crop::run(&args, &device),
+        Command::Rank(args) => rank::run(&args, &device),
         Command::Serve(args) => serve::run(&args, &device),
         Command::Train(args) => train::run(&args, &device),
         Command::Export(args) => train::export(&args, &device),
