@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "absnet",
     version,
-    about = "Saliency and aesthetics with ABSNet"
+    about = "Saliency, picture quality and aesthetics with ABSNet"
 )]
 struct Cli {
     #[command(flatten)]
