@@ -1,5 +1,6 @@
 //! Training curves as a PNG, drawn from a run's `log.jsonl`: each task's loss (a running mean
-//! over 20 steps), the balancing weights, and the validation scores per epoch.
+//! over 20 steps), the balancing weights, the validation scores per epoch, and — when two tasks
+//! share a trained encoder — the cosine of their shared-encoder gradients.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,17 +31,33 @@ static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansMono.ttf");
 
 type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
-/// The curves of a log: (loss per task, weight per task, validation score per metric).
-fn curves(records: &[LogRecord]) -> (Series, Series, Series) {
+/// The curves of a log: loss per task, weight per task, validation score per metric, and the
+/// shared-gradient cosine (losses and cosine as running means over 20 steps).
+struct Curves {
+    losses: Series,
+    weights: Series,
+    validation: Series,
+    cosine: Series,
+}
+
+fn curves(records: &[LogRecord]) -> Curves {
     let (mut losses, mut weights, mut validation) = (Series::new(), Series::new(), Series::new());
+    let mut cosine = Series::new();
     for record in records {
         match record {
             LogRecord::Step {
                 step,
                 losses: l,
                 weights: w,
+                gradient_cosine,
                 ..
             } => {
+                if let Some(c) = gradient_cosine {
+                    cosine
+                        .entry("cosine".to_string())
+                        .or_default()
+                        .push((*step as f64, *c));
+                }
                 for (values, series) in [(l, &mut losses), (w, &mut weights)] {
                     for (task, &v) in values {
                         series
@@ -67,10 +84,15 @@ fn curves(records: &[LogRecord]) -> (Series, Series, Series) {
             _ => {}
         }
     }
-    for series in losses.values_mut() {
+    for series in losses.values_mut().chain(cosine.values_mut()) {
         *series = running_mean(series, 20);
     }
-    (losses, weights, validation)
+    Curves {
+        losses,
+        weights,
+        validation,
+        cosine,
+    }
 }
 
 fn running_mean(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
@@ -150,31 +172,40 @@ fn panel(
         .map_err(draw)
 }
 
-/// Draws `log`'s curves into `png` (1500 × 450: losses, weights, validation), written to a
-/// temporary file first and renamed.
+/// Draws `log`'s curves into `png` (1500 × 450: losses, weights, validation; 2000 × 450 with the
+/// gradient cosine), written to a temporary file first and renamed.
 pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), PlotError> {
     let file = |path: &Path, e: &dyn std::fmt::Display| PlotError::File {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     let text = std::fs::read_to_string(log).map_err(|e| file(log, &e))?;
-    let (losses, weights, validation) = curves(&log::read(&text));
+    let curves = curves(&log::read(&text));
     // Registering twice is harmless: the font is replaced by itself.
     plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
         .map_err(|_| draw("the bundled font does not load"))?;
     let tmp = png.with_extension("tmp.png");
     {
-        let root = BitMapBackend::new(&tmp, (1500, 450)).into_drawing_area();
+        let panels = if curves.cosine.is_empty() { 3 } else { 4 };
+        let root = BitMapBackend::new(&tmp, (500 * panels as u32, 450)).into_drawing_area();
         root.fill(&WHITE).map_err(draw)?;
-        let areas = root.split_evenly((1, 3));
+        let areas = root.split_evenly((1, panels));
         panel(
             &areas[0],
             "training loss (mean of 20 steps)",
             "step",
-            &losses,
+            &curves.losses,
         )?;
-        panel(&areas[1], "task weights", "step", &weights)?;
-        panel(&areas[2], "validation", "epoch", &validation)?;
+        panel(&areas[1], "task weights", "step", &curves.weights)?;
+        panel(&areas[2], "validation", "epoch", &curves.validation)?;
+        if panels == 4 {
+            panel(
+                &areas[3],
+                "shared-gradient cosine (mean of 20 steps)",
+                "step",
+                &curves.cosine,
+            )?;
+        }
         root.present().map_err(|e| file(&tmp, &e))?;
     }
     std::fs::rename(&tmp, png).map_err(|e| file(png, &e))
@@ -190,19 +221,25 @@ mod tests {
         let log = [
             format!(r#"{{"record":"step","epoch":0,"step":1,"losses":{{"saliency":2.0}},"weights":{{"saliency":1.0}},{lr}}}"#),
             format!(r#"{{"record":"step","epoch":0,"step":2,"losses":{{"aesthetics":0.5}},"weights":{{"aesthetics":1.0}},{lr}}}"#),
-            format!(r#"{{"record":"step","epoch":0,"step":3,"losses":{{"saliency":1.0}},"weights":{{"saliency":0.8}},{lr}}}"#),
+            format!(r#"{{"record":"step","epoch":0,"step":3,"losses":{{"saliency":1.0}},"weights":{{"saliency":0.8}},{lr},"gradient_cosine":-0.25}}"#),
             r#"{"record":"epoch","epoch":0,"step":3,"validation":{"saliency":{"cc":0.3,"nss":1.0}},"skipped":0,"mean_losses":{"saliency":1.5},"task_weights":{"saliency":1.0}}"#.to_string(),
             r#"{"record":"step","epoch":0,"step":4,"los"#.to_string(),
         ]
         .join("\n");
-        let (losses, weights, validation) = curves(&log::read(&log));
+        let Curves {
+            losses,
+            weights,
+            validation,
+            cosine,
+        } = curves(&log::read(&log));
         assert_eq!(losses["saliency"], vec![(1.0, 2.0), (3.0, 1.5)]);
         assert_eq!(weights["saliency"], vec![(1.0, 1.0), (3.0, 0.8)]);
+        assert_eq!(cosine["cosine"], vec![(3.0, -0.25)]);
         assert_eq!(validation["saliency cc"], vec![(1.0, 0.3)]);
         let dir = absnet_testkit::temp_folder("plot");
         std::fs::write(dir.join("log.jsonl"), log).unwrap();
         write_training_curves(&dir.join("log.jsonl"), &dir.join("curves.png")).unwrap();
         let png = image::open(dir.join("curves.png")).unwrap();
-        assert_eq!((png.width(), png.height()), (1500, 450));
+        assert_eq!((png.width(), png.height()), (2000, 450));
     }
 }
