@@ -1,10 +1,11 @@
 //! `absnet serve`: the HTTP service and its web page.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use absnet_serve::{Batching, Limits, Service};
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 use crate::args::{ModelInputArgs, load_predictor};
@@ -29,6 +30,14 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout_s: u64,
+    /// Serve thumbor-style URLs (`GET /unsafe/300x200/smart/IMAGE`) for the images in this
+    /// folder (and nowhere else).
+    #[arg(long)]
+    image_root: Option<PathBuf>,
+    /// A file holding thumbor's security key: URLs must then carry its HMAC-SHA1 signature and
+    /// `/unsafe/` is refused, so a public deployment is not an open resizer.
+    #[arg(long, requires = "image_root")]
+    security_key_file: Option<PathBuf>,
     #[command(flatten)]
     model_input: ModelInputArgs,
 }
@@ -46,7 +55,28 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
         max_pixels: args.model_input.max_pixels,
         timeout: Duration::from_secs(args.timeout_s),
     };
-    let service = Service::new(predictor, batching, limits);
+    if let Some(root) = &args.image_root
+        && !root.is_dir()
+    {
+        bail!("--image-root {}: not a folder", root.display());
+    }
+    let security_key = match &args.security_key_file {
+        Some(path) => {
+            let key = std::fs::read_to_string(path)
+                .with_context(|| format!("--security-key-file {}", path.display()))?;
+            let key = key.trim_end_matches(['\r', '\n']).to_string();
+            if key.is_empty() {
+                bail!("--security-key-file {}: the file is empty", path.display());
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let images = absnet_serve::Images {
+        root: args.image_root.clone(),
+        security_key,
+    };
+    let service = Service::with_images(predictor, batching, limits, images);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -15,9 +15,10 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use image::RgbImage;
+use image::imageops;
 use serde::{Deserialize, Serialize};
 
-use crate::Service;
+use crate::{Service, thumbor};
 
 /// An answer other than success.
 struct Failure {
@@ -324,6 +325,13 @@ async fn predicted(
     service: &Service,
     bytes: Bytes,
 ) -> Result<(Arc<RgbImage>, Arc<Prediction>), Failure> {
+    let photo = decoded(service, bytes).await?;
+    let prediction = prediction(service, Arc::clone(&photo)).await?;
+    Ok((photo, prediction))
+}
+
+/// The image in `bytes`, decoded within the limits off the async threads.
+async fn decoded(service: &Service, bytes: Bytes) -> Result<Arc<RgbImage>, Failure> {
     if bytes.is_empty() {
         return Err(Failure::new(
             StatusCode::BAD_REQUEST,
@@ -348,14 +356,18 @@ async fn predicted(
         )
     })?
     .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-    let photo = Arc::new(photo);
+    Ok(Arc::new(photo))
+}
+
+/// `photo`'s prediction from the batcher, within the request's time.
+async fn prediction(service: &Service, photo: Arc<RgbImage>) -> Result<Arc<Prediction>, Failure> {
     let answer = service
         .batcher
         .submit(Arc::clone(&photo))
         .map_err(|e| Failure::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     let timeout = service.limits.timeout;
     match tokio::time::timeout(timeout, answer).await {
-        Ok(Ok(prediction)) => Ok((photo, prediction)),
+        Ok(Ok(prediction)) => Ok(prediction),
         Ok(Err(_)) => Err(Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the model stopped",
@@ -391,4 +403,207 @@ async fn encoded(
     })?
     .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+/// `GET /unsafe/…` and `GET /SIGNATURE/…`: thumbor's URLs ([`crate::thumbor`]).
+pub async fn thumbor(State(service): State<Arc<Service>>, uri: axum::http::Uri) -> Response {
+    let handler = async {
+        let raw = uri.path().trim_start_matches('/');
+        let url = thumbor::parse(raw).map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e))?;
+        authorise(&service, &url)?;
+        let path = image_path(&service, &url.image)?;
+        let bytes = read_image(&service, path).await?;
+        let photo = decoded(&service, bytes).await?;
+        let [w, h] = [photo.width(), photo.height()];
+        let window = match (url.fit_in, url.width, url.height) {
+            (false, tw, th) if tw > 0 && th > 0 => {
+                let aspect = Aspect::of_size([tw, th]);
+                let size = crop::window_size([w, h], aspect, 1.0)
+                    .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+                Some(if url.smart {
+                    let prediction = prediction(&service, Arc::clone(&photo)).await?;
+                    crop::crop(
+                        &prediction.saliency,
+                        &[aspect],
+                        1.0,
+                        &CropOptions::default(),
+                    )
+                    .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?[0]
+                        .window
+                } else {
+                    crop::Window {
+                        x: url.halign.offset(w, size[0]),
+                        y: url.valign.offset(h, size[1]),
+                        width: size[0],
+                        height: size[1],
+                    }
+                })
+            }
+            _ => None,
+        };
+        let cropped = window.map_or([w, h], |c| [c.width, c.height]);
+        let [tw, th] = thumbor::target(&url, cropped);
+        if u64::from(tw) * u64::from(th) > service.limits.max_pixels {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{tw}×{th} is over the pixel limit of {}",
+                    service.limits.max_pixels
+                ),
+            ));
+        }
+        if url.meta {
+            let prediction = prediction(&service, Arc::clone(&photo)).await?;
+            return Ok(Json(meta(&url, [w, h], window, [tw, th], &prediction)).into_response());
+        }
+        let format = url.format.unwrap_or(image::ImageFormat::Jpeg);
+        let quality = url.quality.unwrap_or(80);
+        let content_type = match format {
+            image::ImageFormat::Png => "image/png",
+            image::ImageFormat::WebP => "image/webp",
+            _ => "image/jpeg",
+        };
+        let bytes = tokio::task::spawn_blocking(move || {
+            let region = window.unwrap_or(crop::Window {
+                x: 0,
+                y: 0,
+                width: w,
+                height: h,
+            });
+            let part = imageops::crop_imm(&*photo, region.x, region.y, region.width, region.height)
+                .to_image();
+            let resized = imageops::resize(&part, tw, th, imageops::FilterType::Lanczos3);
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            match format {
+                image::ImageFormat::Jpeg => resized.write_with_encoder(
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
+                ),
+                other => resized.write_to(&mut bytes, other),
+            }
+            .map(|()| bytes.into_inner())
+        })
+        .await
+        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}")))?
+        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))?;
+        Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+    };
+    timed(&service, "/unsafe", handler).await
+}
+
+/// Refuses a URL the service's security settings do not allow.
+fn authorise(service: &Service, url: &thumbor::Url) -> Result<(), Failure> {
+    let forbidden = |message: &str| Err(Failure::new(StatusCode::FORBIDDEN, message));
+    match (&service.images.security_key, &url.signature) {
+        (None, None) => Ok(()),
+        (Some(key), Some(signature)) => {
+            if thumbor::verify(key.as_bytes(), &url.signed, signature) {
+                Ok(())
+            } else {
+                forbidden("the URL's signature does not match its path under the security key")
+            }
+        }
+        (Some(_), None) => {
+            forbidden("unsafe URLs are refused: this service takes URLs signed with its key")
+        }
+        (None, Some(_)) => {
+            forbidden("a signed URL, but this service has no security key: use /unsafe/")
+        }
+    }
+}
+
+/// The file a URL's image names, inside the image root and nowhere else.
+fn image_path(service: &Service, image: &str) -> Result<std::path::PathBuf, Failure> {
+    if image.starts_with("http://") || image.starts_with("https://") {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("{image}: remote images are not fetched; serve files under --image-root"),
+        ));
+    }
+    let Some(root) = &service.images.root else {
+        return Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "this service reads no images by URL (start it with --image-root DIR)",
+        ));
+    };
+    let name = percent_encoding::percent_decode_str(image)
+        .decode_utf8()
+        .map_err(|_| Failure::new(StatusCode::BAD_REQUEST, format!("{image}: not UTF-8")))?;
+    let relative = Path::new(name.as_ref());
+    let inside = relative
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside || name.contains('\0') {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("{image}: a path inside the image root, without `..`, expected"),
+        ));
+    }
+    let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("{image}: no such image"));
+    let path = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|_| not_found())?;
+    let root = root.canonicalize().map_err(|_| not_found())?;
+    if !path.starts_with(&root) || !path.is_file() {
+        return Err(not_found());
+    }
+    Ok(path)
+}
+
+/// The file's bytes, refused past the body limit.
+async fn read_image(service: &Service, path: std::path::PathBuf) -> Result<Bytes, Failure> {
+    let limit = service.limits.max_body_bytes as u64;
+    tokio::task::spawn_blocking(move || {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        if size > limit {
+            return Err(Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the image is over the limit of {limit} bytes"),
+            ));
+        }
+        std::fs::read(&path).map(Bytes::from).map_err(|e| {
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reading the image: {e}"),
+            )
+        })
+    })
+    .await
+    .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}")))?
+}
+
+/// thumbor's `meta` answer: the source, the operations, the target and the focal points (the
+/// focal point of [`crop::focal_point`] first, then the map's peaks, in source pixels).
+fn meta(
+    url: &thumbor::Url,
+    [w, h]: [u32; 2],
+    window: Option<crop::Window>,
+    [tw, th]: [u32; 2],
+    prediction: &Prediction,
+) -> serde_json::Value {
+    let mut operations = Vec::new();
+    if let Some(c) = window {
+        operations.push(serde_json::json!({
+            "type": "crop", "left": c.x, "top": c.y,
+            "right": c.x + c.width, "bottom": c.y + c.height,
+        }));
+    }
+    operations.push(serde_json::json!({"type": "resize", "width": tw, "height": th}));
+    let focal = crop::focal_point(&prediction.saliency);
+    let mut focal_points = vec![serde_json::json!({
+        "x": focal.x * f64::from(w), "y": focal.y * f64::from(h),
+        "z": focal.score, "width": 1, "height": 1, "origin": "absnet focal point",
+    })];
+    focal_points.extend(prediction.peaks(5).into_iter().map(|p| {
+        serde_json::json!({
+            "x": p.x, "y": p.y, "z": p.value, "width": 1, "height": 1,
+            "origin": "absnet saliency peak",
+        })
+    }));
+    serde_json::json!({"thumbor": {
+        "source": {"url": url.image, "width": w, "height": h, "frameCount": 1},
+        "operations": operations,
+        "target": {"width": tw, "height": th},
+        "focal_points": focal_points,
+    }})
 }

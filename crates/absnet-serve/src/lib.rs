@@ -5,6 +5,9 @@
 //!   image's size, `?format=overlay` the heatmap JPEG (`colormap`, `opacity`).
 //! - `POST /v1/crop?aspects=1:1,16:9&scale=0.6` — the windows `absnet crop` chooses.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text), `GET /` (the page).
+//! - `GET /unsafe/300x200/smart/IMAGE` and thumbor's other URLs ([`thumbor`]): `IMAGE` read from
+//!   the image root, cropped around what people look at and resized; `/unsafe/meta/…` the
+//!   operations and focal points as JSON; signed URLs with a security key.
 //!
 //! Requests are gathered into batched forward passes ([`batcher`]). Limits: the body size
 //! (413), the pixel limit and undecodable bodies (400), a body that is not an image in a known
@@ -15,7 +18,9 @@
 pub mod batcher;
 mod handlers;
 mod metrics;
+pub mod thumbor;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,17 +42,37 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
+/// Where thumbor-style URLs read images from, and how they must be signed.
+#[derive(Clone, Debug, Default)]
+pub struct Images {
+    /// The folder `GET /unsafe/…/IMAGE` reads `IMAGE` from; `None`: no image is read by URL.
+    pub root: Option<PathBuf>,
+    /// thumbor's security key: with it, URLs must carry its signature and `/unsafe/` is refused.
+    pub security_key: Option<String>,
+}
+
 /// The running service's state, shared by every request.
 pub struct Service {
     batcher: Batcher,
     metrics: Arc<Metrics>,
     limits: Limits,
     model: String,
+    images: Images,
 }
 
 impl Service {
-    /// Starts the batch worker for `predictor`.
+    /// Starts the batch worker for `predictor`; no image is read by URL.
     pub fn new(predictor: Predictor, batching: Batching, limits: Limits) -> Arc<Self> {
+        Self::with_images(predictor, batching, limits, Images::default())
+    }
+
+    /// [`Service::new`], reading thumbor-style URLs' images as `images` says.
+    pub fn with_images(
+        predictor: Predictor,
+        batching: Batching,
+        limits: Limits,
+        images: Images,
+    ) -> Arc<Self> {
         let metrics = Arc::new(Metrics::default());
         let model = predictor.path().display().to_string();
         let batcher = Batcher::start(predictor, batching, Arc::clone(&metrics));
@@ -56,6 +81,7 @@ impl Service {
             metrics,
             limits,
             model,
+            images,
         })
     }
 }
@@ -68,6 +94,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/metrics", get(handlers::metrics))
         .route("/v1/saliency", post(handlers::saliency))
         .route("/v1/crop", post(handlers::crop))
+        .route("/{*path}", get(handlers::thumbor))
         .with_state(service)
 }
 

@@ -48,7 +48,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(batching: Batching, limits: Limits) -> Self {
-        let service: Arc<Service> = Service::new(predictor(), batching, limits);
+        Self::with_images(batching, limits, absnet_serve::Images::default())
+    }
+
+    /// A service that reads thumbor-style URLs' images as `images` says.
+    pub fn with_images(batching: Batching, limits: Limits, images: absnet_serve::Images) -> Self {
+        let service: Arc<Service> = Service::with_images(predictor(), batching, limits, images);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -172,6 +177,19 @@ pub fn post_in_halves(
     stream.write_all(rest).unwrap();
     let (status, text) = answer(stream);
     (early, status, text)
+}
+
+/// `url`'s status, content type and body bytes.
+pub fn get_bytes(url: &str) -> (u16, String, Vec<u8>) {
+    let mut response = agent().get(url).call().unwrap();
+    let kind = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let status = response.status().as_u16();
+    (status, kind, response.body_mut().read_to_vec().unwrap())
 }
 
 pub fn get(url: &str) -> (u16, String) {

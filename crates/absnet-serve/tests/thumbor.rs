@@ -1,0 +1,135 @@
+//! thumbor's URLs on `absnet serve --image-root`: smart crops around what people look at, the
+//! `meta` answer, fit-in, formats, signed URLs, and paths that leave the image root refused.
+
+mod common;
+
+use absnet_predict::crop::{self, Aspect, CropOptions};
+use absnet_serve::thumbor;
+use common::*;
+use serde_json::Value;
+
+fn images(key: Option<&str>) -> absnet_serve::Images {
+    absnet_serve::Images {
+        root: Some(repo().join("samples")),
+        security_key: key.map(str::to_string),
+    }
+}
+
+#[test]
+fn smart_crops_hold_what_people_look_at() {
+    let server = Server::with_images(batching(), limits(), images(None));
+    let photo = image::open(repo().join("samples/chelsea.png"))
+        .unwrap()
+        .into_rgb8();
+    let direct = predictor().predict(&photo);
+
+    // The image: the asked size, cut from the window `absnet crop` chooses.
+    let (status, kind, body) = get_bytes(&server.url("/unsafe/300x200/smart/chelsea.png"));
+    assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+    let thumbnail = image::load_from_memory(&body).unwrap();
+    assert_eq!((thumbnail.width(), thumbnail.height()), (300, 200));
+
+    // meta: thumbor's shape, the crop equal to absnet's window, holding the top peak.
+    let (status, text) = get(&server.url("/unsafe/meta/120x200/smart/chelsea.png"));
+    assert_eq!(status, 200, "{text}");
+    let meta: Value = serde_json::from_str(&text).unwrap();
+    let meta = &meta["thumbor"];
+    assert_eq!(meta["source"]["width"], 451);
+    assert_eq!(
+        meta["target"],
+        serde_json::json!({"width": 120, "height": 200})
+    );
+    let window = crop::crop(
+        &direct.saliency,
+        &[Aspect::of_size([120, 200])],
+        1.0,
+        &CropOptions::default(),
+    )
+    .unwrap()[0]
+        .window;
+    let cut = &meta["operations"][0];
+    assert_eq!(cut["type"], "crop");
+    assert_eq!(
+        [&cut["left"], &cut["top"], &cut["right"], &cut["bottom"]].map(|v| v.as_u64().unwrap()),
+        [
+            window.x,
+            window.y,
+            window.x + window.width,
+            window.y + window.height
+        ]
+        .map(u64::from)
+    );
+    let peak = direct.peaks(1)[0];
+    assert!(
+        (window.x..window.x + window.width).contains(&peak.x)
+            && (window.y..window.y + window.height).contains(&peak.y),
+        "{window:?} misses {peak:?}"
+    );
+    let focal = &meta["focal_points"][0];
+    assert!(focal["x"].as_f64().unwrap() > 0.0 && focal["origin"] == "absnet focal point");
+
+    // A plain crop is the centre one; fit-in keeps the whole picture; formats are honoured.
+    let (_, text) = get(&server.url("/unsafe/meta/120x200/chelsea.png"));
+    let meta: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(meta["thumbor"]["operations"][0]["left"], (451 - 180) / 2);
+    let (status, kind, body) =
+        get_bytes(&server.url("/unsafe/fit-in/200x200/filters:format(webp)/chelsea.png"));
+    assert_eq!((status, kind.as_str()), (200, "image/webp"));
+    let fitted = image::load_from_memory(&body).unwrap();
+    assert_eq!((fitted.width(), fitted.height()), (200, 133));
+    let (_, _, body) = get_bytes(&server.url("/unsafe/0x100/filters:format(png)/chelsea.png"));
+    let resized = image::load_from_memory(&body).unwrap();
+    assert_eq!((resized.width(), resized.height()), (150, 100));
+
+    // Nothing outside the image root, nothing remote, nothing malformed.
+    for (path, status, text) in [
+        ("/unsafe/300x200/smart/..%2FCargo.toml", 400, "without `..`"),
+        ("/unsafe/300x200/smart/missing.png", 404, "no such image"),
+        (
+            "/unsafe/300x200/smart/https://example.com/a.jpg",
+            400,
+            "remote images",
+        ),
+        (
+            "/unsafe/300x200/filters:blur(2)/chelsea.png",
+            400,
+            "not supported",
+        ),
+        ("/unsafe/99999x99999/chelsea.png", 400, "pixel limit"),
+    ] {
+        let (got, answer) = get(&server.url(path));
+        assert!(
+            got == status && answer.contains(text),
+            "{path}: {got} {answer}"
+        );
+    }
+}
+
+#[test]
+fn with_a_security_key_only_signed_urls_are_served() {
+    let server = Server::with_images(batching(), limits(), images(Some("MY_SECURE_KEY")));
+    let signed = "300x200/smart/chelsea.png";
+    let signature = thumbor::sign(b"MY_SECURE_KEY", signed);
+    let (status, kind, _) = get_bytes(&server.url(&format!("/{signature}/{signed}")));
+    assert_eq!((status, kind.as_str()), (200, "image/jpeg"));
+    for (path, text) in [
+        (format!("/unsafe/{signed}"), "unsafe URLs are refused"),
+        (
+            format!("/{signature}/300x201/smart/chelsea.png"),
+            "does not match",
+        ),
+    ] {
+        let (got, answer) = get(&server.url(&path));
+        assert!(
+            got == 403 && answer.contains(text),
+            "{path}: {got} {answer}"
+        );
+    }
+    // Without a key, a signed URL is refused and /unsafe/ is served; without a root, nothing is.
+    let open = Server::with_images(batching(), limits(), images(None));
+    let (got, answer) = get(&open.url(&format!("/{signature}/{signed}")));
+    assert!(got == 403 && answer.contains("no security key"), "{answer}");
+    let closed = Server::start(batching(), limits());
+    let (got, answer) = get(&closed.url(&format!("/unsafe/{signed}")));
+    assert!(got == 404 && answer.contains("--image-root"), "{answer}");
+}
