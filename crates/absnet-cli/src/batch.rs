@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use absnet_predict::Predictor;
 use absnet_predict::record::Failure;
-use absnet_predict::{Prediction, Predictor};
 use anyhow::{Result, bail};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -15,11 +15,23 @@ use crate::args::ModelInputArgs;
 use crate::inputs::{self, Source};
 use crate::output::OutputFolder;
 
-/// What a command makes of one predicted photo.
+/// What a command asks of the model for each photo, and makes of the answer.
 pub trait PhotoWriter {
+    /// What the command needs of the model per photo (a whole
+    /// [`absnet_predict::Prediction`], or less).
+    type Predicted;
+
+    /// The model's answers for `photos`, one each.
+    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Self::Predicted>>;
+
     /// Writes the photo's files; returns its JSON line, its CSV rows and what to print when it is
     /// the only input.
-    fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written>;
+    fn write(
+        &self,
+        source: &Source,
+        photo: &RgbImage,
+        predicted: &Self::Predicted,
+    ) -> Result<Written>;
 
     /// Whether every input's announcement is printed (a machine-readable line per image), not
     /// only a single input's.
@@ -109,7 +121,7 @@ impl BatchRun<'_> {
             }
         }
         let photos: Vec<&RgbImage> = ready.iter().map(|(_, photo)| photo).collect();
-        let predictions = self.predictor.predict_batch(&photos);
+        let predictions = writer.predict(self.predictor, &photos)?;
         for ((source, photo), prediction) in ready.iter().zip(&predictions) {
             match writer.write(source, photo, prediction) {
                 Ok(written) => {

@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use absnet_predict::Prediction;
 use absnet_predict::crop::{self, Aspect, CropError, CropOptions, SmartcropResult};
 use absnet_predict::record::{CropEntry, CropLine, CropRecord};
+use absnet_predict::{Prediction, Predictor};
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
@@ -142,6 +142,12 @@ struct Writer<'a> {
 }
 
 impl PhotoWriter for Writer<'_> {
+    type Predicted = Prediction;
+
+    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
+        Ok(predictor.predict_batch(photos))
+    }
+
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {
         let windows = crop::crop(
             &prediction.saliency,

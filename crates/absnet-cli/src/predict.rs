@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use absnet_predict::crop;
 use absnet_predict::record::SummaryLine;
 use absnet_predict::render::{self, Colormap};
-use absnet_predict::{Prediction, Record};
+use absnet_predict::{Prediction, Predictor, Quality, Record};
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
@@ -41,6 +41,10 @@ pub struct PredictArgs {
     /// natural log), for information gain and log-likelihood scoring.
     #[arg(long, default_value = "png")]
     format: MapFormat,
+    /// Score picture quality only: the encoder and the quality head run, the saliency decoder
+    /// does not, and no maps are written (records only; the model needs a quality head).
+    #[arg(long, conflicts_with_all = ["focal_point", "format"])]
+    quality_only: bool,
     /// Also find each photo's focal point — where crops of any aspect should be centred to keep
     /// the most saliency (a CMS focal-point field, an image service's crop centre) — into the
     /// records as `"focal_point": {"x", "y", "score"}` (shares of the width and height).
@@ -98,15 +102,15 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
             predictor.path().display()
         );
     }
+    if args.quality_only && !predictor.has_quality() {
+        bail!(
+            "{} has no trained quality head, so --quality-only has nothing to score",
+            predictor.path().display()
+        );
+    }
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =
         OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing)?;
-    let writer = Writer {
-        args,
-        model: predictor.path().display().to_string(),
-        out: &out,
-        inputs: batch::input_paths(&args.inputs),
-    };
     let run = BatchRun {
         predictor: &predictor,
         out: &out,
@@ -114,13 +118,28 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         batch: usize::from(args.run.batch),
         columns: Record::CSV_HEADER.len(),
     };
-    let tally = run.run(&args.inputs, &done, &writer)?;
+    let model = predictor.path().display().to_string();
+    let tally = if args.quality_only {
+        run.run(&args.inputs, &done, &QualityWriter { model })?
+    } else {
+        let writer = Writer {
+            args,
+            model,
+            out: &out,
+            inputs: batch::input_paths(&args.inputs),
+        };
+        run.run(&args.inputs, &done, &writer)?
+    };
+    let maps = if args.quality_only {
+        String::new()
+    } else {
+        format!("maps and overlays in {}, ", args.out.display())
+    };
     println!(
-        "{} images done, {} failed, {} already done; maps and overlays in {}, records in {} and {}",
+        "{} images done, {} failed, {} already done; {maps}records in {} and {}",
         tally.done,
         tally.failed,
         tally.skipped,
-        args.out.display(),
         out.jsonl().display(),
         out.csv().display()
     );
@@ -134,6 +153,38 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
     Ok(())
 }
 
+/// Records each photo's quality score alone (`--quality-only`).
+struct QualityWriter {
+    model: String,
+}
+
+impl PhotoWriter for QualityWriter {
+    /// The score, and the milliseconds per photo of its batch.
+    type Predicted = (Quality, f64);
+
+    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<(Quality, f64)>> {
+        let start = std::time::Instant::now();
+        let scores = predictor.quality_batch(photos)?;
+        let ms = start.elapsed().as_secs_f64() * 1e3 / photos.len().max(1) as f64;
+        Ok(scores.into_iter().map(|q| (q, ms)).collect())
+    }
+
+    fn write(
+        &self,
+        source: &Source,
+        photo: &RgbImage,
+        (quality, ms): &(Quality, f64),
+    ) -> Result<Written> {
+        let size = [photo.width(), photo.height()];
+        let record = Record::quality_only(&source.name(), &self.model, size, quality.clone(), *ms);
+        Ok(Written {
+            json_line: record.to_json_line(),
+            csv_rows: vec![record.csv_row().to_vec()],
+            announcement: format!("{}: quality {:.0}/100", source.name(), quality.score),
+        })
+    }
+}
+
 /// Writes each prediction's maps and overlay.
 struct Writer<'a> {
     args: &'a PredictArgs,
@@ -143,6 +194,12 @@ struct Writer<'a> {
 }
 
 impl PhotoWriter for Writer<'_> {
+    type Predicted = Prediction;
+
+    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
+        Ok(predictor.predict_batch(photos))
+    }
+
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {
         let record = self.files(source, photo, prediction)?;
         Ok(Written {

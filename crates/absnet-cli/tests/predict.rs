@@ -230,3 +230,39 @@ fn the_binary_works_alone_in_an_empty_folder() {
     let crops = std::fs::read_to_string(dir.path().join("crops/crops.jsonl")).unwrap();
     assert!(crops.contains("\"aspect\""), "{crops}");
 }
+
+#[test]
+fn quality_only_writes_the_same_scores_and_no_maps() {
+    let photos = [
+        repo().join("samples/chelsea.png"),
+        repo().join("samples/coffee.png"),
+    ];
+    let inputs: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
+    let (full, only) = (temp_dir("quality-full"), temp_dir("quality-only"));
+    let (ok, text, everything) = predict(&inputs, &full, &["--focal-point"]);
+    assert!(ok, "{text}");
+    let (ok, text, scores) = predict(&inputs, &only, &["--quality-only"]);
+    assert!(ok && text.contains("quality"), "{text}");
+    for (full, alone) in everything.iter().zip(&scores) {
+        assert_eq!(full["image"], alone["image"]);
+        let (a, b) = (&full["quality"]["score"], &alone["quality"]["score"]);
+        assert!(
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-4,
+            "{a} {b}"
+        );
+        assert!(alone.get("saliency").is_none() && alone["peaks"] == serde_json::json!([]));
+    }
+    let files: Vec<_> = std::fs::read_dir(&*only)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".png") || n.ends_with(".jpg"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+    // The focal point needs the map: asking for both is refused.
+    let (ok, text, _) = predict(
+        &inputs,
+        &temp_dir("quality-focal"),
+        &["--quality-only", "--focal-point"],
+    );
+    assert!(!ok && text.contains("--focal-point"), "{text}");
+}

@@ -28,6 +28,8 @@ pub enum PredictError {
     Model(#[from] ModelError),
     #[error("{0}: this model has no trained saliency head")]
     NoSaliency(PathBuf),
+    #[error("{0}: this model has no trained quality head")]
+    NoQuality(PathBuf),
     #[error("{path}: input size {width}×{height}: {reason}")]
     InputSize {
         path: PathBuf,
@@ -277,6 +279,43 @@ impl Predictor {
                 ms,
             })
             .collect()
+    }
+}
+
+impl Predictor {
+    /// Only the picture-quality scores of `photos`, in one batched pass that runs the encoder
+    /// and the quality head and skips the saliency decoder (the neck and the saliency head).
+    pub fn quality_batch(&self, photos: &[&RgbImage]) -> Result<Vec<Quality>, PredictError> {
+        if !self.quality {
+            return Err(PredictError::NoQuality(self.path.clone()));
+        }
+        if photos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let [w, h] = self.size;
+        let fitted: Vec<_> = photos
+            .par_iter()
+            .map(|p| pipeline::fit(p, self.size, self.fit).0)
+            .collect();
+        let inputs: Vec<&[u8]> = fitted.iter().map(|i| i.as_raw().as_slice()).collect();
+        let normalization = self.card.config.backbone.arch.normalization();
+        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
+        let heads = [Head::Quality];
+        let scores = |x: Tensor<4>| {
+            self.model
+                .forward_heads(x, &heads)
+                .quality
+                .expect("checked: a quality head")
+        };
+        let bins = if self.flip_average {
+            (scores(x.clone()) + scores(x.flip([3]))) * 0.5
+        } else {
+            scores(x)
+        };
+        Ok(values(bins)
+            .chunks_exact(RATING_BINS)
+            .map(quality)
+            .collect())
     }
 }
 

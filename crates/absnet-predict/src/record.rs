@@ -57,6 +57,32 @@ impl Record {
         }
     }
 
+    /// The record of a photo scored for quality alone (`predict --quality-only`): no maps, no
+    /// peaks.
+    pub fn quality_only(
+        image: &str,
+        model: &str,
+        [width, height]: [u32; 2],
+        quality: Quality,
+        ms: f64,
+    ) -> Self {
+        Self {
+            image: image.to_string(),
+            width,
+            height,
+            model: model.to_string(),
+            saliency: None,
+            overlay: None,
+            npy: None,
+            log_density: None,
+            peaks: Vec::new(),
+            aesthetics: None,
+            quality: Some(quality),
+            focal_point: None,
+            ms,
+        }
+    }
+
     /// The record as one JSON line, newline included.
     pub fn to_json_line(&self) -> String {
         let mut line = serde_json::to_string(self).expect("a record always serialises");

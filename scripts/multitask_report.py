@@ -1,0 +1,129 @@
+"""The multi-task ablation's table and figures for docs/multi-task.md, from the runs that
+scripts/multitask_ablation.sh left in runs/ablation/: one Markdown table (each configuration's
+seeds, mean and spread), the loss curves of each task per configuration, and the cosine of the
+two tasks' shared-encoder gradients over training.
+
+Usage: python scripts/multitask_report.py  (matplotlib; writes docs/multi-task-*.png and prints
+the table)
+"""
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RUNS = Path("runs/ablation")
+DOCS = Path("docs")
+ORDER = ["frozen", "saliency", "quality", "shared", "summed", "alternating", "pcgrad", "uncertainty"]
+
+
+def gap(text, metric):
+    """The share of the way from centre bias to inter-observer consistency, from the eval line."""
+    part = text.split(f"{metric}:")[1]
+    return float(part.split("%")[0])
+
+
+def results():
+    rows = defaultdict(list)
+    for line in (RUNS / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        row = {"seed": r["seed"], "cost_s": r["train_s"] + r["eval_s"], "train_s": r["train_s"]}
+        if r["mit1003"]:
+            means = r["mit1003"]["means"]
+            row.update(nss=means["nss"], auc=means["auc_judd"], cc=means["cc"], ig=means["ig"])
+            row.update(nss_gap=gap(r["gap"], "NSS"), auc_gap=gap(r["gap"], "AUC-Judd"))
+        if r["livec_test"]:
+            row.update(srcc=r["livec_test"]["srcc"], plcc=r["livec_test"]["plcc"])
+        rows[r["configuration"]].append(row)
+    return rows
+
+
+def cell(values, digits):
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    spread = (max(values) - min(values)) / 2
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def table(rows):
+    print("| configuration | seeds | MIT1003 NSS | AUC-Judd | CC | NSS gap closed | AUC gap closed | LIVE-C SRCC | PLCC | cost per run |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name in [n for n in ORDER if n in rows]:
+        runs = rows[name]
+        get = lambda key: [r[key] for r in runs if key in r]  # noqa: E731
+        cost = statistics.mean(r["train_s"] for r in runs) / 60
+        print(
+            f"| {name} | {len(runs)} | {cell(get('nss'), 3)} | {cell(get('auc'), 3)} | {cell(get('cc'), 3)} "
+            f"| {cell(get('nss_gap'), 0)} % | {cell(get('auc_gap'), 0)} % | {cell(get('srcc'), 3)} | {cell(get('plcc'), 3)} "
+            f"| {cost:.0f} min training |"
+        )
+
+
+def log(run):
+    steps = []
+    for line in (run / "log.jsonl").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("record") == "step":
+            steps.append(record)
+    return steps
+
+
+def running_mean(values, window=20):
+    out = []
+    for i in range(len(values)):
+        part = values[max(0, i + 1 - window): i + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
+def figures(rows):
+    names = [n for n in ORDER if n in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for name in names:
+        run = RUNS / f"{name}-1"
+        if not run.exists():
+            continue
+        steps = log(run)
+        for ax, task in zip(axes, ["saliency", "quality"]):
+            points = [(s["step"], s["losses"][task]) for s in steps if task in s["losses"]]
+            if points:
+                x, y = zip(*points)
+                ax.plot(x, running_mean(list(y)), label=name)
+    for ax, task in zip(axes, ["saliency (NLL, nats per image vs uniform)", "quality (EMD + L1)"]):
+        ax.set_title(f"{task}: training loss, mean of 20 steps, seed 1")
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(DOCS / "multi-task-losses.png", dpi=90)
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name in names:
+        run = RUNS / f"{name}-1"
+        if not run.exists():
+            continue
+        points = [(s["step"], s["gradient_cosine"]) for s in log(run) if "gradient_cosine" in s]
+        if points:
+            x, y = zip(*points)
+            ax.plot(x, running_mean(list(y)), label=name)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_title("cosine of the two tasks' shared-encoder gradients (mean of 20 steps), seed 1")
+    ax.set_xlabel("step")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(DOCS / "multi-task-cosine.png", dpi=90)
+
+
+if __name__ == "__main__":
+    rows = results()
+    table(rows)
+    figures(rows)
