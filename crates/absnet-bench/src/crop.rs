@@ -248,7 +248,7 @@ fn best_window(image: &Scored, size: [u32; 2]) -> Window {
 fn smartcrop_window(photo: &RgbImage, aspect: Aspect, size: [u32; 2]) -> Result<Window> {
     let nonzero = |v: u32| NonZeroU32::new(v).expect("aspects are at least 1");
     let found = smartcrop::find_best_crop(photo, nonzero(aspect.width), nonzero(aspect.height))
-        .map_err(|e| anyhow::anyhow!("smartcrop2: {e:?}"))?
+        .map_err(|e| anyhow::anyhow!("smartcrop2: {e}"))?
         .crop;
     let centre = |start: u32, length: u32, wanted: u32, limit: u32| {
         (start + length / 2)
