@@ -97,6 +97,7 @@ enum Format {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SaliencyQuery {
     #[serde(default)]
     format: Format,
@@ -204,6 +205,7 @@ pub async fn saliency(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CropQuery {
     aspects: Option<String>,
     scale: Option<f64>,

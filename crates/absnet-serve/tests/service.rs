@@ -173,6 +173,18 @@ fn bad_requests_get_their_status_and_a_named_problem() {
         ),
         (server.url("/v1/crop?scale=0"), chelsea(), 400, "scale 0"),
         (
+            server.url("/v1/saliency?top-k=3"),
+            chelsea(),
+            400,
+            "unknown field `top-k`",
+        ),
+        (
+            server.url("/v1/crop?scale=0.5&scale=0.6"),
+            chelsea(),
+            400,
+            "duplicate field `scale`",
+        ),
+        (
             server.url("/v1/saliency?focal=yes"),
             chelsea(),
             400,
