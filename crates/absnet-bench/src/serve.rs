@@ -194,9 +194,15 @@ fn against(
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = std::thread::spawn(move || {
-        runtime.block_on(absnet_serve::run(listener, service, async {
+        let stop = async {
             let _ = stopped.await;
-        }))
+        };
+        runtime.block_on(absnet_serve::run(
+            listener,
+            service,
+            stop,
+            std::time::Duration::from_secs(5),
+        ))
     });
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout_s: u64,
+    /// On SIGTERM or Ctrl-C, seconds that requests in flight get to finish before the
+    /// connections still open are closed.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    drain_s: u64,
     /// Serve thumbor-style URLs (`GET /unsafe/300x200/smart/IMAGE`) for the images in this
     /// folder (and nowhere else).
     #[arg(long)]
@@ -90,7 +94,8 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
             listener.local_addr()?,
             model
         );
-        absnet_serve::run(listener, service, absnet_serve::termination())
+        let drain = Duration::from_secs(args.drain_s);
+        absnet_serve::run(listener, service, absnet_serve::termination(), drain)
             .await
             .context("serving")
     })?;

@@ -98,16 +98,33 @@ pub fn router(service: Arc<Service>) -> Router {
         .with_state(service)
 }
 
-/// Serves on `listener` until `shutdown` completes; requests in flight then finish and new
-/// connections are refused.
+/// Serves on `listener` until `shutdown` completes; new connections are then refused and
+/// requests in flight get up to `drain` to finish, after which the connections still open (a
+/// stuck or slow client) are closed.
 pub async fn run(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (began, draining) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = began.send(());
+    };
+    let serving = std::future::IntoFuture::into_future(
+        axum::serve(listener, router(service)).with_graceful_shutdown(signal),
+    );
+    let deadline = async move {
+        match draining.await {
+            Ok(()) => tokio::time::sleep(drain).await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        finished = serving => finished,
+        () = deadline => Ok(()),
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.

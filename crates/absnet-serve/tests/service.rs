@@ -364,6 +364,26 @@ fn shutdown_answers_requests_in_flight_and_then_refuses() {
     );
 }
 
+#[test]
+fn a_stuck_client_holds_shutdown_no_longer_than_the_drain_time() {
+    use std::io::Write;
+    let mut server = Server::start(batching(), limits());
+    // Headers promising a body that never comes.
+    let mut stuck = std::net::TcpStream::connect(server.addr).unwrap();
+    stuck
+        .write_all(b"POST /v1/saliency HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let start = std::time::Instant::now();
+    server.shutdown();
+    let waited = start.elapsed();
+    assert!(
+        waited >= DRAIN - Duration::from_millis(100) && waited < DRAIN + Duration::from_secs(3),
+        "shutdown took {waited:?} with a drain time of {DRAIN:?}"
+    );
+    drop(stuck);
+}
+
 fn served_window(c: &Value) -> [u64; 4] {
     ["x", "y", "width", "height"].map(|k| c[k].as_u64().unwrap())
 }

@@ -39,6 +39,9 @@ pub fn limits() -> Limits {
     }
 }
 
+/// How long a test server's shutdown waits for requests in flight.
+pub const DRAIN: Duration = Duration::from_secs(2);
+
 /// A running service; dropping `stop` (or sending on it) shuts it down gracefully.
 pub struct Server {
     pub addr: SocketAddr,
@@ -64,9 +67,10 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            runtime.block_on(absnet_serve::run(listener, service, async {
+            let stop = async {
                 let _ = stopped.await;
-            }))
+            };
+            runtime.block_on(absnet_serve::run(listener, service, stop, DRAIN))
         });
         Self {
             addr,
