@@ -484,19 +484,9 @@ fn step_losses(run: &std::path::Path) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn cached_features_train_the_readout_as_the_backbone_does() {
-    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = temp_dir("cache");
-    let Some(mut config) = readout_config(&dir) else {
-        return;
-    };
-    let device = Device::flex();
-    let live = train(&config, &dir.join("live"), Start::New, &device, &|_| {}).unwrap();
-    let cache = dir.join("features");
-    config.feature_cache = Some(cache.clone());
-    let cached = train(&config, &dir.join("cached"), Start::New, &device, &|_| {}).unwrap();
-    // The same steps on the same batches; only the features' float16 rounding differs.
+/// The runs `live` and `cached` in `dir` took the same 8 steps on the same batches: only the
+/// cached features' float16 rounding may differ.
+fn same_steps(dir: &std::path::Path) {
     let (a, b) = (
         step_losses(&dir.join("live")),
         step_losses(&dir.join("cached")),
@@ -509,6 +499,21 @@ fn cached_features_train_the_readout_as_the_backbone_does() {
             step + 1
         );
     }
+}
+
+#[test]
+fn cached_features_train_the_readout_as_the_backbone_does() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("cache");
+    let Some(mut config) = readout_config(&dir) else {
+        return;
+    };
+    let device = Device::flex();
+    let live = train(&config, &dir.join("live"), Start::New, &device, &|_| {}).unwrap();
+    let cache = dir.join("features");
+    config.feature_cache = Some(cache.clone());
+    let cached = train(&config, &dir.join("cached"), Start::New, &device, &|_| {}).unwrap();
+    same_steps(&dir);
     let (a, b) = (&live.validations[1].1, &cached.validations[1].1);
     let (a, b) = (&a[&Head::Saliency], &b[&Head::Saliency]);
     assert!((a["nss"] - b["nss"]).abs() < 1e-2, "{a:?} vs {b:?}");
@@ -588,18 +593,7 @@ fn an_encoder_frozen_through_c4_trains_only_its_last_blocks_cached_or_not() {
     let live = train(&config, &dir.join("live"), Start::New, &device, &|_| {}).unwrap();
     config.feature_cache = Some(dir.join("features"));
     let cached = train(&config, &dir.join("cached"), Start::New, &device, &|_| {}).unwrap();
-    let (a, b) = (
-        step_losses(&dir.join("live")),
-        step_losses(&dir.join("cached")),
-    );
-    assert_eq!(a.len(), 8);
-    for (step, (a, b)) in a.iter().zip(&b).enumerate() {
-        assert!(
-            (a - b).abs() < 2e-3,
-            "step {}: {a} live, {b} cached",
-            step + 1
-        );
-    }
+    same_steps(&dir);
 
     // MobileNetV2's c4 is the output of block 12 (torchvision's features.13): the stem and
     // blocks 0–12 keep their ImageNet weights, blocks 13–16 and the 1×1 head conv train.
