@@ -43,13 +43,13 @@ def results():
     return rows
 
 
-def cell(values, digits):
+def cell(values, digits, unit=""):
     if not values:
         return "—"
     if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
+        return f"{values[0]:.{digits}f}{unit}"
     spread = (max(values) - min(values)) / 2
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}{unit}"
 
 
 def table(rows):
@@ -61,7 +61,7 @@ def table(rows):
         cost = statistics.mean(r["train_s"] for r in runs) / 60
         print(
             f"| {name} | {len(runs)} | {cell(get('nss'), 3)} | {cell(get('auc'), 3)} | {cell(get('cc'), 3)} "
-            f"| {cell(get('nss_gap'), 0)} % | {cell(get('auc_gap'), 0)} % | {cell(get('srcc'), 3)} | {cell(get('plcc'), 3)} "
+            f"| {cell(get('nss_gap'), 0, ' %')} | {cell(get('auc_gap'), 0, ' %')} | {cell(get('srcc'), 3)} | {cell(get('plcc'), 3)} "
             f"| {cost:.0f} min training |"
         )
 
@@ -99,8 +99,8 @@ def figures(rows):
             if points:
                 x, y = zip(*points)
                 ax.plot(x, running_mean(list(y)), label=name)
-    for ax, task in zip(axes, ["saliency (NLL, nats per image vs uniform)", "quality (EMD + L1)"]):
-        ax.set_title(f"{task}: training loss, mean of 20 steps, seed 1")
+    for ax, task in zip(axes, ["saliency loss (fixations' NLL)", "quality loss (EMD + L1)"]):
+        ax.set_title(f"{task}, mean of 20 steps, seed 1")
         ax.set_xlabel("step")
         ax.legend()
     fig.tight_layout()
@@ -116,7 +116,7 @@ def figures(rows):
             x, y = zip(*points)
             ax.plot(x, running_mean(list(y)), label=name)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_title("cosine of the two tasks' shared-encoder gradients (mean of 20 steps), seed 1")
+    ax.set_title("cosine of the tasks' shared-block gradients, mean of 20 steps, seed 1")
     ax.set_xlabel("step")
     ax.legend()
     fig.tight_layout()
