@@ -238,16 +238,7 @@ impl Predictor {
         }
         let start = Instant::now();
         let [w, h] = self.size;
-        let fitted: Vec<_> = photos
-            .par_iter()
-            .map(|p| pipeline::fit(p, self.size, self.fit))
-            .collect();
-        let inputs: Vec<&[u8]> = fitted
-            .iter()
-            .map(|(input, _)| input.as_raw().as_slice())
-            .collect();
-        let normalization = self.card.config.backbone.arch.normalization();
-        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
+        let (x, placements) = self.inputs(photos);
         let out = if self.flip_average {
             self.model.forward_mirrored(x)
         } else {
@@ -257,10 +248,10 @@ impl Predictor {
         let distributions = out.aesthetics.filter(|_| self.aesthetics).map(values);
         let qualities = out.quality.filter(|_| self.quality).map(values);
         let plane = (w * h) as usize;
-        let saliency: Vec<FloatMap> = fitted
+        let saliency: Vec<FloatMap> = placements
             .par_iter()
             .enumerate()
-            .map(|(i, (_, placement))| {
+            .map(|(i, placement)| {
                 pipeline::map_to_original(&maps[i * plane..(i + 1) * plane], placement)
             })
             .collect();
@@ -283,6 +274,20 @@ impl Predictor {
 }
 
 impl Predictor {
+    /// `photos` fitted to the model input and normalised as one batch, with where each one's
+    /// pixels went.
+    fn inputs(&self, photos: &[&RgbImage]) -> (Tensor<4>, Vec<pipeline::Placement>) {
+        let [w, h] = self.size;
+        let (fitted, placements): (Vec<RgbImage>, Vec<pipeline::Placement>) = photos
+            .par_iter()
+            .map(|p| pipeline::fit(p, self.size, self.fit))
+            .unzip();
+        let inputs: Vec<&[u8]> = fitted.iter().map(|i| i.as_raw().as_slice()).collect();
+        let normalization = self.card.config.backbone.arch.normalization();
+        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
+        (x, placements)
+    }
+
     /// Only the picture-quality scores of `photos`, in one batched pass that runs the encoder
     /// and the quality head and skips the saliency decoder (the neck and the saliency head).
     pub fn quality_batch(&self, photos: &[&RgbImage]) -> Result<Vec<Quality>, PredictError> {
@@ -292,14 +297,7 @@ impl Predictor {
         if photos.is_empty() {
             return Ok(Vec::new());
         }
-        let [w, h] = self.size;
-        let fitted: Vec<_> = photos
-            .par_iter()
-            .map(|p| pipeline::fit(p, self.size, self.fit).0)
-            .collect();
-        let inputs: Vec<&[u8]> = fitted.iter().map(|i| i.as_raw().as_slice()).collect();
-        let normalization = self.card.config.backbone.arch.normalization();
-        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
+        let (x, _) = self.inputs(photos);
         let heads = [Head::Quality];
         let scores = |x: Tensor<4>| {
             self.model

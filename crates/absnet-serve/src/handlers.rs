@@ -172,6 +172,7 @@ pub async fn saliency(
                 encoded(
                     move || render::gray8(&prediction.display_map()).into(),
                     image::ImageFormat::Png,
+                    None,
                     "image/png",
                 )
                 .await
@@ -195,6 +196,7 @@ pub async fn saliency(
                         render::overlay(&photo, &prediction.display_map(), colormap, opacity).into()
                     },
                     image::ImageFormat::Jpeg,
+                    None,
                     "image/jpeg",
                 )
                 .await
@@ -384,17 +386,24 @@ async fn prediction(service: &Service, photo: Arc<RgbImage>) -> Result<Arc<Predi
     }
 }
 
-/// An image made and encoded off the async threads.
+/// An image made and encoded off the async threads (a JPEG at `jpeg_quality` when given, the
+/// encoder's default otherwise).
 async fn encoded(
     make: impl FnOnce() -> image::DynamicImage + Send + 'static,
     format: image::ImageFormat,
+    jpeg_quality: Option<u8>,
     content_type: &'static str,
 ) -> Result<Response, Failure> {
     let bytes = tokio::task::spawn_blocking(move || {
         let mut bytes = std::io::Cursor::new(Vec::new());
-        make()
-            .write_to(&mut bytes, format)
-            .map(|()| bytes.into_inner())
+        let picture = make();
+        match (format, jpeg_quality) {
+            (image::ImageFormat::Jpeg, Some(quality)) => picture.write_with_encoder(
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
+            ),
+            _ => picture.write_to(&mut bytes, format),
+        }
+        .map(|()| bytes.into_inner())
     })
     .await
     .map_err(|e| {
@@ -417,29 +426,38 @@ pub async fn thumbor(State(service): State<Arc<Service>>, uri: axum::http::Uri) 
         let bytes = read_image(&service, path).await?;
         let photo = decoded(&service, bytes).await?;
         let [w, h] = [photo.width(), photo.height()];
-        let window = match (url.fit_in, url.width, url.height) {
-            (false, tw, th) if tw > 0 && th > 0 => {
+        // A crop is cut when both sides are asked for and the picture is not fitted in; the
+        // model runs once, when a smart crop or the meta answer needs it.
+        let cropping = !url.fit_in && url.width > 0 && url.height > 0;
+        let prediction = if url.meta || (url.smart && cropping) {
+            Some(prediction(&service, Arc::clone(&photo)).await?)
+        } else {
+            None
+        };
+        let window = match (url.width, url.height) {
+            (tw, th) if cropping => {
                 let aspect = Aspect::of_size([tw, th]);
                 let size = crop::window_size([w, h], aspect, 1.0)
                     .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-                Some(if url.smart {
-                    let prediction = prediction(&service, Arc::clone(&photo)).await?;
-                    crop::crop(
-                        &prediction.saliency,
-                        &[aspect],
-                        1.0,
-                        &CropOptions::default(),
-                    )
-                    .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?[0]
-                        .window
-                } else {
-                    crop::Window {
-                        x: url.halign.offset(w, size[0]),
-                        y: url.valign.offset(h, size[1]),
-                        width: size[0],
-                        height: size[1],
-                    }
-                })
+                Some(
+                    if let Some(prediction) = prediction.as_ref().filter(|_| url.smart) {
+                        crop::crop(
+                            &prediction.saliency,
+                            &[aspect],
+                            1.0,
+                            &CropOptions::default(),
+                        )
+                        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.to_string()))?[0]
+                            .window
+                    } else {
+                        crop::Window {
+                            x: url.halign.offset(w, size[0]),
+                            y: url.valign.offset(h, size[1]),
+                            width: size[0],
+                            height: size[1],
+                        }
+                    },
+                )
             }
             _ => None,
         };
@@ -454,40 +472,27 @@ pub async fn thumbor(State(service): State<Arc<Service>>, uri: axum::http::Uri) 
                 ),
             ));
         }
-        if url.meta {
-            let prediction = prediction(&service, Arc::clone(&photo)).await?;
-            return Ok(Json(meta(&url, [w, h], window, [tw, th], &prediction)).into_response());
+        if let (true, Some(prediction)) = (url.meta, &prediction) {
+            return Ok(Json(meta(&url, [w, h], window, [tw, th], prediction)).into_response());
         }
         let format = url.format.unwrap_or(image::ImageFormat::Jpeg);
-        let quality = url.quality.unwrap_or(80);
         let content_type = match format {
             image::ImageFormat::Png => "image/png",
             image::ImageFormat::WebP => "image/webp",
             _ => "image/jpeg",
         };
-        let bytes = tokio::task::spawn_blocking(move || {
-            let region = window.unwrap_or(crop::Window {
-                x: 0,
-                y: 0,
-                width: w,
-                height: h,
-            });
+        let region = window.unwrap_or(crop::Window {
+            x: 0,
+            y: 0,
+            width: w,
+            height: h,
+        });
+        let make = move || {
             let part = imageops::crop_imm(&*photo, region.x, region.y, region.width, region.height)
                 .to_image();
-            let resized = imageops::resize(&part, tw, th, imageops::FilterType::Lanczos3);
-            let mut bytes = std::io::Cursor::new(Vec::new());
-            match format {
-                image::ImageFormat::Jpeg => resized.write_with_encoder(
-                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality),
-                ),
-                other => resized.write_to(&mut bytes, other),
-            }
-            .map(|()| bytes.into_inner())
-        })
-        .await
-        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}")))?
-        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding: {e}")))?;
-        Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
+            imageops::resize(&part, tw, th, imageops::FilterType::Lanczos3).into()
+        };
+        encoded(make, format, Some(url.quality.unwrap_or(80)), content_type).await
     };
     timed(&service, "/unsafe", handler).await
 }
