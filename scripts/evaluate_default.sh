@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scores a model on the held-out test parts of OSIE, Scene and MIT1003 (models/default/splits/),
+# Scores a model on the held-out test parts of OSIE, Scene and MIT1003 (models/splits/),
 # next to a centre-bias map (the pooled fixations of that dataset's training part) and
 # inter-observer consistency (leave one observer out), all with the MIT benchmark's conventions
 # and σ = 3 % of the image diagonal. MIT1003 is read without each scanpath's central start
@@ -7,7 +7,7 @@
 # Usage: bash scripts/evaluate_default.sh [MODEL] [WORK_DIR]   (ABSNET=PATH picks another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-models/default/model.safetensors}
+model=${1:-models/absnet/model.safetensors}
 work=${2:-runs/evaluation}
 absnet=${ABSNET:-target/release/absnet}
 declare -A specs=(
@@ -16,7 +16,7 @@ declare -A specs=(
   [mit1003]="fixatons:../shared/data/mit1003?first_fixation=drop"
 )
 for set in osie scene mit1003; do
-  split=models/default/splits/$set.json
+  split=models/splits/$set.json
   out=$work/$set
   mkdir -p "$out"
   # The baselines depend on the test part only: computed once per work folder.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Leave one dataset out: a model trained on two of OSIE, Scene and MIT1003 is scored on every
 # image of the third, next to a centre-bias map built from the two training sets' training parts
-# (models/default/splits/) and to the inter-observer consistency of the third set, all with the
+# (models/splits/) and to the inter-observer consistency of the third set, all with the
 # MIT benchmark's conventions and σ = 3 % of the image diagonal. MIT1003 is read without each
 # scanpath's central start fixation (pysaliency's convention). Prints each metric and how far the
 # model goes from the centre bias to inter-observer consistency.
@@ -24,7 +24,7 @@ declare -A specs=(
 from=()
 for set in osie scene mit1003; do
   [[ $set == "$left_out" ]] && continue
-  from+=(--from "${specs[$set]}" --from-split "models/default/splits/$set.json")
+  from+=(--from "${specs[$set]}" --from-split "models/splits/$set.json")
 done
 mkdir -p "$work"
 # The baselines depend on the left-out set only: computed once per work folder.

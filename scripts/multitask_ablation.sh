@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The multi-task ablation of docs/multi-task.md: each configuration trained from
-# models/default/experiments/multitask-ablation.toml (saliency on OSIE + Scene, LIVE-C quality on
+# models/experiments/multitask-ablation.toml (saliency on OSIE + Scene, LIVE-C quality on
 # study split 1, one MobileNetV2 whose layers past c4 the tasks share), exported at its best
 # epoch (by the first task's validation score), then scored on all of MIT1003 (left out; gap
 # closed with scripts/evaluate_lodo.sh) and on split 1's LIVE-C test part. One JSON line per run
@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 dataset=${LIVEC:?set LIVEC to the full LIVE-C release folder (the public repository yuyi-sd/BAIQA, data/ChallengeDB_release)}
 seed=$1; shift
 absnet=${ABSNET:-target/release/absnet}
-base=models/default/experiments/multitask-ablation.toml
-split=models/default/splits/livec-study/split-1.json
+base=models/experiments/multitask-ablation.toml
+split=models/splits/livec-study/split-1.json
 mkdir -p runs/ablation
 for configuration in "$@"; do
   run=runs/ablation/$configuration-$seed

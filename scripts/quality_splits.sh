@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # LIVE-C's protocol: ten random 70/10/20 splits by image (seeds 1..10, committed in
-# models/default/splits/livec-study/; the validation part picks
+# models/splits/livec-study/; the validation part picks
 # the epoch, the test part is scored once). Trains CONFIG on each from cached frozen features,
 # exports it and scores its test part with `absnet eval quality`; one JSON line per split in
 # runs/NAME-splits.jsonl, then the median SRCC and PLCC over the splits.
@@ -14,7 +14,7 @@ results=runs/$name-splits.jsonl
 : > "$results"
 for seed in 1 2 3 4 5 6 7 8 9 10; do
   run=runs/$name-$seed
-  split=models/default/splits/livec-study/split-$seed.json
+  split=models/splits/livec-study/split-$seed.json
   start=$(date +%s)
   target/release/absnet train "$config" --run "$run" --overwrite \
     --set "quality.datasets=[\"livec:$dataset\"]" --set "quality.split=$split" \

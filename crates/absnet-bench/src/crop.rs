@@ -21,13 +21,13 @@ use rayon::prelude::*;
 
 #[derive(clap::Args)]
 pub struct CropBenchArgs {
-    #[arg(long, default_value = "models/default/model.safetensors")]
+    #[arg(long, default_value = "models/absnet/model.safetensors")]
     model: PathBuf,
     /// Datasets and their split files, `SPEC=SPLIT`, comma-separated.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "osie:../shared/data/osie=models/default/splits/osie.json,scene:../shared/data/scene=models/default/splits/scene.json,fixatons:../shared/data/mit1003?first_fixation=drop=models/default/splits/mit1003.json"
+        default_value = "osie:../shared/data/osie=models/splits/osie.json,scene:../shared/data/scene=models/splits/scene.json,fixatons:../shared/data/mit1003?first_fixation=drop=models/splits/mit1003.json"
     )]
     sets: Vec<String>,
     /// The part of each split scored (`val` to tune, `test` to report).

@@ -58,7 +58,7 @@ enum Bench {
 
 #[derive(clap::Args)]
 struct PredictBenchArgs {
-    #[arg(long, default_value = "models/default/model.safetensors")]
+    #[arg(long, default_value = "models/absnet/model.safetensors")]
     model: PathBuf,
     #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
     images: PathBuf,

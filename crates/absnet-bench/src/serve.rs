@@ -14,7 +14,7 @@ use burn::tensor::Device;
 
 #[derive(clap::Args)]
 pub struct ServeBenchArgs {
-    #[arg(long, default_value = "models/default/model.safetensors")]
+    #[arg(long, default_value = "models/absnet/model.safetensors")]
     model: PathBuf,
     /// The image every request sends.
     #[arg(long, default_value = "../shared/data/osie/data/stimuli/1001.jpg")]

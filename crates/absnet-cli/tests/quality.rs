@@ -45,7 +45,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     ];
     let mut args = vec![
         "train",
-        "models/default/experiments/quality-livec.toml",
+        "models/experiments/quality-livec.toml",
         "--run",
     ];
     let run = at("run");
@@ -99,7 +99,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         "-o",
         &at("refused.safetensors"),
         "--onto",
-        "models/default/model.safetensors",
+        "models/absnet/model.safetensors",
     ]);
     assert!(
         !ok && err.contains("heads move only between models of one encoder"),
@@ -112,7 +112,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     let other = at("other");
     let (ok, out, err) = absnet(&[
         "train",
-        "models/default/experiments/quality-livec.toml",
+        "models/experiments/quality-livec.toml",
         "--run",
         &other,
         "--set",
@@ -148,7 +148,7 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
     ];
     let mut args = vec![
         "train",
-        "models/default/experiments/quality-shipped-encoder.toml",
+        "models/experiments/quality-shipped-encoder.toml",
         "--run",
         &run,
     ];
@@ -165,7 +165,7 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
         "-o",
         &merged,
         "--onto",
-        "models/default/model.safetensors",
+        "models/absnet/model.safetensors",
     ]);
     assert!(ok, "export --onto failed: {out}{err}");
     let card: Value =
@@ -199,7 +199,7 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
             std::fs::read(format!("{out_dir}/chelsea.saliency.npy")).unwrap(),
         )
     };
-    let (_, shipped, shipped_map) = predict("models/default/model.safetensors", &at("shipped"));
+    let (_, shipped, shipped_map) = predict("models/absnet/model.safetensors", &at("shipped"));
     let (said, record, map) = predict(&merged, &at("merged-out"));
     assert_eq!(map, shipped_map, "the saliency map changed");
     assert!(shipped["quality"]["score"].is_f64(), "{shipped}");

@@ -12,12 +12,12 @@ use rayon::prelude::*;
 
 use crate::render::{self, FloatMap, Peak};
 
-/// The shipped model (`models/default/model.safetensors`), built into every binary so that it
+/// The shipped model (`models/absnet/model.safetensors`), built into every binary so that it
 /// works wherever it runs.
-pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/default/model.safetensors");
+pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/absnet/model.safetensors");
 
 /// What records and messages call the shipped model.
-pub const SHIPPED_MODEL_NAME: &str = "models/default/model.safetensors (built in)";
+pub const SHIPPED_MODEL_NAME: &str = "models/absnet/model.safetensors (built in)";
 
 /// Input size used when neither the caller nor the model card names one.
 pub const DEFAULT_INPUT: [u32; 2] = [320, 240];

@@ -16,7 +16,7 @@ pub fn repo() -> PathBuf {
 
 pub fn predictor() -> Predictor {
     Predictor::load(
-        &repo().join("models/default/model.safetensors"),
+        &repo().join("models/absnet/model.safetensors"),
         &PredictorOptions::default(),
         &Device::flex(),
     )
