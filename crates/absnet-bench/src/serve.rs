@@ -99,6 +99,7 @@ pub fn run(args: &ServeBenchArgs, device: &Device) -> Result<()> {
         max_body_bytes: 20 << 20,
         max_pixels: 25_000_000,
         timeout: Duration::from_secs(60),
+        ..Limits::default()
     };
     let batched = Batching {
         max_batch: 8,

@@ -30,6 +30,16 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 503.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout_s: u64,
+    /// Seconds a request's headers may take to arrive (also how long an idle keep-alive
+    /// connection is kept open); the connection is then closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_s: u64,
+    /// Seconds a request's body may take to arrive (408 after).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout_s: u64,
+    /// Most connections open at once; one more is answered 503 at once and closed.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_connections: u32,
     /// On SIGTERM or Ctrl-C, seconds that requests in flight get to finish before the
     /// connections still open are closed.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
@@ -58,6 +68,9 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
         max_body_bytes: usize::from(args.max_body_mb) * 1024 * 1024,
         max_pixels: args.model_input.max_pixels,
         timeout: Duration::from_secs(args.timeout_s),
+        header_timeout: Duration::from_secs(args.header_timeout_s),
+        body_timeout: Duration::from_secs(args.body_timeout_s),
+        max_connections: args.max_connections as usize,
     };
     if let Some(root) = &args.image_root
         && !root.is_dir()

@@ -43,11 +43,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         "groups.shared.frozen_epochs=2".to_string(),
         "steps_per_epoch=12".to_string(),
     ];
-    let mut args = vec![
-        "train",
-        "models/experiments/quality-livec.toml",
-        "--run",
-    ];
+    let mut args = vec!["train", "models/experiments/quality-livec.toml", "--run"];
     let run = at("run");
     args.push(&run);
     for set in &sets {

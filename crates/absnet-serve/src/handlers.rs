@@ -300,15 +300,30 @@ pub async fn crop(
     timed(&service, "/v1/crop", handler).await
 }
 
-/// The request's body, read whole within the limit before anything else is checked: an answer
-/// sent while the client is still sending would reach it as a broken pipe instead of an answer.
-/// A declared length over the limit is the one refusal made from the headers alone.
+/// The request's body, read whole within the limit and the body deadline before anything else
+/// is checked: an answer sent while the client is still sending would reach it as a broken pipe
+/// instead of an answer. A body declared over the limit is answered 413 at once and then read
+/// and thrown away in the background (up to [`DISCARD_BYTES`], while it keeps arriving within
+/// [`LINGER_IDLE`], within the body deadline), as a lingering close does, so that a client that
+/// sends everything before it reads gets the 413 too. A body that ends before its declared
+/// length is a 400; one that does not arrive in time a 408.
 async fn body(service: &Service, request: Request) -> Result<Bytes, Failure> {
+    use http_body_util::BodyExt;
     let limit = service.limits.max_body_bytes;
+    let deadline = service.limits.body_timeout;
     let too_large = || {
         Failure::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is over the limit of {limit} bytes"),
+        )
+    };
+    let too_slow = || {
+        Failure::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s",
+                deadline.as_secs_f64()
+            ),
         )
     };
     let declared = request
@@ -317,12 +332,35 @@ async fn body(service: &Service, request: Request) -> Result<Bytes, Failure> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        let mut body = request.into_body();
+        tokio::spawn(tokio::time::timeout(deadline, async move {
+            let mut read = 0;
+            while read < DISCARD_BYTES {
+                match tokio::time::timeout(LINGER_IDLE, body.frame()).await {
+                    Ok(Some(Ok(frame))) => read += frame.data_ref().map_or(0, |d| d.len()),
+                    _ => break,
+                }
+            }
+        }));
         return Err(too_large());
     }
-    axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| too_large())
+    let limited = http_body_util::Limited::new(request.into_body(), limit);
+    match tokio::time::timeout(deadline, limited.collect()).await {
+        Err(_) => Err(too_slow()),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body could not be read whole: {e}"),
+        )),
+    }
 }
+
+/// Most bytes of a body over the limit read and thrown away after its 413.
+const DISCARD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Longest pause in a body over the limit before the rest is no longer waited for.
+const LINGER_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The image in `bytes`, decoded within the limits, and its prediction from the batcher.
 async fn predicted(

@@ -9,8 +9,9 @@
 //!   the image root, cropped around what people look at and resized; `/unsafe/meta/…` the
 //!   operations and focal points as JSON; signed URLs with a security key.
 //!
-//! Requests are gathered into batched forward passes ([`batcher`]). Limits: the body size
-//! (413), the pixel limit and undecodable bodies (400), a body that is not an image in a known
+//! Requests are gathered into batched forward passes ([`batcher`]). Limits ([`Limits`]): open
+//! connections (503 past the cap), the time headers (connection closed) and the body (408) may
+//! take to arrive, the body size (413), the pixel limit and undecodable bodies (400), a body that is not an image in a known
 //! format, whatever its `Content-Type` (415), a bounded
 //! queue (503 with `Retry-After`), a per-request timeout (503). Predictions equal
 //! `absnet predict`'s: the same [`Predictor`] and the same records.
@@ -40,6 +41,27 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Longest a request may take before it is answered 503.
     pub timeout: Duration,
+    /// Longest a request's headers may take to arrive (and an idle keep-alive connection is
+    /// kept); the connection is then closed.
+    pub header_timeout: Duration,
+    /// Longest a request's body may take to arrive (408 after).
+    pub body_timeout: Duration,
+    /// Most connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    /// What `absnet serve` uses unless told otherwise.
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 20 * 1024 * 1024,
+            max_pixels: absnet_data::pipeline::DEFAULT_MAX_PIXELS,
+            timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 512,
+        }
+    }
 }
 
 /// Where thumbor-style URLs read images from, and how they must be signed.
@@ -101,30 +123,73 @@ pub fn router(service: Arc<Service>) -> Router {
 /// Serves on `listener` until `shutdown` completes; new connections are then refused and
 /// requests in flight get up to `drain` to finish, after which the connections still open (a
 /// stuck or slow client) are closed.
+///
+/// Each connection is HTTP/1.1 under the service's [`Limits`]: its request headers must arrive
+/// within `header_timeout` (also how long an idle keep-alive connection is kept), at most
+/// `max_connections` are open at once — one more is answered 503 and closed at once — and a
+/// client that half-closes after a complete request still gets its answer.
 pub async fn run(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     drain: Duration,
 ) -> std::io::Result<()> {
-    let (began, draining) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        let _ = began.send(());
-    };
-    let serving = std::future::IntoFuture::into_future(
-        axum::serve(listener, router(service)).with_graceful_shutdown(signal),
-    );
-    let deadline = async move {
-        match draining.await {
-            Ok(()) => tokio::time::sleep(drain).await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        finished = serving => finished,
-        () = deadline => Ok(()),
+    let limits = service.limits;
+    let app = router(service);
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .half_close(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(connection) => connection,
+                // Out of descriptors or a connection reset before it was accepted: the listener
+                // is fine; wait a moment rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let connection = http.serve_connection(
+            hyper_util::rt::TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(app.clone()),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away or times out ends only its own connection.
+            let _ = connection.await;
+            drop(permit);
+        });
     }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(drain) => {}
+    }
+    Ok(())
+}
+
+/// The answer to a connection over the cap: 503 with `Retry-After`, then closed.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let body = "too many open connections; try again shortly\n";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Completes on SIGTERM or Ctrl-C.

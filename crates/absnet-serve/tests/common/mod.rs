@@ -36,6 +36,7 @@ pub fn limits() -> Limits {
         max_body_bytes: 20 << 20,
         max_pixels: 25_000_000,
         timeout: Duration::from_secs(60),
+        ..Limits::default()
     }
 }
 
@@ -109,7 +110,10 @@ pub fn agent() -> ureq::Agent {
 
 /// Status, headers' `Retry-After`, content type and body of a POST of `body` to `url`.
 pub fn post(url: &str, body: &[u8]) -> (u16, Option<String>, String, Vec<u8>) {
-    let mut response = agent().post(url).send(body).unwrap();
+    let mut response = agent()
+        .post(url)
+        .send(body)
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
     let header = |name: &str| {
         response
             .headers()
