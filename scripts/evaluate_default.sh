@@ -4,10 +4,11 @@
 # inter-observer consistency (leave one observer out), all with the MIT benchmark's conventions
 # and σ = 3 % of the image diagonal. MIT1003 is read without each scanpath's central start
 # fixation (pysaliency's convention).
-# Usage: bash scripts/evaluate_default.sh [MODEL] [WORK_DIR]   (ABSNET=PATH picks another binary)
+# Usage: bash scripts/evaluate_default.sh [MODEL] [WORK_DIR]   (MODEL: fast, accurate or a model file;
+# ABSNET=PATH picks another binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model=${1:-models/absnet/model.safetensors}
+model=${1:-fast}
 work=${2:-runs/evaluation}
 absnet=${ABSNET:-target/release/absnet}
 declare -A specs=(

@@ -39,18 +39,28 @@ def test_uint8_and_float_arrays_give_the_same_map(model):
     assert abs(density.sum() - 1.0) < 1e-9
 
 
-def test_the_shipped_model_has_no_aesthetics_and_says_so(model):
+def test_the_default_model_has_no_aesthetics_and_says_so(model):
     assert not model.has_aesthetics and model.name.endswith("(built in)")
     with pytest.raises(RuntimeError, match="no trained aesthetics head"):
         model.aesthetics(str(REPO / "samples" / "chelsea.png"))
 
 
-def test_the_shipped_model_scores_picture_quality(model):
+def test_the_default_model_scores_picture_quality(model):
     assert model.has_quality
     quality = model.quality(str(REPO / "samples" / "chelsea.png"))
     assert 0 <= quality["score"] <= 100
     assert len(quality["distribution"]) == 10
     assert abs(sum(quality["distribution"]) - 1) < 1e-5
+
+
+def test_built_in_models_are_chosen_by_name_and_anything_else_is_a_file():
+    for name in ("fast", "accurate"):
+        chosen = absnet.Model(name)
+        assert chosen.name == f"models/{name}/model.safetensors (built in)"
+        assert chosen.has_quality
+    assert absnet.Model().name == absnet.Model("fast").name
+    with pytest.raises(ValueError, match="fastest"):
+        absnet.Model("fastest")
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@
 //! costs on top of prediction.
 
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use absnet_data::DatasetSpec;
 use absnet_data::split::Split;
 use absnet_predict::crop::{self, Aspect, CropOptions, Density, Window};
 use absnet_predict::render::FloatMap;
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
@@ -21,8 +21,9 @@ use rayon::prelude::*;
 
 #[derive(clap::Args)]
 pub struct CropBenchArgs {
-    #[arg(long, default_value = "models/absnet/model.safetensors")]
-    model: PathBuf,
+    /// The model: `fast`, `accurate` (built in) or a model file.
+    #[arg(long, default_value = "fast")]
+    model: ModelChoice,
     /// Datasets and their split files, `SPEC=SPLIT`, comma-separated.
     #[arg(
         long,
@@ -335,8 +336,7 @@ fn print_table(
 ) {
     println!(
         "share of all observers' fixations inside the crop, mean over {count} {} images (model {})",
-        args.part,
-        args.model.display()
+        args.part, args.model
     );
     println!(
         "| aspect | scale | {} | absnet, of the way from centre to best |",

@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use absnet::process::DeviceArgs;
 use absnet_model::{AbsNetConfig, Arch, BackboneConfig};
+use absnet_predict::ModelChoice;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Parser;
@@ -58,8 +59,9 @@ enum Bench {
 
 #[derive(clap::Args)]
 struct PredictBenchArgs {
-    #[arg(long, default_value = "models/absnet/model.safetensors")]
-    model: PathBuf,
+    /// The model: `fast`, `accurate` (built in) or a model file.
+    #[arg(long, default_value = "fast")]
+    model: ModelChoice,
     #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
     images: PathBuf,
     #[arg(long, default_value_t = 700)]

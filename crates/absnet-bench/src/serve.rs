@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use absnet_serve::{Batching, Limits, Service};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 
 #[derive(clap::Args)]
 pub struct ServeBenchArgs {
-    #[arg(long, default_value = "models/absnet/model.safetensors")]
-    model: PathBuf,
+    /// The model: `fast`, `accurate` (built in) or a model file.
+    #[arg(long, default_value = "fast")]
+    model: ModelChoice,
     /// The image every request sends.
     #[arg(long, default_value = "../shared/data/osie/data/stimuli/1001.jpg")]
     image: PathBuf,
@@ -119,7 +120,7 @@ pub fn run(args: &ServeBenchArgs, device: &Device) -> Result<()> {
         "absnet serve on loopback, {} ({} bytes) per request, {}; {} threads",
         args.image.display(),
         body.len(),
-        args.model.display(),
+        args.model,
         rayon::current_num_threads()
     );
     println!("| run | requests/s | p50 ms | p95 ms | p99 ms | errors | 503 | batch sizes |");

@@ -2,19 +2,19 @@
 //! batch run treats its output folder — and loading the model they name.
 
 use absnet_data::pipeline::{self, Fit};
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use anyhow::Result;
 use burn::tensor::Device;
-use std::path::PathBuf;
 
 use crate::{inputs, ranges};
 
 /// The model and how photos reach it: shared by `predict`, `crop` and `serve`.
 #[derive(clap::Args)]
 pub struct ModelInputArgs {
-    /// Model file (safetensors with its card); default: the shipped model, built into absnet.
-    #[arg(long)]
-    pub model: Option<PathBuf>,
+    /// The model: `fast` (built in), `accurate` (built in; about three times the work) or a
+    /// model file (safetensors with its card).
+    #[arg(long, default_value = "fast")]
+    pub model: ModelChoice,
     /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
     #[arg(long, value_parser = ranges::input_size)]
     pub size: Option<[u32; 2]>,
@@ -55,15 +55,16 @@ pub struct RunArgs {
     /// Start the folder's records afresh (an earlier run's records are discarded).
     #[arg(long)]
     pub overwrite: bool,
+    /// Pass over the entries of an input folder that are not images absnet reads — sub-folders,
+    /// entries that cannot be read — without failing the run (they are still listed on stderr
+    /// and in the records).
+    #[arg(long)]
+    pub skip_bad: bool,
 }
 
-/// Loads the model `--model` names (the shipped one without it) and checks `--size` against the
-/// pixel limit.
+/// Loads the model `--model` names and checks `--size` against the pixel limit.
 pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
-    let predictor = match &input.model {
-        Some(path) => Predictor::load(path, &input.options(), device)?,
-        None => Predictor::shipped(&input.options(), device)?,
-    };
+    let predictor = Predictor::load(&input.model, &input.options(), device)?;
     if let Some(size) = input.size {
         ranges::check_pixels(size, input.max_pixels)?;
     }

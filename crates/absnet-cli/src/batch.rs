@@ -54,13 +54,27 @@ pub struct BatchRun<'a> {
     pub batch: usize,
     /// Columns of the output's CSV (a failure's row puts the error last).
     pub columns: usize,
+    /// Entries of input folders that are not images do not fail the run (`--skip-bad`).
+    pub skip_bad: bool,
 }
 
-/// How many inputs were done, failed, or skipped as done before.
+/// How many inputs were done, failed, or skipped as done before, and how many entries of input
+/// folders were passed over (`--skip-bad`).
 pub struct Tally {
     pub done: usize,
     pub failed: usize,
     pub skipped: usize,
+    pub passed_over: usize,
+}
+
+impl Tally {
+    /// `, N passed over` when some were.
+    pub fn passed_over_note(&self) -> String {
+        match self.passed_over {
+            0 => String::new(),
+            n => format!(", {n} folder entries passed over (--skip-bad)"),
+        }
+    }
 }
 
 impl BatchRun<'_> {
@@ -80,9 +94,13 @@ impl BatchRun<'_> {
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
                 .expect("valid template"),
         );
-        let mut failed = 0;
+        let (mut failed, mut passed_over) = (0, 0);
         for problem in &unlisted {
-            failed += 1;
+            if problem.entry && self.skip_bad {
+                passed_over += 1;
+            } else {
+                failed += 1;
+            }
             self.failure(&problem.input.display().to_string(), &problem.error, &bar)?;
         }
         for chunk in todo.chunks(self.batch.max(1)) {
@@ -91,9 +109,10 @@ impl BatchRun<'_> {
         }
         bar.finish_and_clear();
         Ok(Tally {
-            done: todo.len() + unlisted.len() - failed,
+            done: todo.len() + unlisted.len() - failed - passed_over,
             failed,
             skipped,
+            passed_over,
         })
     }
 

@@ -107,14 +107,16 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         out: &out,
         input: &args.model_input,
         batch: usize::from(args.run.batch),
+        skip_bad: args.run.skip_bad,
         columns: CropRecord::CSV_HEADER.len(),
     };
     let tally = run.run(&args.inputs, &done, &writer)?;
     let summary = format!(
-        "{} images cropped, {} failed, {} already done; records in {} and {}",
+        "{} images cropped, {} failed, {} already done{}; records in {} and {}",
         tally.done,
         tally.failed,
         tally.skipped,
+        tally.passed_over_note(),
         out.jsonl().display(),
         out.csv().display()
     );

@@ -1,6 +1,6 @@
 //! `absnet eval`: predictions scored against benchmark datasets.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use absnet_data::DatasetSpec;
 use absnet_data::pipeline;
@@ -8,7 +8,7 @@ use absnet_data::split::Split;
 use absnet_eval::predictions::{Prediction, PredictionFolder, PredictionSource};
 use absnet_eval::saliency::SaliencyEvalOptions;
 use absnet_metrics::rating::BINS as RATING_BINS;
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use ndarray::Array2;
@@ -23,10 +23,10 @@ pub enum Eval {
         /// Folder of predicted maps (or --model).
         #[arg(required_unless_present = "model")]
         predictions: Option<PathBuf>,
-        /// Score a model file instead, predicting each image on the fly (no files written; the
-        /// log-density is the model's own): `shipped` for the built-in model.
+        /// Score a model instead, predicting each image on the fly (no files written; the
+        /// log-density is the model's own): `fast` or `accurate` (built in), or a model file.
         #[arg(long, conflicts_with = "predictions")]
-        model: Option<PathBuf>,
+        model: Option<ModelChoice>,
         /// Score only one part of a split file of `absnet train` (ids prefixed by the dataset's
         /// name).
         #[arg(long)]
@@ -76,9 +76,9 @@ pub enum Eval {
     Quality {
         /// Dataset spec with opinion scores, e.g. `livec:../shared/data/livec`.
         dataset: DatasetSpec,
-        /// A model file with a trained quality head.
-        #[arg(long)]
-        model: PathBuf,
+        /// A model with a trained quality head: `fast` or `accurate` (built in), or a model file.
+        #[arg(long, default_value = "fast")]
+        model: ModelChoice,
         /// Score only one part of a split file of `absnet train`.
         #[arg(long)]
         split: Option<PathBuf>,
@@ -128,13 +128,8 @@ struct ModelPredictions {
 }
 
 impl ModelPredictions {
-    fn load(path: &Path, device: &Device) -> Result<Self> {
-        let options = PredictorOptions::default();
-        let predictor = if path == Path::new("shipped") {
-            Predictor::shipped(&options, device)?
-        } else {
-            Predictor::load(path, &options, device)?
-        };
+    fn load(choice: &ModelChoice, device: &Device) -> Result<Self> {
+        let predictor = Predictor::load(choice, &PredictorOptions::default(), device)?;
         Ok(Self { predictor })
     }
 }
@@ -310,14 +305,17 @@ fn saliency(
 /// training.
 fn quality(
     samples: &[absnet_data::Sample],
-    model: &Path,
+    model: &ModelChoice,
     flip_average: Option<bool>,
     device: &Device,
 ) -> Result<absnet_eval::quality::QualityScores> {
     use absnet_model::Head;
-    let (network, card) = absnet_model::card::load_model(model, device)?;
+    let (network, card) = model.load(device)?;
     if network.quality.is_none() || !card.is_trained(Head::Quality) {
-        anyhow::bail!("{}: the model has no trained quality head", model.display());
+        anyhow::bail!(
+            "{}: the model has no trained quality head",
+            model.label().display()
+        );
     }
     let network = network.fold_norms();
     let size = card.input.context("the model card states no input size")?;

@@ -70,10 +70,13 @@ fn read_capped(reader: impl Read, max_bytes: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// An input that could not be listed, reported like an image that failed.
+/// An input that could not be listed, or an entry of an input folder that is not an image absnet
+/// reads (a sub-folder, an entry that cannot be read): reported like an image that failed.
 pub struct Unlisted {
     pub input: PathBuf,
     pub error: anyhow::Error,
+    /// An entry of an input folder, which `--skip-bad` lets a run pass over.
+    pub entry: bool,
 }
 
 const IMAGE_EXTENSIONS: [&str; 8] = ["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif"];
@@ -88,7 +91,10 @@ pub fn collect(inputs: &[PathBuf]) -> (Vec<Source>, Vec<Unlisted>) {
         let listed = if input.as_os_str() == "-" {
             Ok(vec![Source::Stdin])
         } else if input.is_dir() {
-            folder_images(input)
+            folder_images(input).map(|(images, passed)| {
+                unlisted.extend(passed);
+                images
+            })
         } else {
             match expand_pattern(input) {
                 Ok(Some(matches)) => Ok(matches),
@@ -101,24 +107,53 @@ pub fn collect(inputs: &[PathBuf]) -> (Vec<Source>, Vec<Unlisted>) {
             Err(error) => unlisted.push(Unlisted {
                 input: input.clone(),
                 error,
+                entry: false,
             }),
         }
     }
     (sources, unlisted)
 }
 
-fn folder_images(folder: &Path) -> Result<Vec<Source>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
-        .with_context(|| format!("{}: cannot read the folder", folder.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-        })
-        .collect();
-    if files.is_empty() {
+/// The image files of `folder` (sorted), and its entries that are neither images nor other files
+/// — sub-folders (not descended into), entries that cannot be read — as [`Unlisted`]; files of
+/// other kinds are not inputs.
+fn folder_images(folder: &Path) -> Result<(Vec<Source>, Vec<Unlisted>)> {
+    let mut files = Vec::new();
+    let mut passed = Vec::new();
+    let entries = std::fs::read_dir(folder)
+        .with_context(|| format!("{}: cannot read the folder", folder.display()))?;
+    for entry in entries {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                passed.push(Unlisted {
+                    input: folder.to_path_buf(),
+                    error: anyhow::anyhow!("{}: an entry cannot be read: {e}", folder.display()),
+                    entry: true,
+                });
+                continue;
+            }
+        };
+        let path = entry.path();
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_dir() => passed.push(Unlisted {
+                error: anyhow::anyhow!(
+                    "{}: a sub-folder; its images are not read (name it as an input to include them)",
+                    path.display()
+                ),
+                input: path,
+                entry: true,
+            }),
+            Ok(_) if is_image_name(&path) => files.push(path),
+            Ok(_) => {}
+            Err(e) => passed.push(Unlisted {
+                error: anyhow::anyhow!("{}: cannot be read: {e}", path.display()),
+                input: path,
+                entry: true,
+            }),
+        }
+    }
+    if files.is_empty() && passed.is_empty() {
         bail!(
             "{}: the folder holds no images ({})",
             folder.display(),
@@ -126,7 +161,14 @@ fn folder_images(folder: &Path) -> Result<Vec<Source>> {
         );
     }
     files.sort();
-    Ok(files.into_iter().map(Source::File).collect())
+    passed.sort_by(|a, b| a.input.cmp(&b.input));
+    Ok((files.into_iter().map(Source::File).collect(), passed))
+}
+
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// A quoted pattern such as `photos/*.jpg` (wildcards `*` and `?` in the file name only), for

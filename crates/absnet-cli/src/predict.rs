@@ -116,6 +116,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         out: &out,
         input: &args.model_input,
         batch: usize::from(args.run.batch),
+        skip_bad: args.run.skip_bad,
         columns: Record::CSV_HEADER.len(),
     };
     let model = predictor.path().display().to_string();
@@ -136,10 +137,11 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         format!("maps and overlays in {}, ", args.out.display())
     };
     println!(
-        "{} images done, {} failed, {} already done; {maps}records in {} and {}",
+        "{} images done, {} failed, {} already done{}; {maps}records in {} and {}",
         tally.done,
         tally.failed,
         tally.skipped,
+        tally.passed_over_note(),
         out.jsonl().display(),
         out.csv().display()
     );

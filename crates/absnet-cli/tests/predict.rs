@@ -266,3 +266,70 @@ fn quality_only_writes_the_same_scores_and_no_maps() {
     );
     assert!(!ok && text.contains("--focal-point"), "{text}");
 }
+
+#[test]
+fn both_built_in_models_find_the_cat_and_name_themselves() {
+    let photo = repo().join("samples/chelsea.png");
+    for model in ["fast", "accurate"] {
+        let out = temp_dir(model);
+        let (ok, text, records) = predict(&[&photo], &out, &["--model", model]);
+        assert!(ok, "{model}: {text}");
+        let record = &records[0];
+        assert_eq!(
+            record["model"].as_str(),
+            Some(format!("models/{model}/model.safetensors (built in)").as_str()),
+            "{record}"
+        );
+        let (x, y) = (
+            record["peaks"][0]["x"].as_u64().unwrap(),
+            record["peaks"][0]["y"].as_u64().unwrap(),
+        );
+        assert!(
+            (120..=360).contains(&x) && (70..=280).contains(&y),
+            "{model}: peak at ({x}, {y})"
+        );
+    }
+    // Anything else is a model file, named in the error when it is missing.
+    let out = temp_dir("no-model");
+    let (ok, text, _) = predict(&[&photo], &out, &["--model", "fastest"]);
+    assert!(!ok && text.contains("fastest"), "{text}");
+}
+
+#[test]
+fn sub_folders_and_unreadable_entries_of_an_input_folder_are_listed_not_skipped_silently() {
+    let folder = temp_dir("entries-in");
+    std::fs::copy(
+        repo().join("samples/chelsea.png"),
+        folder.join("chelsea.png"),
+    )
+    .unwrap();
+    std::fs::create_dir(folder.join("more-photos")).unwrap();
+    std::os::unix::fs::symlink(folder.join("gone.jpg"), folder.join("dangling.jpg")).unwrap();
+    std::fs::write(folder.join("notes.txt"), "not an input").unwrap();
+
+    let out = temp_dir("entries-out");
+    let (ok, text, records) = predict(&[&folder], &out, &[]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("more-photos: a sub-folder"), "{text}");
+    assert!(text.contains("dangling.jpg: cannot be read"), "{text}");
+    assert!(!text.contains("notes.txt"), "{text}");
+    let errors: Vec<&str> = records.iter().filter_map(|r| r["error"].as_str()).collect();
+    assert_eq!(errors.len(), 2, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .any(|r| r["image"].as_str().unwrap().ends_with("chelsea.png") && r["error"].is_null()),
+        "{records:?}"
+    );
+
+    // --skip-bad: listed the same way, and the run succeeds.
+    let out = temp_dir("entries-skip");
+    let (ok, text, records) = predict(&[&folder], &out, &["--skip-bad"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("more-photos: a sub-folder"), "{text}");
+    assert!(
+        text.contains("2 folder entries passed over (--skip-bad)"),
+        "{text}"
+    );
+    assert_eq!(records.len(), 3, "{records:?}");
+}

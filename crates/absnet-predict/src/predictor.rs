@@ -5,19 +5,13 @@ use std::time::Instant;
 
 use absnet_data::pipeline::{self, Fit};
 use absnet_metrics::rating::BINS as RATING_BINS;
-use absnet_model::{AbsNet, Head, ModelCard, ModelError, card};
+use absnet_model::{AbsNet, Head, ModelCard, ModelError};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
 
+use crate::choice::ModelChoice;
 use crate::render::{self, FloatMap, Peak};
-
-/// The shipped model (`models/absnet/model.safetensors`), built into every binary so that it
-/// works wherever it runs.
-pub const SHIPPED_MODEL: &[u8] = include_bytes!("../../../models/absnet/model.safetensors");
-
-/// What records and messages call the shipped model.
-pub const SHIPPED_MODEL_NAME: &str = "models/absnet/model.safetensors (built in)";
 
 /// Input size used when neither the caller nor the model card names one.
 pub const DEFAULT_INPUT: [u32; 2] = [320, 240];
@@ -140,22 +134,15 @@ impl Prediction {
 }
 
 impl Predictor {
-    /// Loads the model file at `path` (safetensors with its card). Its saliency head must be
-    /// trained; its aesthetics head is used only when trained.
+    /// Loads the chosen model (a built-in one, or a file: safetensors with its card). Its
+    /// saliency head must be trained; its aesthetics and quality heads are used only when trained.
     pub fn load(
-        path: &Path,
+        choice: &ModelChoice,
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
-        let (model, card) = card::load_model(path, device)?;
-        Self::ready(model, card, path, options, device)
-    }
-
-    /// The shipped model, from the copy built into the binary.
-    pub fn shipped(options: &PredictorOptions, device: &Device) -> Result<Self, PredictError> {
-        let name = Path::new(SHIPPED_MODEL_NAME);
-        let (model, card) = card::load_model_bytes(SHIPPED_MODEL, name, device)?;
-        Self::ready(model, card, name, options, device)
+        let (model, card) = choice.load(device)?;
+        Self::ready(model, card, choice.label(), options, device)
     }
 
     fn ready(

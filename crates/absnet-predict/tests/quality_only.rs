@@ -1,7 +1,7 @@
 //! The quality-only pass gives the scores the full prediction gives, without the saliency
 //! decoder.
 
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use burn::tensor::Device;
 
 #[test]
@@ -17,7 +17,8 @@ fn quality_alone_equals_the_full_predictions_quality() {
             flip_average: Some(flip_average),
             ..PredictorOptions::default()
         };
-        let predictor = Predictor::shipped(&options, &Device::flex()).unwrap();
+        let predictor =
+            Predictor::load(&ModelChoice::default(), &options, &Device::flex()).unwrap();
         let full = predictor.predict_batch(&photos);
         let alone = predictor.quality_batch(&photos).unwrap();
         for (full, alone) in full.iter().zip(&alone) {

@@ -11,7 +11,7 @@ use absnet_metrics::saliency::{
 };
 use absnet_metrics::{Duplicates, Fixation, rating};
 use absnet_predict::crop::{self, Aspect, CropOptions};
-use absnet_predict::{Prediction, Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Prediction, Predictor, PredictorOptions};
 use burn::tensor::Device;
 use image::RgbImage;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2, PyReadonlyArray3};
@@ -23,7 +23,7 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// A model ready to predict: the shipped one, or a model file.
+/// A model ready to predict: a built-in one (`fast`, `accurate`), or a model file.
 #[pyclass(module = "absnet._absnet", frozen)]
 struct Model {
     predictor: Predictor,
@@ -87,7 +87,8 @@ fn map_array<'py>(py: Python<'py>, prediction: &Prediction) -> Bound<'py, PyArra
 
 #[pymethods]
 impl Model {
-    /// The model file at `path`, or the shipped model; `size` is the input (width, height)
+    /// The model `path` names — `fast` (the default) or `accurate`, both built in, or a model
+    /// file; `size` is the input (width, height)
     /// (default: the model's), `fit` how photos are fitted to it (`resize` or `letterbox`),
     /// `flip_average` whether each photo's prediction is averaged with its mirror image's
     /// (default: as the model's card says).
@@ -106,10 +107,11 @@ impl Model {
             flip_average,
         };
         let device = Device::flex();
-        let predictor = py.detach(|| match &path {
-            Some(path) => Predictor::load(path, &options, &device),
-            None => Predictor::shipped(&options, &device),
+        let choice = path.map_or_else(ModelChoice::default, |path| match path.to_str() {
+            Some(name) => name.parse().expect("infallible"),
+            None => ModelChoice::File(path),
         });
+        let predictor = py.detach(|| Predictor::load(&choice, &options, &device));
         Ok(Self {
             predictor: predictor.map_err(value_error)?,
         })

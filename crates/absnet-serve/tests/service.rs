@@ -61,7 +61,7 @@ fn every_route_answers_as_predict_does() {
             && answer["model"]
                 .as_str()
                 .unwrap()
-                .ends_with("model.safetensors")
+                .ends_with("model.safetensors (built in)")
     );
     let (status, _, kind, body) = post(&server.url("/v1/saliency?format=png"), &chelsea());
     assert_eq!((status, kind.as_str()), (200, "image/png"));

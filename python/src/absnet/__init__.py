@@ -2,7 +2,7 @@
 and aesthetics benchmarks' metrics — a Rust implementation of ABSNet (Liu et al., IEEE SPL 2020).
 
     import absnet
-    model = absnet.Model()                      # the shipped model, built in
+    model = absnet.Model()                      # the built-in `fast` model; Model("accurate")
     saliency = model.predict("photo.jpg")       # float32 (height, width), values in (0, 1)
     x, y, w, h, score = absnet.crop(saliency, "16:9", 0.8)
 
@@ -48,11 +48,12 @@ def _image(image: ImageLike, name: str = "image"):
 
 
 class Model:
-    """A saliency model: `Model()` is the shipped one; `Model(path)` a model file written by
-    `absnet export`. `size` is the input (width, height), `fit` `resize` or `letterbox`."""
+    """A saliency model: `"fast"` (the default) or `"accurate"`, both built in, or the path of a
+    model file written by `absnet export` (a file named `fast` is reached as `"./fast"`). `size`
+    is the input (width, height), `fit` `resize` or `letterbox`."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, size: tuple[int, int] | None = None, fit: str = "resize"):
-        self._model = _absnet.Model(None if path is None else os.fspath(path), size, fit)
+    def __init__(self, model: str | os.PathLike[str] = "fast", size: tuple[int, int] | None = None, fit: str = "resize"):
+        self._model = _absnet.Model(os.fspath(model), size, fit)
 
     @property
     def name(self) -> str:

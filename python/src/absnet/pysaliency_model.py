@@ -3,7 +3,7 @@ scripts run it unchanged:
 
     import pysaliency
     from absnet.pysaliency_model import AbsnetSaliencyMapModel
-    model = AbsnetSaliencyMapModel()            # the shipped model, or AbsnetSaliencyMapModel(path)
+    model = AbsnetSaliencyMapModel()            # the built-in `fast` model, or ("accurate"), or (path)
     print(model.AUC(stimuli, fixations))        # any pysaliency SaliencyMapModel method
 
 Needs pysaliency (`pip install absnet[pysaliency]`); pysaliency 0.2.22 also imports torch when it
@@ -21,7 +21,7 @@ class AbsnetSaliencyMapModel(pysaliency.SaliencyMapModel):
     """pysaliency's `SaliencyMapModel` whose maps absnet predicts (float64, at the stimulus's
     size; grayscale stimuli are repeated into three channels)."""
 
-    def __init__(self, model: Model | str | None = None, **kwargs):
+    def __init__(self, model: Model | str = "fast", **kwargs):
         super().__init__(**kwargs)
         self.model = model if isinstance(model, Model) else Model(model)
 

@@ -4,8 +4,8 @@ In thumbor's configuration (the absnet wheel installed beside thumbor)::
 
     DETECTORS = ['absnet.thumbor']
 
-For a smart request the detector predicts the photo's saliency with the shipped model (or the
-model file that the environment variable ``ABSNET_MODEL`` names), finds the window of the
+For a smart request the detector predicts the photo's saliency with the built-in ``fast`` model (or
+the model that the environment variable ``ABSNET_MODEL`` names: ``accurate`` or a model file), finds the window of the
 requested aspect that keeps the most of it — the window ``absnet crop`` chooses — and hands
 thumbor that window's centre as the one focal point, so that thumbor's crop, centred on the
 focal points, is that window. A request without both sides uses the saliency's centre of mass.
@@ -28,7 +28,7 @@ from . import Model, crop
 
 @lru_cache(maxsize=1)
 def _model() -> Model:
-    return Model(os.environ.get("ABSNET_MODEL") or None)
+    return Model(os.environ.get("ABSNET_MODEL") or "fast")
 
 
 def focal_point(saliency: np.ndarray, width: int, height: int) -> tuple[float, float]:

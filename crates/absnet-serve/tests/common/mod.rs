@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use absnet_predict::{Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use absnet_serve::{Batching, Limits, Service};
 use burn::tensor::Device;
 
@@ -16,7 +16,7 @@ pub fn repo() -> PathBuf {
 
 pub fn predictor() -> Predictor {
     Predictor::load(
-        &repo().join("models/absnet/model.safetensors"),
+        &ModelChoice::default(),
         &PredictorOptions::default(),
         &Device::flex(),
     )

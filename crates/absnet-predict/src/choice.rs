@@ -1,0 +1,126 @@
+//! Which model to run: one of the models built into every binary, by name, or a model file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use absnet_model::{AbsNet, ModelCard, ModelError, card};
+use burn::tensor::Device;
+
+/// A model built into every binary, so that absnet works wherever it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShippedModel {
+    /// `models/fast`: MobileNetV2 with a saliency readout; the default.
+    Fast,
+    /// `models/accurate`: EfficientNet-Lite2 with a saliency readout.
+    Accurate,
+}
+
+impl ShippedModel {
+    pub const ALL: [ShippedModel; 2] = [Self::Fast, Self::Accurate];
+
+    /// The name `--model` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Accurate => "accurate",
+        }
+    }
+
+    /// The model file, as built in.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Self::Fast => include_bytes!("../../../models/fast/model.safetensors"),
+            Self::Accurate => include_bytes!("../../../models/accurate/model.safetensors"),
+        }
+    }
+
+    /// What records and messages call it: the file it was built from.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Fast => "models/fast/model.safetensors (built in)",
+            Self::Accurate => "models/accurate/model.safetensors (built in)",
+        }
+    }
+}
+
+/// The model a command runs: a built-in one by name (`fast`, `accurate`) or a model file
+/// (safetensors with its card). A file literally named `fast` is reached as `./fast`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    Shipped(ShippedModel),
+    File(PathBuf),
+}
+
+impl Default for ModelChoice {
+    fn default() -> Self {
+        Self::Shipped(ShippedModel::Fast)
+    }
+}
+
+impl FromStr for ModelChoice {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(ShippedModel::ALL
+            .into_iter()
+            .find(|model| model.name() == text)
+            .map_or_else(|| Self::File(PathBuf::from(text)), Self::Shipped))
+    }
+}
+
+impl fmt::Display for ModelChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shipped(model) => f.write_str(model.name()),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl ModelChoice {
+    /// What records and messages call the model: its file, or the built-in model's label.
+    pub fn label(&self) -> &Path {
+        match self {
+            Self::Shipped(model) => Path::new(model.label()),
+            Self::File(path) => path,
+        }
+    }
+
+    /// The network and its card.
+    pub fn load(&self, device: &Device) -> Result<(AbsNet, ModelCard), ModelError> {
+        match self {
+            Self::Shipped(model) => card::load_model_bytes(model.bytes(), self.label(), device),
+            Self::File(path) => card::load_model(path, device),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_choose_built_in_models_and_anything_else_is_a_file() {
+        assert_eq!("fast".parse(), Ok(ModelChoice::Shipped(ShippedModel::Fast)));
+        assert_eq!(
+            "accurate".parse(),
+            Ok(ModelChoice::Shipped(ShippedModel::Accurate))
+        );
+        assert_eq!(
+            "./fast".parse(),
+            Ok(ModelChoice::File(PathBuf::from("./fast")))
+        );
+        assert_eq!(ModelChoice::default().to_string(), "fast");
+    }
+
+    #[test]
+    fn every_built_in_model_loads_with_a_trained_saliency_head() {
+        use absnet_model::Head;
+        for model in ShippedModel::ALL {
+            let (network, card) = ModelChoice::Shipped(model).load(&Device::flex()).unwrap();
+            assert!(network.saliency.is_some(), "{}", model.name());
+            assert!(card.is_trained(Head::Saliency), "{}", model.name());
+        }
+    }
+}
