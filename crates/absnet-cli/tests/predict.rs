@@ -42,6 +42,20 @@ fn gray(path: &Path) -> image::GrayImage {
     image::open(path).unwrap().into_luma8()
 }
 
+/// The record's strongest peak lies on the cat's face (eyes, nose and muzzle), marked by hand on
+/// the 451×300 photo.
+fn assert_peak_on_the_cats_face(record: &Value) {
+    let (x, y) = (
+        record["peaks"][0]["x"].as_u64().unwrap(),
+        record["peaks"][0]["y"].as_u64().unwrap(),
+    );
+    assert!(
+        (120..=360).contains(&x) && (70..=280).contains(&y),
+        "{}: peak at ({x}, {y})",
+        record["model"]
+    );
+}
+
 #[test]
 fn the_cat_is_where_the_map_peaks() {
     let out = temp_dir("chelsea");
@@ -56,15 +70,7 @@ fn the_cat_is_where_the_map_peaks() {
     );
     let map = gray(&out.join("chelsea.saliency.png"));
     assert_eq!(map.dimensions(), (451, 300));
-    // The cat's face (eyes, nose and muzzle), marked by hand on the 451×300 photo.
-    let (x, y) = (
-        record["peaks"][0]["x"].as_u64().unwrap(),
-        record["peaks"][0]["y"].as_u64().unwrap(),
-    );
-    assert!(
-        (120..=360).contains(&x) && (70..=280).contains(&y),
-        "peak at ({x}, {y})"
-    );
+    assert_peak_on_the_cats_face(record);
     assert!(
         record["aesthetics"].is_null(),
         "the default model has no trained aesthetics head"
@@ -280,14 +286,7 @@ fn both_built_in_models_find_the_cat_and_name_themselves() {
             Some(format!("models/{model}/model.safetensors (built in)").as_str()),
             "{record}"
         );
-        let (x, y) = (
-            record["peaks"][0]["x"].as_u64().unwrap(),
-            record["peaks"][0]["y"].as_u64().unwrap(),
-        );
-        assert!(
-            (120..=360).contains(&x) && (70..=280).contains(&y),
-            "{model}: peak at ({x}, {y})"
-        );
+        assert_peak_on_the_cats_face(record);
     }
     // Anything else is a model file, named in the error when it is missing.
     let out = temp_dir("no-model");

@@ -32,6 +32,17 @@ fn connect(server: &Server) -> TcpStream {
     TcpStream::connect(server.addr).unwrap()
 }
 
+/// A connection on which a POST declares 1,000 bytes and sends 10 of them.
+fn ten_of_a_thousand_bytes(server: &Server) -> TcpStream {
+    let mut stream = connect(server);
+    stream
+        .write_all(
+            b"POST /v1/saliency HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789",
+        )
+        .unwrap();
+    stream
+}
+
 #[test]
 fn a_client_sending_its_headers_slowly_is_cut_off_at_the_header_deadline() {
     let limits = Limits {
@@ -104,12 +115,7 @@ fn a_body_that_stops_arriving_gets_408() {
         ..limits()
     };
     let server = Server::start(batching(), limits);
-    let mut stream = connect(&server);
-    stream
-        .write_all(
-            b"POST /v1/saliency HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789",
-        )
-        .unwrap();
+    let mut stream = ten_of_a_thousand_bytes(&server);
     let text = answer(&mut stream, Duration::from_secs(10));
     assert_eq!(status(&text), "408", "{text}");
     assert!(text.contains("did not arrive within 1 s"), "{text}");
@@ -118,12 +124,7 @@ fn a_body_that_stops_arriving_gets_408() {
 #[test]
 fn a_body_shorter_than_its_length_is_400_not_413() {
     let server = Server::start(batching(), limits());
-    let mut stream = connect(&server);
-    stream
-        .write_all(
-            b"POST /v1/saliency HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n0123456789",
-        )
-        .unwrap();
+    let mut stream = ten_of_a_thousand_bytes(&server);
     stream.shutdown(Shutdown::Write).unwrap();
     let text = answer(&mut stream, Duration::from_secs(10));
     assert_eq!(status(&text), "400", "{text}");
