@@ -89,8 +89,14 @@ fn the_cat_is_where_the_map_peaks() {
         lines[0],
         "image,width,height,peak_x,peak_y,peak_value,aesthetic_mean,aesthetic_std,quality_score,saliency,overlay,ms,error"
     );
+    let peak = &record["peaks"][0];
     assert!(
-        lines[1].starts_with(&format!("{},451,300,{x},{y},", photo.display())),
+        lines[1].starts_with(&format!(
+            "{},451,300,{},{},",
+            photo.display(),
+            peak["x"],
+            peak["y"]
+        )),
         "{}",
         lines[1]
     );
