@@ -26,7 +26,7 @@ import ray
 class Predict:
     """One model per worker, loaded once; a batch of encoded images in, records out."""
 
-    def __init__(self, out: str, model: str | None):
+    def __init__(self, out: str, model: str):
         import absnet
 
         self.model = absnet.Model(model)
@@ -46,7 +46,7 @@ class Predict:
         return records
 
 
-def run(images: str, out: str, workers: int = 2, batch: int = 4, model: str | None = None, address: str | None = None) -> int:
+def run(images: str, out: str, workers: int = 2, batch: int = 4, model: str = "fast", address: str | None = None) -> int:
     """Predicts every image file under `images`; returns how many."""
     if not ray.is_initialized():
         # Locally: one CPU per model copy and one for reading the files.
@@ -66,7 +66,7 @@ def main():
     parser.add_argument("out", help="where maps/ and records/ go")
     parser.add_argument("--workers", type=int, default=2, help="model copies in parallel")
     parser.add_argument("--batch", type=int, default=4, help="images per forward pass")
-    parser.add_argument("--model", default=None, help="a model file (default: the shipped model)")
+    parser.add_argument("--model", default="fast", help="fast or accurate (built in), or a model file")
     parser.add_argument("--address", default=None, help="a Ray cluster's address (`auto` inside one)")
     args = parser.parse_args()
     count = run(args.images, args.out, args.workers, args.batch, args.model, args.address)

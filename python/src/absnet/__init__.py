@@ -49,11 +49,12 @@ def _image(image: ImageLike, name: str = "image"):
 
 class Model:
     """A saliency model: `"fast"` (the default) or `"accurate"`, both built in, or the path of a
-    model file written by `absnet export` (a file named `fast` is reached as `"./fast"`). `size`
+    model file written by `absnet export` (a file named `fast` is reached as `"./fast"`); `None`
+    is the default. `size`
     is the input (width, height), `fit` `resize` or `letterbox`."""
 
-    def __init__(self, model: str | os.PathLike[str] = "fast", size: tuple[int, int] | None = None, fit: str = "resize"):
-        self._model = _absnet.Model(os.fspath(model), size, fit)
+    def __init__(self, model: str | os.PathLike[str] | None = "fast", size: tuple[int, int] | None = None, fit: str = "resize"):
+        self._model = _absnet.Model(os.fspath(model if model is not None else "fast"), size, fit)
 
     @property
     def name(self) -> str:
