@@ -16,7 +16,7 @@ pub struct ModelInputArgs {
     #[arg(long, default_value = "fast")]
     pub model: ModelChoice,
     /// Model input WIDTHxHEIGHT (default: the size the model was trained at).
-    #[arg(long, value_parser = ranges::input_size)]
+    #[arg(long = "input-size", value_name = "WxH", value_parser = ranges::input_size)]
     pub size: Option<[u32; 2]>,
     /// How photos are fitted to the input: `resize` (stretch) or `letterbox`.
     #[arg(long, default_value = "resize")]

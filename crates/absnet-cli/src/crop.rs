@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use absnet_predict::crop::{self, Aspect, CropError, CropOptions, SmartcropResult};
 use absnet_predict::record::{CropEntry, CropLine, CropRecord};
 use absnet_predict::{Prediction, Predictor};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 use image::imageops::{self, FilterType};
@@ -91,6 +91,7 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =
         OutputFolder::open::<CropLine>(&args.out, "crops", &CropRecord::CSV_HEADER, existing)?;
+    crop::distinct_aspects(&args.aspects).context("--aspects")?;
     let aspects = match args.size {
         Some(size) => vec![Aspect::of_size(size)],
         None => args.aspects.clone(),

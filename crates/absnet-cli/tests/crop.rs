@@ -238,3 +238,39 @@ fn the_smartcrop_format_prints_smartcrop_answers_and_nothing_else() {
     }
     assert!(String::from_utf8_lossy(&output.stderr).contains("2 images cropped"));
 }
+
+#[test]
+fn an_aspect_asked_for_twice_is_refused_and_help_names_each_option_once() {
+    let photo = repo().join("samples/chelsea.png");
+    let (ok, text, _) = crop(
+        &[&photo],
+        &temp_dir("twice"),
+        &["--aspects", "1:1,16:9,2:2"],
+    );
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("--aspects") && text.contains("`1:1` is asked for twice (as `2:2`)"),
+        "{text}"
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_absnet"))
+        .args(["crop", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    let options: Vec<&str> = help
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .split([' ', ','])
+                .find(|w| w.starts_with("--"))
+        })
+        .collect();
+    let mut unique = options.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(options.len(), unique.len(), "{help}");
+    assert!(
+        options.contains(&"--size") && options.contains(&"--input-size"),
+        "{help}"
+    );
+}

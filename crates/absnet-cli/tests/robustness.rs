@@ -103,7 +103,7 @@ fn numeric_options_out_of_range_and_oversized_inputs_are_refused() {
     for (option, value) in [
         ("--opacity", "nan"),
         ("--opacity", "2"),
-        ("--size", "100000x100000"),
+        ("--input-size", "100000x100000"),
         ("--batch", "0"),
     ] {
         let (ok, text) = run(&["predict", path(&sample), "--out", path(&out), option, value]);

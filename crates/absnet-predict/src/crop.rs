@@ -25,6 +25,8 @@ pub enum CropError {
     Aspect(String),
     #[error("scale {0}: expected a share of the largest window in (0, 1]")]
     Scale(f64),
+    #[error("aspect `{0}` is asked for twice (as `{1}`): each aspect once")]
+    RepeatedAspect(Aspect, Aspect),
     #[error(
         "a {aspect} window at scale {scale} of a {width}×{height} image would be under one pixel"
     )]
@@ -82,6 +84,19 @@ impl Aspect {
             height: height / a.max(1),
         }
     }
+}
+
+/// Refuses a list that asks for one aspect twice, also in other terms (`2:2` after `1:1`).
+pub fn distinct_aspects(aspects: &[Aspect]) -> Result<(), CropError> {
+    let mut seen = std::collections::HashMap::new();
+    for &aspect in aspects {
+        let reduced = Aspect::of_size([aspect.width, aspect.height]);
+        if let Some(&first) = seen.get(&reduced) {
+            return Err(CropError::RepeatedAspect(first, aspect));
+        }
+        seen.insert(reduced, aspect);
+    }
+    Ok(())
 }
 
 /// A window in the image's pixels: top-left corner and size.
@@ -473,6 +488,20 @@ impl Density {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_aspect_asked_for_twice_is_named() {
+        let aspects: Vec<Aspect> = ["1:1", "16:9", "2:2"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let e = distinct_aspects(&aspects).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "aspect `1:1` is asked for twice (as `2:2`): each aspect once"
+        );
+        assert!(distinct_aspects(&aspects[..2]).is_ok());
+    }
     use image::Luma;
 
     /// A 600 × 400 map of Gaussian blobs `(x, y, σ, weight)`.

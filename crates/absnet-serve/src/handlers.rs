@@ -254,6 +254,7 @@ pub async fn crop(
             .map(str::parse)
             .collect::<Result<_, _>>()
             .map_err(bad)?;
+        crop::distinct_aspects(&aspects).map_err(bad)?;
         let scale = query.scale.unwrap_or(1.0);
         if !(scale > 0.0 && scale <= 1.0) {
             return Err(bad(crop::CropError::Scale(scale)));

@@ -142,6 +142,12 @@ fn bad_requests_get_their_status_and_a_named_problem() {
     let cases: Vec<(String, Vec<u8>, u16, &str)> = vec![
         (server.url("/v1/saliency"), Vec::new(), 400, "body is empty"),
         (
+            server.url("/v1/crop?aspects=16:9,1:1,32:18"),
+            chelsea(),
+            400,
+            "`16:9` is asked for twice (as `32:18`)",
+        ),
+        (
             server.url("/v1/saliency"),
             b"definitely not an image".to_vec(),
             415,
