@@ -11,7 +11,7 @@ use crate::{inputs, ranges};
 /// The model and how photos reach it: shared by `predict`, `crop` and `serve`.
 #[derive(clap::Args)]
 pub struct ModelInputArgs {
-    /// The model: `fast` (built in), `accurate` (built in; about three times the work) or a
+    /// The model: `fast` (built in), `accurate` (built in; about 1.4 times the work) or a
     /// model file (safetensors with its card).
     #[arg(long, default_value = "fast")]
     pub model: ModelChoice,
@@ -62,7 +62,7 @@ pub struct RunArgs {
     pub skip_bad: bool,
 }
 
-/// Loads the model `--model` names and checks `--size` against the pixel limit.
+/// Loads the model `--model` names and checks `--input-size` against the pixel limit.
 pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
     let predictor = Predictor::load(&input.model, &input.options(), device)?;
     if let Some(size) = input.size {

@@ -88,10 +88,10 @@ impl Done for CropLine {
 
 pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
     let predictor = load_predictor(&args.model_input, device)?;
+    crop::distinct_aspects(&args.aspects).context("--aspects")?;
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =
         OutputFolder::open::<CropLine>(&args.out, "crops", &CropRecord::CSV_HEADER, existing)?;
-    crop::distinct_aspects(&args.aspects).context("--aspects")?;
     let aspects = match args.size {
         Some(size) => vec![Aspect::of_size(size)],
         None => args.aspects.clone(),

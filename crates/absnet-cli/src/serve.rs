@@ -25,20 +25,20 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
     queue: u16,
     /// Largest request body in megabytes (413 above).
-    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = (Limits::default().max_body_bytes >> 20) as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     max_body_mb: u16,
     /// Seconds a request may take before it is answered 503.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = Limits::default().timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout_s: u64,
     /// Seconds a request's headers may take to arrive (also how long an idle keep-alive
     /// connection is kept open); the connection is then closed.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = Limits::default().header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_s: u64,
     /// Seconds a request's body may take to arrive (408 after).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, default_value_t = Limits::default().body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout_s: u64,
     /// Most connections open at once; one more is answered 503 at once and closed.
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    #[arg(long, default_value_t = Limits::default().max_connections as u32, value_parser = clap::value_parser!(u32).range(1..=65536))]
     max_connections: u32,
     /// On SIGTERM or Ctrl-C, seconds that requests in flight get to finish before the
     /// connections still open are closed.

@@ -58,14 +58,21 @@ impl Default for ModelChoice {
     }
 }
 
+impl From<PathBuf> for ModelChoice {
+    /// A built-in model's name chooses it; any other path is a model file.
+    fn from(path: PathBuf) -> Self {
+        ShippedModel::ALL
+            .into_iter()
+            .find(|model| path.as_os_str() == model.name())
+            .map_or(Self::File(path), Self::Shipped)
+    }
+}
+
 impl FromStr for ModelChoice {
     type Err = std::convert::Infallible;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(ShippedModel::ALL
-            .into_iter()
-            .find(|model| model.name() == text)
-            .map_or_else(|| Self::File(PathBuf::from(text)), Self::Shipped))
+        Ok(PathBuf::from(text).into())
     }
 }
 

@@ -107,10 +107,7 @@ impl Model {
             flip_average,
         };
         let device = Device::flex();
-        let choice = path.map_or_else(ModelChoice::default, |path| match path.to_str() {
-            Some(name) => name.parse().expect("infallible"),
-            None => ModelChoice::File(path),
-        });
+        let choice = path.map_or_else(ModelChoice::default, ModelChoice::from);
         let predictor = py.detach(|| Predictor::load(&choice, &options, &device));
         Ok(Self {
             predictor: predictor.map_err(value_error)?,

@@ -11,9 +11,9 @@
 //!
 //! Requests are gathered into batched forward passes ([`batcher`]). Limits ([`Limits`]): open
 //! connections (503 past the cap), the time headers (connection closed) and the body (408) may
-//! take to arrive, the body size (413), the pixel limit and undecodable bodies (400), a body that is not an image in a known
-//! format, whatever its `Content-Type` (415), a bounded
-//! queue (503 with `Retry-After`), a per-request timeout (503). Predictions equal
+//! take to arrive, the body size (413), the pixel limit and undecodable bodies (400), a body
+//! that is not an image in a known format, whatever its `Content-Type` (415), a bounded queue
+//! (503 with `Retry-After`), a per-request timeout (503). Predictions equal
 //! `absnet predict`'s: the same [`Predictor`] and the same records.
 
 pub mod batcher;
