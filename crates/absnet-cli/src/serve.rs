@@ -52,6 +52,19 @@ pub struct ServeArgs {
     /// `/unsafe/` is refused, so a public deployment is not an open resizer.
     #[arg(long, requires = "image_root")]
     security_key_file: Option<PathBuf>,
+    /// Fetch thumbor URLs' remote images (`…/smart/https://HOST/photo.jpg`) from these hosts
+    /// only (`images.example.com`, `*.example.com` for sub-domains, `host:port`); the name
+    /// must resolve to public addresses only, redirects are not followed, the body is held to
+    /// --max-body-mb and the fetch to --remote-timeout-s.
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "HOST")]
+    allow_remote: Vec<String>,
+    /// Also fetch from private, loopback and link-local addresses (an image store on the
+    /// service's own network). Never on a service the public can reach.
+    #[arg(long, requires = "allow_remote")]
+    allow_private_addresses: bool,
+    /// The longest one remote fetch may take, in seconds.
+    #[arg(long, default_value_t = absnet_serve::Remote::default().timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=300))]
+    remote_timeout_s: u64,
     #[command(flatten)]
     model_input: ModelInputArgs,
 }
@@ -92,6 +105,11 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
     let images = absnet_serve::Images {
         root: args.image_root.clone(),
         security_key,
+        remote: absnet_serve::Remote {
+            hosts: args.allow_remote.clone(),
+            private_addresses: args.allow_private_addresses,
+            timeout: Duration::from_secs(args.remote_timeout_s),
+        },
     };
     let service = Service::with_images(predictor, batching, limits, images);
     let runtime = tokio::runtime::Builder::new_multi_thread()

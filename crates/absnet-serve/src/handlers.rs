@@ -18,6 +18,7 @@ use image::RgbImage;
 use image::imageops;
 use serde::{Deserialize, Serialize};
 
+use crate::remote::{Remote, RemoteError};
 use crate::{Service, thumbor};
 
 /// An answer other than success.
@@ -461,8 +462,7 @@ pub async fn thumbor(State(service): State<Arc<Service>>, uri: axum::http::Uri) 
         let raw = uri.path().trim_start_matches('/');
         let url = thumbor::parse(raw).map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e))?;
         authorise(&service, &url)?;
-        let path = image_path(&service, &url.image)?;
-        let bytes = read_image(&service, path).await?;
+        let bytes = image_bytes(&service, &url.image).await?;
         let photo = decoded(&service, bytes).await?;
         let [w, h] = [photo.width(), photo.height()];
         // A crop is cut when both sides are asked for and the picture is not fitted in; the
@@ -557,14 +557,40 @@ fn authorise(service: &Service, url: &thumbor::Url) -> Result<(), Failure> {
     }
 }
 
+/// The bytes of a URL's image: a file under the image root, or a remote image from an allowed
+/// host ([`crate::remote`]).
+async fn image_bytes(service: &Arc<Service>, image: &str) -> Result<Bytes, Failure> {
+    let decoded = percent_encoding::percent_decode_str(image).decode_utf8_lossy();
+    if !Remote::is_remote(&decoded) {
+        let path = image_path(service, image)?;
+        return read_image(service, path).await;
+    }
+    let (url, limit) = (decoded.into_owned(), service.limits.max_body_bytes as u64);
+    let remote = service.images.remote.clone();
+    tokio::task::spawn_blocking(move || remote.fetch(&url, limit))
+        .await
+        .map_err(|e| Failure::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}")))?
+        .map(Bytes::from)
+        .map_err(|e| {
+            let status = match e {
+                RemoteError::Disabled { .. } | RemoteError::Malformed { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
+                RemoteError::HostNotAllowed { .. } | RemoteError::AddressNotPublic { .. } => {
+                    StatusCode::FORBIDDEN
+                }
+                RemoteError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                RemoteError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                RemoteError::Status { .. } | RemoteError::Unreachable { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
+            };
+            Failure::new(status, e.to_string())
+        })
+}
+
 /// The file a URL's image names, inside the image root and nowhere else.
 fn image_path(service: &Service, image: &str) -> Result<std::path::PathBuf, Failure> {
-    if image.starts_with("http://") || image.starts_with("https://") {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            format!("{image}: remote images are not fetched; serve files under --image-root"),
-        ));
-    }
     let Some(root) = &service.images.root else {
         return Err(Failure::new(
             StatusCode::NOT_FOUND,

@@ -6,8 +6,9 @@
 //! - `POST /v1/crop?aspects=1:1,16:9&scale=0.6` — the windows `absnet crop` chooses.
 //! - `GET /healthz`, `GET /metrics` (Prometheus text), `GET /` (the page).
 //! - `GET /unsafe/300x200/smart/IMAGE` and thumbor's other URLs ([`thumbor`]): `IMAGE` read from
-//!   the image root, cropped around what people look at and resized; `/unsafe/meta/…` the
-//!   operations and focal points as JSON; signed URLs with a security key.
+//!   the image root (or fetched from an allowed host, [`remote`]), cropped around what people
+//!   look at and resized; `/unsafe/meta/…` the operations and focal points as JSON; signed URLs
+//!   with a security key.
 //!
 //! Requests are gathered into batched forward passes ([`batcher`]). Limits ([`Limits`]): open
 //! connections (503 past the cap), the time headers (connection closed) and the body (408) may
@@ -19,6 +20,7 @@
 pub mod batcher;
 mod handlers;
 mod metrics;
+pub mod remote;
 pub mod thumbor;
 
 use std::path::PathBuf;
@@ -31,6 +33,7 @@ use axum::routing::{get, post};
 
 pub use batcher::{Batcher, Batching};
 pub use metrics::Metrics;
+pub use remote::Remote;
 
 /// What a request may ask of the service.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +74,8 @@ pub struct Images {
     pub root: Option<PathBuf>,
     /// thumbor's security key: with it, URLs must carry its signature and `/unsafe/` is refused.
     pub security_key: Option<String>,
+    /// Which remote images (`…/smart/https://HOST/IMAGE`) are fetched: none by default.
+    pub remote: Remote,
 }
 
 /// The running service's state, shared by every request.

@@ -23,6 +23,7 @@ fn service() -> Arc<Service> {
         let images = Images {
             root: Some(repo().join("samples")),
             security_key: None,
+            ..Images::default()
         };
         Service::with_images(predictor(), batching(), limits(), images)
     }))
