@@ -11,7 +11,7 @@ use anyhow::{Result, bail};
 use image::RgbImage;
 use rayon::prelude::*;
 
-use crate::args::ModelInputArgs;
+use crate::args::{ModelInputArgs, RunArgs};
 use crate::inputs::{self, Source};
 use crate::output::OutputFolder;
 
@@ -51,11 +51,10 @@ pub struct BatchRun<'a> {
     pub predictor: &'a Predictor,
     pub out: &'a OutputFolder,
     pub input: &'a ModelInputArgs,
-    pub batch: usize,
+    /// The batch size, and whether entries of input folders that are not images fail the run.
+    pub run: &'a RunArgs,
     /// Columns of the output's CSV (a failure's row puts the error last).
     pub columns: usize,
-    /// Entries of input folders that are not images do not fail the run (`--skip-bad`).
-    pub skip_bad: bool,
 }
 
 /// How many inputs were done, failed, or skipped as done before, and how many entries of input
@@ -96,14 +95,14 @@ impl BatchRun<'_> {
         );
         let (mut failed, mut passed_over) = (0, 0);
         for problem in &unlisted {
-            if problem.entry && self.skip_bad {
+            if problem.entry && self.run.skip_bad {
                 passed_over += 1;
             } else {
                 failed += 1;
             }
             self.failure(&problem.input.display().to_string(), &problem.error, &bar)?;
         }
-        for chunk in todo.chunks(self.batch.max(1)) {
+        for chunk in todo.chunks(usize::from(self.run.batch).max(1)) {
             let announce = todo.len() == 1 || writer.announces_every_input();
             failed += self.chunk(chunk, writer, &bar, announce)?;
         }

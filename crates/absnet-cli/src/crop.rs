@@ -107,8 +107,7 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         predictor: &predictor,
         out: &out,
         input: &args.model_input,
-        batch: usize::from(args.run.batch),
-        skip_bad: args.run.skip_bad,
+        run: &args.run,
         columns: CropRecord::CSV_HEADER.len(),
     };
     let tally = run.run(&args.inputs, &done, &writer)?;

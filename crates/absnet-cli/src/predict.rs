@@ -115,8 +115,7 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         predictor: &predictor,
         out: &out,
         input: &args.model_input,
-        batch: usize::from(args.run.batch),
-        skip_bad: args.run.skip_bad,
+        run: &args.run,
         columns: Record::CSV_HEADER.len(),
     };
     let model = predictor.path().display().to_string();

@@ -2,40 +2,19 @@
 //! photo (after EXIF orientation), on the subject, as records and images; bad input refused by
 //! name.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::Path;
+
+use common::*;
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
     absnet_testkit::temp_folder(&format!("crop-{name}"))
 }
 
 fn crop(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<Value>) {
-    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .current_dir(repo())
-        .arg("crop")
-        .args(inputs)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    let records = std::fs::read_to_string(out.join("crops.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text, records)
+    image_command("crop", "crops.jsonl", inputs, out, extra)
 }
 
 fn window(c: &Value) -> [u64; 4] {
@@ -195,8 +174,7 @@ fn the_smartcrop_format_prints_smartcrop_answers_and_nothing_else() {
         repo().join("samples/chelsea.png"),
         repo().join("samples/coffee.png"),
     ];
-    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .current_dir(repo())
+    let output = absnet()
         .arg("crop")
         .args(&photos)
         .args(["--aspects", "16:9,1:1", "--format", "smartcrop", "--out"])
@@ -252,10 +230,7 @@ fn an_aspect_asked_for_twice_is_refused_and_help_names_each_option_once() {
         text.contains("--aspects") && text.contains("`1:1` is asked for twice (as `2:2`)"),
         "{text}"
     );
-    let help = Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .args(["crop", "--help"])
-        .output()
-        .unwrap();
+    let help = absnet().args(["crop", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
     let options: Vec<&str> = help
         .lines()

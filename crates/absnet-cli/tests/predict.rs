@@ -2,40 +2,20 @@
 //! binary: the map has the photo's size and peaks on its subject, resolution barely matters,
 //! and bad inputs are reported one by one while the rest are processed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::*;
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
     absnet_testkit::temp_folder(&format!("predict-{name}"))
 }
 
 fn predict(inputs: &[&Path], out: &Path, extra: &[&str]) -> (bool, String, Vec<Value>) {
-    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .current_dir(repo())
-        .arg("predict")
-        .args(inputs)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .output()
-        .unwrap();
-    let records = std::fs::read_to_string(out.join("summary.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text, records)
+    image_command("predict", "summary.jsonl", inputs, out, extra)
 }
 
 fn gray(path: &Path) -> image::GrayImage {

@@ -1,21 +1,13 @@
 //! The quality task through the binary, on LIVE-C's real photos and opinion scores: a short run
 //! of the experiment config from cached frozen features, exported and scored on its test part.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use common::*;
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn absnet(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .current_dir(repo())
-        .args(args)
-        .output()
-        .unwrap();
+fn absnet_run(args: &[&str]) -> (bool, String, String) {
+    let output = absnet().args(args).output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -49,7 +41,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     for set in &sets {
         args.extend(["--set", set]);
     }
-    let (ok, out, err) = absnet(&args);
+    let (ok, out, err) = absnet_run(&args);
     assert!(ok, "train failed: {out}{err}");
     assert!(
         out.contains("validation quality") && out.contains("srcc"),
@@ -57,10 +49,10 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     );
 
     let model = at("quality.safetensors");
-    let (ok, out, err) = absnet(&["export", &run, "-o", &model]);
+    let (ok, out, err) = absnet_run(&["export", &run, "-o", &model]);
     assert!(ok, "export failed: {out}{err}");
     let split = at("split.json");
-    let (ok, out, err) = absnet(&[
+    let (ok, out, err) = absnet_run(&[
         "eval", "quality", &dataset, "--model", &model, "--split", &split, "--part", "test",
         "--json",
     ]);
@@ -89,7 +81,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
 
     // Heads move only between models that read the same features: this run's encoder is not
     // the shipped model's.
-    let (ok, _, err) = absnet(&[
+    let (ok, _, err) = absnet_run(&[
         "export",
         &run,
         "-o",
@@ -106,7 +98,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     let osie = absnet_testkit::shared_data("osie").unwrap();
     let wrong = format!("quality.datasets=[\"osie:{}\"]", osie.display());
     let other = at("other");
-    let (ok, out, err) = absnet(&[
+    let (ok, out, err) = absnet_run(&[
         "train",
         "models/experiments/quality-livec.toml",
         "--run",
@@ -151,11 +143,11 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
     for set in &sets {
         args.extend(["--set", set]);
     }
-    let (ok, out, err) = absnet(&args);
+    let (ok, out, err) = absnet_run(&args);
     assert!(ok, "train failed: {out}{err}");
 
     let merged = at("merged.safetensors");
-    let (ok, out, err) = absnet(&[
+    let (ok, out, err) = absnet_run(&[
         "export",
         &run,
         "-o",
@@ -170,7 +162,7 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
     assert_eq!(card["heads"]["quality"]["trained"], true, "{card}");
 
     let predict = |model: &str, out_dir: &str| {
-        let (ok, out, err) = absnet(&[
+        let (ok, out, err) = absnet_run(&[
             "predict",
             "samples/chelsea.png",
             "--model",

@@ -2,16 +2,14 @@
 //! near-duplicate made here: the ranking follows the scores, a burst takes one place, the contact
 //! sheet shows every group, and what cannot be ranked is refused by name.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn rank(inputs: &Path, out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_absnet"))
-        .current_dir(repo())
+    absnet()
         .arg("rank")
         .arg(inputs)
         .arg("--out")

@@ -1,36 +1,21 @@
 //! Bad input and interrupted or concurrent runs, through the binary: a clear refusal or a
 //! correct result, and nothing already written lost or corrupted.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
+use common::*;
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn temp_dir(name: &str) -> absnet_testkit::TempFolder {
     absnet_testkit::temp_folder(&format!("robust-{name}"))
 }
 
-fn absnet(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_absnet"));
-    command.current_dir(repo()).args(args);
-    command
-}
-
 fn run(args: &[&str]) -> (bool, String) {
-    let output = absnet(args).output().unwrap();
+    let output = absnet().args(args).output().unwrap();
     (output.status.success(), text(&output))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn path(p: &Path) -> &str {
@@ -113,7 +98,8 @@ fn numeric_options_out_of_range_and_oversized_inputs_are_refused() {
         );
     }
     // Standard input is read up to a cap, never whole: /dev/zero is refused at once.
-    let output = absnet(&["predict", "-", "--out", path(&out), "--max-bytes", "100000"])
+    let output = absnet()
+        .args(&["predict", "-", "--out", path(&out), "--max-bytes", "100000"])
         .stdin(std::fs::File::open("/dev/zero").unwrap())
         .output()
         .unwrap();
@@ -160,8 +146,7 @@ fn concurrent_runs_into_one_folder_keep_every_record_whole() {
             "--resume".into(),
         ];
         args.extend(part.iter().map(|p| path(p).to_string()));
-        Command::new(env!("CARGO_BIN_EXE_absnet"))
-            .current_dir(repo())
+        absnet()
             .args(&args)
             .env("RAYON_NUM_THREADS", "1")
             .stdout(Stdio::null())
@@ -227,7 +212,8 @@ fn a_record_torn_by_a_kill_is_dropped_and_its_image_done_again() {
 fn a_closed_pipe_ends_the_output_quietly() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = absnet(&["train", "--print-default-config"])
+    let output = absnet()
+        .args(&["train", "--print-default-config"])
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()
@@ -249,7 +235,8 @@ fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
     };
     let dir = temp_dir("resume-device");
     let config = dir.join("config.toml");
-    let default = absnet(&["train", "--print-default-config"])
+    let default = absnet()
+        .args(&["train", "--print-default-config"])
         .output()
         .unwrap();
     std::fs::write(&config, default.stdout).unwrap();
@@ -270,7 +257,11 @@ fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
             args.extend(["--set", set]);
         }
         args.extend(more);
-        let output = absnet(&args).env("BURN_DEVICE", "cuda").output().unwrap();
+        let output = absnet()
+            .args(&args)
+            .env("BURN_DEVICE", "cuda")
+            .output()
+            .unwrap();
         (output.status.success(), text(&output))
     };
     let (ok, out) = train(&[path(&config), "--epochs", "1"]);

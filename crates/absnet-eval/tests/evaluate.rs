@@ -28,16 +28,19 @@ fn centre_png(w: u32, h: u32) -> ImageBuffer<Luma<u16>, Vec<u16>> {
     })
 }
 
+/// The first `count` OSIE images with their fixations (`None`, said why, outside CI without
+/// the shared data).
+fn osie_samples(count: usize) -> Option<Vec<absnet_data::Sample>> {
+    let root = absnet_testkit::shared_data("osie")?;
+    let samples = absnet_data::osie::load_dataset(&root).unwrap();
+    Some(samples.into_iter().take(count).collect())
+}
+
 #[test]
 fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
-    let Some(root) = absnet_testkit::shared_data("osie") else {
+    let Some(samples) = osie_samples(20) else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load_dataset(&root)
-        .unwrap()
-        .into_iter()
-        .take(20)
-        .collect();
     let dir = temp_dir("osie");
     for (i, sample) in samples.iter().enumerate() {
         let path = dir.join(format!("{}.png", sample.id));
@@ -127,14 +130,9 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
 
 #[test]
 fn a_prediction_folder_that_matches_nothing_is_an_error() {
-    let Some(root) = absnet_testkit::shared_data("osie") else {
+    let Some(samples) = osie_samples(3) else {
         return;
     };
-    let samples: Vec<_> = absnet_data::osie::load_dataset(&root)
-        .unwrap()
-        .into_iter()
-        .take(3)
-        .collect();
     let dir = temp_dir("empty");
     let err = saliency::evaluate(
         &samples,
