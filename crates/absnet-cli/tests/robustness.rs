@@ -175,27 +175,25 @@ fn concurrent_runs_into_one_folder_keep_every_record_whole() {
 fn a_record_torn_by_a_kill_is_dropped_and_its_image_done_again() {
     let Some(images) = osie_images(2) else { return };
     let out = temp_dir("torn");
-    let (ok, text) = run(&[
-        "predict",
-        path(&images[0]),
-        path(&images[1]),
-        "--out",
-        path(&out),
-    ]);
+    let predict = |extra: &[&str]| {
+        let mut args = vec![
+            "predict",
+            path(&images[0]),
+            path(&images[1]),
+            "--out",
+            path(&out),
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let (ok, text) = predict(&[]);
     assert!(ok, "{text}");
     // As a kill in the middle of the second record would leave it (its maps already written).
     let jsonl = out.join("summary.jsonl");
     let full = std::fs::read_to_string(&jsonl).unwrap();
     let cut = full.trim_end().rfind('\n').unwrap() + 1 + 40;
     std::fs::write(&jsonl, &full[..cut]).unwrap();
-    let (ok, text) = run(&[
-        "predict",
-        path(&images[0]),
-        path(&images[1]),
-        "--out",
-        path(&out),
-        "--resume",
-    ]);
+    let (ok, text) = predict(&["--resume"]);
     assert!(
         ok && text.contains("1 images done, 0 failed, 1 already done"),
         "{text}"

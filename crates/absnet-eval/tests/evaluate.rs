@@ -28,6 +28,21 @@ fn centre_png(w: u32, h: u32) -> ImageBuffer<Luma<u16>, Vec<u16>> {
     })
 }
 
+/// The scores of the maps in `dir` against `samples`.
+fn evaluate_folder(
+    samples: &[absnet_data::Sample],
+    dir: &std::path::Path,
+    options: &saliency::SaliencyEvalOptions,
+) -> saliency::SaliencyReport {
+    saliency::evaluate(
+        samples,
+        &PredictionFolder::open(dir).unwrap(),
+        options,
+        &|| {},
+    )
+    .unwrap()
+}
+
 /// The first `count` OSIE images with their fixations (`None`, said why, outside CI without
 /// the shared data).
 fn osie_samples(count: usize) -> Option<Vec<absnet_data::Sample>> {
@@ -55,13 +70,7 @@ fn saliency_maps_on_disk_score_like_pysaliency_on_osie() {
         }
     }
     let options = saliency::SaliencyEvalOptions::pysaliency(24.0);
-    let report = saliency::evaluate(
-        &samples,
-        &PredictionFolder::open(&dir).unwrap(),
-        &options,
-        &|| {},
-    )
-    .unwrap();
+    let report = evaluate_folder(&samples, &dir, &options);
     assert_eq!(report.images, 18);
     let skipped: Vec<_> = report
         .skipped
@@ -270,13 +279,7 @@ fn an_osie_format_set_of_another_image_size_is_scored_at_its_own_size() {
     let dir = temp_dir("osie-1024");
     write_density_maps(&samples, &dir);
     let options = saliency::SaliencyEvalOptions::mit(24.0);
-    let report = saliency::evaluate(
-        &samples,
-        &PredictionFolder::open(&dir).unwrap(),
-        &options,
-        &|| {},
-    )
-    .unwrap();
+    let report = evaluate_folder(&samples, &dir, &options);
     assert_eq!(report.images, 2);
     assert!(report.per_image.iter().all(|s| s.dropped_fixations == 0));
     assert!(

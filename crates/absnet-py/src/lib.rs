@@ -250,6 +250,23 @@ fn duplicates(name: &str) -> PyResult<Duplicates> {
     }
 }
 
+/// A metric of two maps (`variant`: which benchmark's definition), run without the GIL.
+fn map_pair<V: Send>(
+    py: Python<'_>,
+    a: PyReadonlyArray2<f64>,
+    b: PyReadonlyArray2<f64>,
+    variant: V,
+    metric: impl FnOnce(
+        ndarray::ArrayView2<f64>,
+        ndarray::ArrayView2<f64>,
+        V,
+    ) -> Result<f64, absnet_metrics::MetricError>
+    + Send,
+) -> PyResult<f64> {
+    let (a, b) = (a.as_array(), b.as_array());
+    py.detach(|| metric(a, b, variant)).map_err(value_error)
+}
+
 #[pyfunction]
 fn nss(
     py: Python<'_>,
@@ -274,8 +291,9 @@ fn cc(
     saliency_map_1: PyReadonlyArray2<f64>,
     saliency_map_2: PyReadonlyArray2<f64>,
 ) -> PyResult<f64> {
-    let (a, b) = (saliency_map_1.as_array(), saliency_map_2.as_array());
-    py.detach(|| saliency::cc(a, b)).map_err(value_error)
+    map_pair(py, saliency_map_1, saliency_map_2, (), |a, b, ()| {
+        saliency::cc(a, b)
+    })
 }
 
 #[pyfunction]
@@ -290,9 +308,7 @@ fn kld(
     } else {
         KldVariant::Pysaliency
     };
-    let (a, b) = (saliency_map_1.as_array(), saliency_map_2.as_array());
-    py.detach(|| saliency::kld(a, b, variant))
-        .map_err(value_error)
+    map_pair(py, saliency_map_1, saliency_map_2, variant, saliency::kld)
 }
 
 #[pyfunction]
@@ -307,9 +323,7 @@ fn sim(
     } else {
         SimVariant::Pysaliency
     };
-    let (a, b) = (saliency_map_1.as_array(), saliency_map_2.as_array());
-    py.detach(|| saliency::sim(a, b, variant))
-        .map_err(value_error)
+    map_pair(py, saliency_map_1, saliency_map_2, variant, saliency::sim)
 }
 
 #[pyfunction]
@@ -329,6 +343,17 @@ fn auc_judd(
         .map_err(value_error)
 }
 
+/// The split ROC of AUC-Borji and shuffled AUC, fixations collapsed per pixel as both
+/// benchmarks do.
+fn split_roc(splits: usize, step: f64, seed: u64) -> SplitRoc {
+    SplitRoc {
+        splits,
+        step,
+        seed,
+        duplicates: Duplicates::Collapse,
+    }
+}
+
 #[pyfunction]
 fn auc_borji(
     py: Python<'_>,
@@ -339,12 +364,7 @@ fn auc_borji(
     step: f64,
     seed: u64,
 ) -> PyResult<f64> {
-    let options = SplitRoc {
-        splits,
-        step,
-        seed,
-        duplicates: Duplicates::Collapse,
-    };
+    let options = split_roc(splits, step, seed);
     let (map, fixations) = (saliency_map.as_array(), fixations(xs, ys)?);
     py.detach(|| saliency::auc_borji(map, &fixations, &options))
         .map_err(value_error)
@@ -363,12 +383,7 @@ fn auc_shuffled(
     step: f64,
     seed: u64,
 ) -> PyResult<f64> {
-    let options = SplitRoc {
-        splits,
-        step,
-        seed,
-        duplicates: Duplicates::Collapse,
-    };
+    let options = split_roc(splits, step, seed);
     let (map, positives, others) = (
         saliency_map.as_array(),
         fixations(xs, ys)?,
