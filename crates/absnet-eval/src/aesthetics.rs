@@ -15,22 +15,25 @@ pub type Distributions = HashMap<String, Vec<f64>>;
 /// AVA label form of ../shared/data/ava-labels; `"distribution"` is accepted for `"label"`) — or
 /// CSV with rows `image_id,v1,…,v10` (a header row is skipped).
 pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|e| EvalError::file(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
     let is_json =
         path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('[');
     let mut out = Distributions::new();
     let mut insert = |id: String, values: Vec<f64>, at: String| -> Result<(), EvalError> {
         if values.len() != rating::BINS {
-            return Err(EvalError::file(
-                path,
-                format!("{at}: {} values, expected {}", values.len(), rating::BINS),
-            ));
+            return Err(EvalError::BinCount {
+                path: path.into(),
+                at,
+                found: values.len(),
+                expected: rating::BINS,
+            });
         }
         if out.insert(id.clone(), values).is_some() {
-            return Err(EvalError::file(
-                path,
-                format!("{at}: image id `{id}` appears twice"),
-            ));
+            return Err(EvalError::DuplicateId {
+                path: path.into(),
+                at,
+                id,
+            });
         }
         Ok(())
     };
@@ -53,8 +56,11 @@ pub fn read_distributions(path: &Path) -> Result<Distributions, EvalError> {
             let values = fields[1..]
                 .iter()
                 .map(|f| {
-                    f.parse::<f64>()
-                        .map_err(|_| EvalError::file(path, format!("{at}: `{f}` is not a number")))
+                    f.parse::<f64>().map_err(|_| EvalError::NotANumber {
+                        path: path.into(),
+                        at: at.clone(),
+                        field: f.to_string(),
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             insert(fields[0].to_string(), values, at)?;

@@ -41,7 +41,7 @@ pub fn write_centre_bias(
             relative.push((f.x / f64::from(w), f.y / f64::from(h)));
         }
     }
-    std::fs::create_dir_all(out).map_err(|e| EvalError::file(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| EvalError::io(out, e))?;
     targets
         .par_iter()
         .map(|sample| {
@@ -62,7 +62,7 @@ pub fn write_centre_bias(
             });
             let name = sample.id.rsplit('/').next().unwrap_or(&sample.id);
             let path = out.join(format!("{name}.png"));
-            png.save(&path).map_err(|e| EvalError::file(&path, e))?;
+            png.save(&path).map_err(|e| EvalError::image(&path, e))?;
             Ok(())
         })
         .collect::<Result<Vec<()>, EvalError>>()

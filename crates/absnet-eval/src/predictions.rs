@@ -110,23 +110,21 @@ fn classify(path: &Path) -> Option<(String, Kind)> {
 
 /// Prediction files in `dir` by stem, the most precise kind of each.
 pub fn prediction_files(dir: &Path) -> Result<HashMap<String, PredictionFile>, EvalError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| EvalError::file(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| EvalError::io(dir, e))?;
     let mut files: HashMap<String, PredictionFile> = HashMap::new();
     for entry in entries {
-        let path = entry.map_err(|e| EvalError::file(dir, e))?.path();
+        let path = entry.map_err(|e| EvalError::io(dir, e))?.path();
         let Some((stem, kind)) = classify(&path) else {
             continue;
         };
         match files.get(&stem) {
             Some(kept) if kept.kind == kind => {
-                return Err(EvalError::file(
-                    dir,
-                    format!(
-                        "{} and {} are both maps of `{stem}`; keep one",
-                        kept.path.display(),
-                        path.display()
-                    ),
-                ));
+                return Err(EvalError::TwoMaps {
+                    folder: dir.into(),
+                    first: kept.path.clone(),
+                    second: path,
+                    stem,
+                });
             }
             Some(kept) if kept.kind > kind => {}
             _ => {
@@ -143,7 +141,7 @@ pub fn load_prediction(file: &PredictionFile, size: [u32; 2]) -> Result<Predicti
     let path = &file.path;
     match file.kind {
         Kind::Image => {
-            let image = image::open(path).map_err(|e| EvalError::file(path, e))?;
+            let image = image::open(path).map_err(|e| EvalError::image(path, e))?;
             let mut map = image.to_luma32f();
             if map.dimensions() != (size[0], size[1]) {
                 map = imageops::resize(&map, size[0], size[1], FilterType::Triangle);
@@ -172,31 +170,25 @@ pub fn load_prediction(file: &PredictionFile, size: [u32; 2]) -> Result<Predicti
 
 /// A 2-D float64 or float32 `.npy` of `size = [width, height]`.
 fn read_npy(path: &Path, size: [u32; 2]) -> Result<Array2<f64>, EvalError> {
-    let open = || std::fs::File::open(path).map_err(|e| EvalError::file(path, e));
+    let open = || std::fs::File::open(path).map_err(|e| EvalError::io(path, e));
     let array = match Array2::<f64>::read_npy(open()?) {
         Ok(array) => array,
         Err(wide) => Array2::<f32>::read_npy(open()?)
             .map(|a| a.mapv(f64::from))
-            .map_err(|_| {
-                EvalError::file(
-                    path,
-                    format!("expected a 2-D float64 or float32 array: {wide}"),
-                )
+            .map_err(|_| EvalError::NotAMap {
+                path: path.into(),
+                cause: wide.to_string(),
             })?,
     };
     let want = (size[1] as usize, size[0] as usize);
     if array.dim() != want {
-        return Err(EvalError::file(
-            path,
-            format!(
-                "the map is {}×{} (rows × columns), the image {}×{}: a .npy map must have its \
-                 image's size",
-                array.nrows(),
-                array.ncols(),
-                want.0,
-                want.1
-            ),
-        ));
+        return Err(EvalError::MapSize {
+            path: path.into(),
+            rows: array.nrows(),
+            columns: array.ncols(),
+            image_rows: want.0,
+            image_columns: want.1,
+        });
     }
     Ok(array)
 }

@@ -108,22 +108,20 @@ pub fn load_model_bytes(
     device: &Device,
 ) -> Result<(AbsNet, ModelCard), ModelError> {
     let (tensors, metadata) = weights::parse_safetensors_with_metadata(bytes, path)?;
-    let json = metadata.get(CARD_KEY).ok_or_else(|| {
-        ModelError::file(
-            path,
-            format!("no model card (`{CARD_KEY}` metadata): not an absnet model file"),
-        )
+    let json = metadata.get(CARD_KEY).ok_or_else(|| ModelError::NoCard {
+        path: path.into(),
+        key: CARD_KEY,
     })?;
-    let card: ModelCard = serde_json::from_str(json)
-        .map_err(|e| ModelError::file(path, format!("unreadable model card: {e}")))?;
+    let card: ModelCard = serde_json::from_str(json).map_err(|cause| ModelError::BadCard {
+        path: path.into(),
+        cause,
+    })?;
     if card.format != FORMAT {
-        return Err(ModelError::file(
-            path,
-            format!(
-                "model format `{}`; this absnet reads `{FORMAT}`",
-                card.format
-            ),
-        ));
+        return Err(ModelError::Format {
+            path: path.into(),
+            found: card.format,
+            expected: FORMAT,
+        });
     }
     let model = AbsNet::new(&card.config, device)?;
     let arch = card.config.backbone.arch.name();

@@ -62,7 +62,7 @@ fn decode(bytes: &[u8], dtype: Dtype) -> Option<Vec<f32>> {
 pub fn read_checkpoint(path: &Path) -> Result<TensorMap, ModelError> {
     let metadata = std::fs::metadata(path).map_err(|e| ModelError::io(path, e))?;
     if metadata.len() == 0 {
-        return Err(ModelError::file(path, "empty file (0 bytes)"));
+        return Err(ModelError::EmptyFile { path: path.into() });
     }
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let mut map = if is_safetensors {
@@ -77,15 +77,17 @@ pub fn read_checkpoint(path: &Path) -> Result<TensorMap, ModelError> {
             .collect();
     }
     if map.is_empty() {
-        return Err(ModelError::file(path, "holds no float tensors"));
+        return Err(ModelError::NoFloatTensors { path: path.into() });
     }
     Ok(map)
 }
 
 fn read_pytorch(path: &Path) -> Result<TensorMap, ModelError> {
     use pytorch_reader::DType as T;
-    let reader = pytorch_reader::PytorchReader::new(path)
-        .map_err(|e| ModelError::file(path, format!("not a readable PyTorch checkpoint: {e}")))?;
+    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| ModelError::NotPytorch {
+        path: path.into(),
+        cause: e.to_string(),
+    })?;
     let mut map = TensorMap::new();
     for (name, tensor) in reader.into_tensors() {
         let dtype = match tensor.dtype() {
@@ -96,9 +98,11 @@ fn read_pytorch(path: &Path) -> Result<TensorMap, ModelError> {
             _ => continue,
         };
         let shape = tensor.shape().to_vec();
-        let bytes = tensor
-            .read()
-            .map_err(|e| ModelError::file(path, format!("tensor `{name}`: {e}")))?;
+        let bytes = tensor.read().map_err(|e| ModelError::UnreadableTensor {
+            path: path.into(),
+            name: name.clone(),
+            cause: e.to_string(),
+        })?;
         let data = decode(&bytes, dtype).expect("float dtype");
         map.insert(name, NamedTensor { shape, data });
     }
@@ -117,20 +121,21 @@ fn parse_safetensors(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(TensorMap, HashMap<String, String>), ModelError> {
-    let (_, metadata) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| ModelError::file(path, format!("not a valid safetensors file: {e}")))?;
-    let tensors = SafeTensors::deserialize(bytes)
-        .map_err(|e| ModelError::file(path, format!("not a valid safetensors file: {e}")))?;
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).map_err(|cause| ModelError::NotSafetensors {
+            path: path.into(),
+            cause,
+        })?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|cause| ModelError::NotSafetensors {
+        path: path.into(),
+        cause,
+    })?;
     let mut map = TensorMap::new();
     for (name, view) in tensors.tensors() {
-        let data = decode(view.data(), view.dtype()).ok_or_else(|| {
-            ModelError::file(
-                path,
-                format!(
-                    "tensor `{name}` has dtype {:?}; expected a float type",
-                    view.dtype()
-                ),
-            )
+        let data = decode(view.data(), view.dtype()).ok_or_else(|| ModelError::NotFloat {
+            path: path.into(),
+            name: name.clone(),
+            dtype: format!("{:?}", view.dtype()),
         })?;
         map.insert(
             name,
@@ -200,7 +205,10 @@ pub fn write_safetensors(
         })
         .collect();
     let bytes = safetensors::serialize(encoded.iter().map(|(n, e)| (n.as_str(), e)), metadata)
-        .map_err(|e| ModelError::file(path, format!("cannot encode safetensors: {e}")))?;
+        .map_err(|cause| ModelError::Encode {
+            path: path.into(),
+            cause,
+        })?;
     absnet_fs::write_atomically(path, &bytes).map_err(|e| ModelError::io(path, e))
 }
 
@@ -489,12 +497,11 @@ pub fn load_tensors<M: Module>(
         .iter()
         .find_map(|(name, t)| t.data.iter().find(|v| !v.is_finite()).map(|v| (name, v)))
     {
-        return Err(ModelError::file(
-            path,
-            format!(
-                "tensor `{name}` holds {value}: weights must be finite (a corrupted or diverged model)"
-            ),
-        ));
+        return Err(ModelError::NonFinite {
+            path: path.into(),
+            name: name.clone(),
+            value: *value,
+        });
     }
     let mut loader = TensorLoader {
         path: PathStack::default(),

@@ -21,7 +21,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use half::f16;
 
 use crate::config::TrainConfig;
-use crate::error::{TrainError, file_error};
+use crate::error::TrainError;
 
 const MAGIC: &[u8; 8] = b"ABSFEAT1";
 
@@ -56,7 +56,7 @@ impl FeatureCache {
     ) -> Result<Self, TrainError> {
         let taps = config.frozen_taps(heads);
         let weights = match &config.backbone_weights {
-            Some(path) => std::fs::read(path).map_err(|e| file_error(path, e))?,
+            Some(path) => std::fs::read(path).map_err(|e| TrainError::io(path, e))?,
             None => Vec::new(),
         };
         let backbone = serde_json::to_string(&config.model.backbone).expect("serialisable");
@@ -67,16 +67,16 @@ impl FeatureCache {
         );
         let fingerprint = digest([description.as_bytes(), &weights]);
         let dir = root.join(fingerprint);
-        std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         let about = dir.join("about.txt");
         if !about.exists() {
             absnet_fs::write_atomically(&about, description.as_bytes())
-                .map_err(|e| file_error(&about, e))?;
+                .map_err(|e| TrainError::io(&about, e))?;
         }
         let mut keys = HashMap::new();
         for sample in samples {
             let meta =
-                std::fs::metadata(&sample.image).map_err(|e| file_error(&sample.image, e))?;
+                std::fs::metadata(&sample.image).map_err(|e| TrainError::io(&sample.image, e))?;
             let path = std::fs::canonicalize(&sample.image).unwrap_or(sample.image.clone());
             let modified = meta
                 .modified()
@@ -184,7 +184,7 @@ impl FeatureCache {
                     }
                 }
                 let path = self.entry(&example.id, example.flipped);
-                absnet_fs::write_atomically(&path, &bytes).map_err(|e| file_error(&path, e))?;
+                absnet_fs::write_atomically(&path, &bytes).map_err(|e| TrainError::io(&path, e))?;
             }
             done += chunk.len();
             progress(done, samples.len());
@@ -198,25 +198,23 @@ impl FeatureCache {
         let mut values: Vec<Vec<f32>> = vec![Vec::new(); self.taps.len()];
         for example in examples {
             let path = self.entry(&example.id, example.flipped);
-            let bytes = std::fs::read(&path).map_err(|e| {
-                file_error(
-                    &path,
-                    format!(
-                        "{e} (the cached features of {}; fill the cache first)",
-                        example.id
-                    ),
-                )
+            let bytes = std::fs::read(&path).map_err(|cause| TrainError::NotCached {
+                path: path.clone(),
+                image: example.id.clone(),
+                cause,
             })?;
             let (entry_shapes, data) =
-                parse(&bytes, &self.taps).map_err(|m| file_error(&path, m))?;
+                parse(&bytes, &self.taps).map_err(|problem| TrainError::CacheEntry {
+                    path: path.clone(),
+                    problem,
+                })?;
             match &shapes {
                 Some(known) if *known != entry_shapes => {
-                    return Err(file_error(
-                        &path,
-                        format!(
-                            "feature shapes {entry_shapes:?} differ from {known:?} of the batch"
-                        ),
-                    ));
+                    return Err(TrainError::CacheShapes {
+                        path,
+                        found: entry_shapes,
+                        batch: known.clone(),
+                    });
                 }
                 _ => shapes = Some(entry_shapes.clone()),
             }

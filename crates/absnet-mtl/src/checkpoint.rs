@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::balancing::{BalancerState, Balancing};
 use crate::config::TrainConfig;
-use crate::error::{TrainError, file_error};
+use crate::error::TrainError;
 use crate::groups::GroupOptimizers;
 
 /// What `latest.json` records.
@@ -102,15 +102,17 @@ impl Saver {
         score: Option<f64>,
     ) -> Result<(), TrainError> {
         let dir = self.checkpoints.join(&name);
-        std::fs::create_dir_all(&dir).map_err(|e| file_error(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         let path = dir.join("model.bpk");
         model
             .clone()
             .save_file(&path)
-            .map_err(|e| file_error(&path, e))?;
+            .map_err(|e| TrainError::checkpoint(&path, e))?;
         for (group, optimizer) in optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
-            optimizer.save(&path).map_err(|e| file_error(&path, e))?;
+            optimizer
+                .save(&path)
+                .map_err(|e| TrainError::checkpoint(&path, e))?;
         }
         if let Some(learned) = balancer.learned() {
             learned.save(&dir)?;
@@ -125,7 +127,7 @@ impl Saver {
         let json = serde_json::to_string_pretty(state).expect("serialisable");
         let latest = self.latest();
         absnet_fs::write_atomically(&latest, json.as_bytes())
-            .map_err(|e| file_error(&latest, e))?;
+            .map_err(|e| TrainError::io(&latest, e))?;
         for old in [Some(previous), previous_best].into_iter().flatten() {
             if !old.is_empty() && old != state.dir && Some(&old) != state.best_dir.as_ref() {
                 let _ = std::fs::remove_dir_all(self.checkpoints.join(old));
@@ -137,8 +139,8 @@ impl Saver {
     /// The state `latest.json` records.
     pub fn read_state(&self) -> Result<CheckpointState, TrainError> {
         let path = self.latest();
-        let text = std::fs::read_to_string(&path).map_err(|e| file_error(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| file_error(&path, e))
+        let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|cause| TrainError::CheckpointState { path, cause })
     }
 
     /// The model, optimizer states and balancing method of checkpoint `dir`. burn materialises
@@ -155,13 +157,13 @@ impl Saver {
         let path = dir.join("model.bpk");
         let model = model
             .try_load_file(&path)
-            .map_err(|e| file_error(&path, e))?;
+            .map_err(|e| TrainError::checkpoint(&path, e))?;
         for (group, optimizer) in optimizers.named() {
             let path = dir.join(format!("optimizer-{group}.bpk"));
             *optimizer = optimizer
                 .clone()
                 .load(&path)
-                .map_err(|e| file_error(&path, e))?;
+                .map_err(|e| TrainError::checkpoint(&path, e))?;
         }
         if let Some(learned) = balancer.learned() {
             learned.load(dir)?;

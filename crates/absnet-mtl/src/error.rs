@@ -39,8 +39,56 @@ pub(crate) fn positive(key: &str, value: f64) -> Result<(), ConfigError> {
 pub enum TrainError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
+    /// The message includes the I/O error itself, so it is not repeated as a source.
+    #[error("{path}: {cause}")]
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    /// A model, optimizer or balancing checkpoint burn's recorder could not write or read.
+    #[error("{path}: {cause}")]
+    Checkpoint { path: PathBuf, cause: String },
+    #[error("{path}: {cause}")]
+    CheckpointState {
+        path: PathBuf,
+        cause: serde_json::Error,
+    },
+    #[error("{path}: {cause}")]
+    RunConfig { path: PathBuf, cause: ConfigError },
+    #[error(
+        "{run}: another `absnet train` is running in this folder; wait for it to end or choose another --run"
+    )]
+    Locked { run: PathBuf },
+    #[error(
+        "{run}: holds an earlier run; pass --resume to continue it or --overwrite to start afresh"
+    )]
+    RunExists { run: PathBuf },
+    #[error("{run}: no run to resume here (no config.toml); start one without --resume")]
+    NothingToResume { run: PathBuf },
+    #[error("{path}: holds another balancing method's state than the config's")]
+    OtherBalancing { path: PathBuf },
+    #[error("{path}: {cause} (the cached features of {image}; fill the cache first)")]
+    NotCached {
+        path: PathBuf,
+        image: String,
+        cause: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    CacheEntry { path: PathBuf, problem: String },
+    #[error("{path}: feature shapes {found:?} differ from {batch:?} of the batch")]
+    CacheShapes {
+        path: PathBuf,
+        found: Vec<[usize; 3]>,
+        batch: Vec<[usize; 3]>,
+    },
+    #[error(
+        "{path}: a model file's name ends in .safetensors (its card is written beside it as .json)"
+    )]
+    ModelName { path: PathBuf },
+    #[error("{path}: already exists; pass --force to replace it")]
+    Exists { path: PathBuf },
+    #[error("{path}: {why}")]
+    OtherEncoder { path: PathBuf, why: String },
     #[error(transparent)]
     Data(#[from] absnet_data::DataError),
     #[error(transparent)]
@@ -57,10 +105,20 @@ pub enum TrainError {
     },
 }
 
-/// A file that could not be read or written, and why.
-pub fn file_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::File {
-        path: path.to_path_buf(),
-        message: e.to_string(),
+impl TrainError {
+    /// A file or folder that could not be read or written.
+    pub(crate) fn io(path: &Path, cause: std::io::Error) -> Self {
+        TrainError::Io {
+            path: path.to_path_buf(),
+            cause,
+        }
+    }
+
+    /// A checkpoint file burn's recorder could not write or read.
+    pub(crate) fn checkpoint(path: &Path, cause: impl std::fmt::Display) -> Self {
+        TrainError::Checkpoint {
+            path: path.to_path_buf(),
+            cause: cause.to_string(),
+        }
     }
 }

@@ -10,7 +10,7 @@ use burn::tensor::Device;
 
 use crate::checkpoint::Saver;
 use crate::config::TrainConfig;
-use crate::error::{TrainError, file_error};
+use crate::error::TrainError;
 
 /// How a run becomes a model file.
 #[derive(Clone, Copy, Debug)]
@@ -35,7 +35,12 @@ fn onto_base(
     device: &Device,
 ) -> Result<AbsNet, TrainError> {
     let (base, base_card) = absnet_model::card::load_model(base_path, device)?;
-    let refuse = |why: String| Err(file_error(base_path, why));
+    let refuse = |why: String| {
+        Err(TrainError::OtherEncoder {
+            path: base_path.into(),
+            why,
+        })
+    };
     if base_card.config.backbone != config.model.backbone {
         return refuse(format!(
             "its encoder is {:?}, the run's {:?}: heads move only between models of one encoder",
@@ -117,23 +122,23 @@ pub fn export(
     device: &Device,
 ) -> Result<ModelCard, TrainError> {
     if output.extension().is_none_or(|e| e != "safetensors") {
-        return Err(file_error(
-            output,
-            "a model file's name ends in .safetensors (its card is written beside it as .json)",
-        ));
+        return Err(TrainError::ModelName {
+            path: output.into(),
+        });
     }
     let card_path = absnet_model::card::card_path(output);
     for path in [output, card_path.as_path()] {
         if path.exists() && !options.force {
-            return Err(file_error(
-                path,
-                "already exists; pass --force to replace it",
-            ));
+            return Err(TrainError::Exists { path: path.into() });
         }
     }
     let config_path = run_dir.join("config.toml");
-    let text = std::fs::read_to_string(&config_path).map_err(|e| file_error(&config_path, e))?;
-    let config = TrainConfig::from_toml(&text).map_err(|e| file_error(&config_path, e))?;
+    let text =
+        std::fs::read_to_string(&config_path).map_err(|e| TrainError::io(&config_path, e))?;
+    let config = TrainConfig::from_toml(&text).map_err(|cause| TrainError::RunConfig {
+        path: config_path.clone(),
+        cause,
+    })?;
     let saver = Saver {
         checkpoints: run_dir.join("checkpoints"),
     };
@@ -144,7 +149,7 @@ pub fn export(
     let path = dir.join("model.bpk");
     let model = AbsNet::new(&config.model, device)?
         .try_load_file(&path)
-        .map_err(|e| file_error(&path, e))?;
+        .map_err(|e| TrainError::checkpoint(&path, e))?;
     let name = output
         .file_stem()
         .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
@@ -180,7 +185,7 @@ pub fn export(
         None => model,
     };
     if let Some(dir) = output.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     }
     absnet_model::card::save_model(&model, &card, output, options.precision)?;
     Ok(card)

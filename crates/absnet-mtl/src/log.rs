@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use absnet_model::PerHead;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{TrainError, file_error};
+use crate::error::TrainError;
 use crate::tasks::Validation;
 
 /// The learning rate of every group at a step.
@@ -72,7 +72,7 @@ impl Log {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| file_error(path, e))?;
+            .map_err(|e| TrainError::io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -84,7 +84,7 @@ impl Log {
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
-            .map_err(|e| file_error(&self.path, e))
+            .map_err(|e| TrainError::io(&self.path, e))
     }
 
     pub fn path(&self) -> &Path {

@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use crate::cache::FeatureCache;
 use crate::checkpoint::{CheckpointState, Saver, config_hash};
 use crate::config::{NonFinite, TrainConfig};
-use crate::error::{ConfigError, TrainError, file_error};
+use crate::error::{ConfigError, TrainError};
 use crate::groups::Rates;
 use crate::log::{GroupRates, Log, LogRecord};
 use crate::stream::TaskStream;
@@ -92,22 +92,20 @@ pub fn train(
 /// `absnet train` on the same folder (an `--overwrite` included) is refused instead of mixing
 /// its log and checkpoints with the first's.
 fn lock_directory(run_dir: &Path) -> Result<std::fs::File, TrainError> {
-    std::fs::create_dir_all(run_dir).map_err(|e| file_error(run_dir, e))?;
+    std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
     let path = run_dir.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| file_error(&path, e))?;
+        .map_err(|e| TrainError::io(&path, e))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(file_error(
-            run_dir,
-            "another `absnet train` is running in this folder; wait for it to end or choose \
-             another --run",
-        )),
-        Err(std::fs::TryLockError::Error(e)) => Err(file_error(&path, e)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(TrainError::Locked {
+            run: run_dir.into(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(TrainError::io(&path, e)),
     }
 }
 
@@ -117,24 +115,25 @@ fn prepare_directory(run_dir: &Path, start: Start) -> Result<(), TrainError> {
     let log = run_dir.join("log.jsonl");
     let holds_run = latest.exists() || std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
     match start {
-        Start::New if holds_run => Err(file_error(
-            run_dir,
-            "holds an earlier run; pass --resume to continue it or --overwrite to start afresh",
-        )),
-        Start::Resume if !run_dir.join("config.toml").exists() => Err(file_error(
-            run_dir,
-            "no run to resume here (no config.toml); start one without --resume",
-        )),
+        Start::New if holds_run => Err(TrainError::RunExists {
+            run: run_dir.into(),
+        }),
+        Start::Resume if !run_dir.join("config.toml").exists() => {
+            Err(TrainError::NothingToResume {
+                run: run_dir.into(),
+            })
+        }
         Start::Overwrite => {
             for file in ["config.toml", "log.jsonl", "curves.png"] {
                 let path = run_dir.join(file);
                 if path.exists() {
-                    std::fs::remove_file(&path).map_err(|e| file_error(&path, e))?;
+                    std::fs::remove_file(&path).map_err(|e| TrainError::io(&path, e))?;
                 }
             }
             let checkpoints = run_dir.join("checkpoints");
             if checkpoints.exists() {
-                std::fs::remove_dir_all(&checkpoints).map_err(|e| file_error(&checkpoints, e))?;
+                std::fs::remove_dir_all(&checkpoints)
+                    .map_err(|e| TrainError::io(&checkpoints, e))?;
             }
             Ok(())
         }
@@ -169,7 +168,7 @@ impl<'a> Run<'a> {
         progress: &dyn Fn(&Progress),
     ) -> Result<Self, TrainError> {
         let checkpoints = run_dir.join("checkpoints");
-        std::fs::create_dir_all(&checkpoints).map_err(|e| file_error(&checkpoints, e))?;
+        std::fs::create_dir_all(&checkpoints).map_err(|e| TrainError::io(&checkpoints, e))?;
         let saver = Saver { checkpoints };
         let mut trainer = Trainer::new(config, tasks, device)?;
         if let Some(weights) = &config.backbone_weights {
@@ -200,7 +199,7 @@ impl<'a> Run<'a> {
             }
             let path = run_dir.join("config.toml");
             absnet_fs::write_atomically(&path, config.to_toml().as_bytes())
-                .map_err(|e| file_error(&path, e))?;
+                .map_err(|e| TrainError::io(&path, e))?;
             CheckpointState::start(tasks.len(), config)
         };
         let streams: Vec<TaskStream> = tasks
@@ -433,10 +432,9 @@ fn resume(
         .balancer
         .restore(&state.balancing.clone().unwrap_or_default())
     {
-        return Err(file_error(
-            &saver.latest(),
-            "holds another balancing method's state than the config's",
-        ));
+        return Err(TrainError::OtherBalancing {
+            path: saver.latest(),
+        });
     }
     Ok(state)
 }

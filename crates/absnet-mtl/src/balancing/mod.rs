@@ -32,7 +32,7 @@ pub use gradnorm::GradNorm;
 pub use pcgrad::{PcGrad, project_conflicts};
 pub use uncertainty::Uncertainty;
 
-use crate::error::{ConfigError, TrainError, file_error};
+use crate::error::{ConfigError, TrainError};
 use crate::gradients::weighted_sum;
 use crate::groups::GroupConfig;
 
@@ -265,9 +265,11 @@ impl Learned {
         self.params
             .clone()
             .save_file(&path)
-            .map_err(|e| file_error(&path, e))?;
+            .map_err(|e| TrainError::checkpoint(&path, e))?;
         let path = dir.join("optimizer-balancing.bpk");
-        self.optimizer.save(&path).map_err(|e| file_error(&path, e))
+        self.optimizer
+            .save(&path)
+            .map_err(|e| TrainError::checkpoint(&path, e))
     }
 
     pub fn load(&mut self, dir: &Path) -> Result<(), TrainError> {
@@ -276,13 +278,13 @@ impl Learned {
             .params
             .clone()
             .try_load_file(&path)
-            .map_err(|e| file_error(&path, e))?;
+            .map_err(|e| TrainError::checkpoint(&path, e))?;
         let path = dir.join("optimizer-balancing.bpk");
         self.optimizer = self
             .optimizer
             .clone()
             .load(&path)
-            .map_err(|e| file_error(&path, e))?;
+            .map_err(|e| TrainError::checkpoint(&path, e))?;
         Ok(())
     }
 }

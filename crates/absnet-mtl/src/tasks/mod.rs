@@ -19,7 +19,7 @@ pub use saliency::{Saliency, saliency_targets};
 
 use crate::cache::FeatureCache;
 use crate::config::TrainConfig;
-use crate::error::{ConfigError, TrainError, file_error};
+use crate::error::{ConfigError, TrainError};
 
 /// Validation scores of one task, by metric name.
 pub type Scores = BTreeMap<String, f64>;
@@ -177,7 +177,7 @@ pub fn split_samples(
             .parent()
             .filter(|d| !d.as_os_str().is_empty() && !d.exists())
         {
-            std::fs::create_dir_all(dir).map_err(|e| file_error(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
         }
         let drawn = Split::read_or_draw(path, samples, seed, ratios)?;
 
