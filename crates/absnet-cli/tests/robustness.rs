@@ -99,7 +99,7 @@ fn numeric_options_out_of_range_and_oversized_inputs_are_refused() {
     }
     // Standard input is read up to a cap, never whole: /dev/zero is refused at once.
     let output = absnet()
-        .args(&["predict", "-", "--out", path(&out), "--max-bytes", "100000"])
+        .args(["predict", "-", "--out", path(&out), "--max-bytes", "100000"])
         .stdin(std::fs::File::open("/dev/zero").unwrap())
         .output()
         .unwrap();
@@ -211,7 +211,7 @@ fn a_closed_pipe_ends_the_output_quietly() {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     let output = absnet()
-        .args(&["train", "--print-default-config"])
+        .args(["train", "--print-default-config"])
         .stdout(writer)
         .stderr(Stdio::piped())
         .output()
@@ -234,7 +234,7 @@ fn a_resumed_run_keeps_every_tensor_on_the_chosen_device() {
     let dir = temp_dir("resume-device");
     let config = dir.join("config.toml");
     let default = absnet()
-        .args(&["train", "--print-default-config"])
+        .args(["train", "--print-default-config"])
         .output()
         .unwrap();
     std::fs::write(&config, default.stdout).unwrap();
