@@ -120,7 +120,11 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
 /// `host` (with `port`) matches an `--allow-remote` entry: the same name, a sub-domain of a
 /// `*.domain` entry, and the same port when the entry names one.
 fn allowed(entries: &[String], host: &str, port: u16) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     entries.iter().any(|entry| {
         let entry = entry.to_ascii_lowercase();
         let (name, entry_port) = match entry.rsplit_once(':') {
@@ -305,6 +309,7 @@ mod tests {
             "images.example.com",
             "*.cdn.example.org",
             "photos.test:8080",
+            "[2001:db8::7]:8443",
         ]
         .map(String::from);
         for (host, port, ok) in [
@@ -316,6 +321,8 @@ mod tests {
             ("a.cdn.example.org.evil.com", 443, false),
             ("photos.test", 8080, true),
             ("photos.test", 80, false),
+            ("[2001:db8::7]", 8443, true),
+            ("[2001:db8::8]", 8443, false),
         ] {
             assert_eq!(allowed(&entries, host, port), ok, "{host}:{port}");
         }
