@@ -154,13 +154,18 @@ pub fn run(args: &ServeBenchArgs, device: &Device) -> Result<()> {
 fn summarise(results: &[Run], clients: usize) {
     let (sequential, batched) = (&results[0], &results[2]);
     let overload = &results[3];
-    println!(
-        "\nbatching on, {clients} clients: {:.2}× the throughput of sequential single images; p99 {:.0} ms = {:.1}× the single-image p50 ({:.0} ms)",
-        (batched.answered as f64 / batched.seconds)
-            / (sequential.answered as f64 / sequential.seconds),
+    let throughput = |run: &Run| run.answered as f64 / run.seconds;
+    let (p50, p99) = (
+        Run::percentile(&batched.latencies, 0.5),
         Run::percentile(&batched.latencies, 0.99),
-        Run::percentile(&batched.latencies, 0.99) / Run::percentile(&sequential.latencies, 0.5),
-        Run::percentile(&sequential.latencies, 0.5)
+    );
+    let single_p50 = Run::percentile(&sequential.latencies, 0.5);
+    println!(
+        "\nbatching on, {clients} clients: {:.2}× the throughput of sequential single images; p99 {p99:.0} ms = {:.1}× the single-image p50 ({single_p50:.0} ms), {:.2}× the run's own p50 ({p50:.0} ms); queueing alone (Little's law, {clients} / throughput) predicts a p50 of {:.0} ms",
+        throughput(batched) / throughput(sequential),
+        p99 / single_p50,
+        p99 / p50,
+        clients as f64 / throughput(batched) * 1000.0,
     );
     println!(
         "overload: {} of {} requests refused with 503 (p50 {:.1} ms, p99 {:.1} ms); a request after the run {}",
