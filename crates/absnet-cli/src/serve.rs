@@ -57,7 +57,7 @@ pub struct ServeArgs {
     /// must resolve to public addresses only, redirects are not followed, the body is held to
     /// --max-body-mb and the fetch to --remote-timeout-s.
     #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "HOST")]
-    allow_remote: Vec<String>,
+    allow_remote: Vec<absnet_serve::HostPattern>,
     /// Also fetch from private, loopback and link-local addresses (an image store on the
     /// service's own network). Never on a service the public can reach.
     #[arg(long, requires = "allow_remote")]

@@ -33,7 +33,7 @@ use axum::routing::{get, post};
 
 pub use batcher::{Batcher, Batching};
 pub use metrics::Metrics;
-pub use remote::Remote;
+pub use remote::{HostPattern, Remote};
 
 /// What a request may ask of the service.
 #[derive(Clone, Copy, Debug)]

@@ -6,7 +6,6 @@
 //! rebinding) is not followed; no proxy from the environment; redirects are not followed; the
 //! body is capped and the whole fetch has a deadline.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -17,9 +16,8 @@ use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 /// Which remote images a service fetches.
 #[derive(Clone, Debug)]
 pub struct Remote {
-    /// Host names (or `*.example.com` for its sub-domains, or `host:port`) images may come
-    /// from; empty: nothing remote is fetched.
-    pub hosts: Vec<String>,
+    /// The hosts images may come from; empty: nothing remote is fetched.
+    pub hosts: Vec<HostPattern>,
     /// Also fetch from private and loopback addresses (an image store on the service's own
     /// network); off by default.
     pub private_addresses: bool,
@@ -117,40 +115,67 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
-/// `host` (with `port`) matches an `--allow-remote` entry: the same name, a sub-domain of a
-/// `*.domain` entry, and the same port when the entry names one.
-fn allowed(entries: &[String], host: &str, port: u16) -> bool {
-    let host = host
-        .trim_start_matches('[')
+/// One `--allow-remote` entry: a host name (`*.domain` for its sub-domains, an IPv6 address in
+/// brackets), and a port when it names one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPattern {
+    name: String,
+    port: Option<u16>,
+}
+
+impl std::str::FromStr for HostPattern {
+    type Err = String;
+
+    fn from_str(entry: &str) -> Result<Self, String> {
+        let lower = entry.trim().to_ascii_lowercase();
+        let (name, port) = match lower.rsplit_once(':') {
+            Some((name, port)) if !name.contains(':') || name.ends_with(']') => {
+                let port = port
+                    .parse::<u16>()
+                    .map_err(|_| format!("`{entry}`: `{port}` is not a port number"))?;
+                (name, Some(port))
+            }
+            _ => (lower.as_str(), None),
+        };
+        let name = bare_host(name);
+        if name.is_empty()
+            || name == "*"
+            || (name.contains(['/', '@', '*']) && !name.starts_with("*."))
+        {
+            return Err(format!(
+                "`{entry}`: expected a host name, `*.domain` or `host:port`"
+            ));
+        }
+        Ok(Self { name, port })
+    }
+}
+
+impl HostPattern {
+    /// `host` (lower case, without brackets or a trailing dot) on `port` matches: the same
+    /// name or a sub-domain of a `*.domain` entry, and the same port when the entry names one.
+    fn matches(&self, host: &str, port: u16) -> bool {
+        let name_matches = match self.name.strip_prefix("*.") {
+            Some(domain) => host
+                .strip_suffix(domain)
+                .is_some_and(|sub| sub.ends_with('.')),
+            None => host == self.name,
+        };
+        name_matches && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// A host as entries and URLs are compared: lower case, without IPv6 brackets or a trailing dot.
+fn bare_host(host: &str) -> String {
+    host.trim_start_matches('[')
         .trim_end_matches(']')
         .trim_end_matches('.')
-        .to_ascii_lowercase();
-    entries.iter().any(|entry| {
-        let entry = entry.to_ascii_lowercase();
-        let (name, entry_port) = match entry.rsplit_once(':') {
-            Some((name, p)) if !name.contains(':') || name.ends_with(']') => {
-                (name.to_string(), p.parse::<u16>().ok())
-            }
-            _ => (entry.clone(), None),
-        };
-        let name = name.trim_start_matches('[').trim_end_matches(']');
-        let name_matches = match name.strip_prefix("*.") {
-            Some(domain) => host.ends_with(&format!(".{domain}")),
-            None => host == name,
-        };
-        name_matches && entry_port.is_none_or(|p| p == port)
-    })
+        .to_ascii_lowercase()
 }
 
 /// Resolves as the system does, then keeps the answer only if every address is public.
+#[derive(Debug)]
 struct PublicResolver {
     private_addresses: bool,
-}
-
-impl fmt::Debug for PublicResolver {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PublicResolver")
-    }
 }
 
 /// The refusal the resolver hands back through ureq.
@@ -204,7 +229,12 @@ impl Remote {
             (None, "https") => 443,
             _ => return Err(malformed()),
         };
-        if !allowed(&self.hosts, host, port) {
+        let bare = bare_host(host);
+        if !self
+            .hosts
+            .iter()
+            .any(|pattern| pattern.matches(&bare, port))
+        {
             return Err(RemoteError::HostNotAllowed {
                 url: url.into(),
                 host: host.into(),
@@ -305,13 +335,15 @@ mod tests {
 
     #[test]
     fn hosts_match_by_name_sub_domain_and_port() {
-        let entries = [
+        let entries: Vec<HostPattern> = [
             "images.example.com",
             "*.cdn.example.org",
             "photos.test:8080",
             "[2001:db8::7]:8443",
         ]
-        .map(String::from);
+        .iter()
+        .map(|e| e.parse().unwrap())
+        .collect();
         for (host, port, ok) in [
             ("images.example.com", 443, true),
             ("IMAGES.example.com.", 80, true),
@@ -324,7 +356,15 @@ mod tests {
             ("[2001:db8::7]", 8443, true),
             ("[2001:db8::8]", 8443, false),
         ] {
-            assert_eq!(allowed(&entries, host, port), ok, "{host}:{port}");
+            let bare = bare_host(host);
+            assert_eq!(
+                entries.iter().any(|e| e.matches(&bare, port)),
+                ok,
+                "{host}:{port}"
+            );
+        }
+        for bad in ["", "*", "host:http", "a/b", "user@host", "x.*.org"] {
+            assert!(bad.parse::<HostPattern>().is_err(), "{bad}");
         }
     }
 }

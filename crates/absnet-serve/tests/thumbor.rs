@@ -184,7 +184,7 @@ fn remote_images_come_only_from_allowed_hosts_at_public_addresses() {
     let host = image_host();
     let remote = |hosts: &[&str], private_addresses| absnet_serve::Images {
         remote: absnet_serve::Remote {
-            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            hosts: hosts.iter().map(|h| h.parse().unwrap()).collect(),
             private_addresses,
             timeout: std::time::Duration::from_secs(2),
         },
