@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 
 /// chromedriver on a free port, stopped when dropped.
 struct Driver(Child, u16);
@@ -68,8 +69,7 @@ fn the_page_shows_the_heatmap_crop_boxes_and_peaks_of_an_uploaded_photo() {
 }
 
 async fn drive(driver: &Driver, server: &Server) {
-    let client = ClientBuilder::rustls()
-        .unwrap()
+    let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities())
         .connect(&format!("http://127.0.0.1:{}", driver.1))
         .await
