@@ -6,7 +6,9 @@
 # closed with scripts/evaluate_lodo.sh) and on split 1's LIVE-C test part. One JSON line per run
 # in runs/ablation/results.jsonl.
 # Usage: LIVEC=DIR bash scripts/multitask_ablation.sh SEED CONFIGURATION…
-#   configurations: frozen saliency quality shared summed alternating uncertainty pcgrad
+#   configurations: frozen saliency quality shared summed alternating, and the balancing
+#   methods uncertainty dwa gradnorm pcgrad famo (equal is "shared"; fixed with its default
+#   weights of 1 is the same run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dataset=${LIVEC:?set LIVEC to the full LIVE-C release folder (the public repository yuyi-sd/BAIQA, data/ChallengeDB_release)}
@@ -36,7 +38,8 @@ PY
     shared) ;;                                                    # one optimizer and rate per group
     summed) sets+=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001" --set "groups.quality.lr=0.001") ;;
     alternating) sets+=(--set 'task_schedule={kind="alternating", round_steps=10}') ;;
-    uncertainty | pcgrad) sets+=(--set "balancing.method=\"$configuration\"") ;;
+    uncertainty | dwa | pcgrad | famo) sets+=(--set "balancing.method=\"$configuration\"") ;;
+    gradnorm) sets+=(--set 'balancing.method="grad_norm"') ;;
     *) echo "unknown configuration $configuration" >&2; exit 2 ;;
   esac
   start=$(date +%s)

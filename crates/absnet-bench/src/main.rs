@@ -3,10 +3,13 @@
 //! ONNX Runtime (scripts/reference/bench_torch.py). `bench metrics`: every saliency metric over a dataset vs
 //! pysaliency doing the same work (scripts/reference/bench_metrics.py). `bench train`: one
 //! multi-task training step with an optimizer per group vs PyTorch
-//! (scripts/reference/bench_torch_train.py).
+//! (scripts/reference/bench_torch_train.py). `bench predict`: the product's prediction with a
+//! shipped model vs the same model file in PyTorch eager and ONNX Runtime
+//! (scripts/reference/bench_shipped.py).
 
 mod crop;
 mod model;
+mod predict;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +18,6 @@ use std::time::Instant;
 
 use absnet::process::DeviceArgs;
 use absnet_model::{AbsNetConfig, Arch, BackboneConfig};
-use absnet_predict::ModelChoice;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 use clap::Parser;
@@ -46,31 +48,15 @@ enum Bench {
     /// One training step (forward through both heads, KLD + EMD, backward, Adam per group) vs
     /// the same step in PyTorch.
     Train(TrainArgs),
-    /// Prediction throughput (decode, resize, forward) of a model file over a folder of images
-    /// vs the same architecture in PyTorch fed the same images.
-    Predict(PredictBenchArgs),
+    /// Prediction throughput (decode, fit, forward, maps back) of a model over a folder of
+    /// photos vs the same model file in PyTorch eager and ONNX Runtime, outputs checked.
+    Predict(predict::PredictBenchArgs),
     /// Fixations kept by absnet's crops vs the centre crop, libvips, smartcrop2 and the best
     /// window in hindsight, on held-out images with real eye fixations.
     Crop(crop::CropBenchArgs),
     /// Requests/s, latency, errors and batch sizes of `absnet serve` under concurrent clients on
     /// loopback, with batching on and off, and under overload.
     Serve(serve::ServeBenchArgs),
-}
-
-#[derive(clap::Args)]
-struct PredictBenchArgs {
-    /// The model: `fast`, `accurate` (built in) or a model file.
-    #[arg(long, default_value = "fast")]
-    model: ModelChoice,
-    #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
-    images: PathBuf,
-    #[arg(long, default_value_t = 700)]
-    count: usize,
-    #[arg(long, default_value_t = 4)]
-    batch: usize,
-    /// Python with torch + torchvision: also time PyTorch.
-    #[arg(long)]
-    reference: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -162,7 +148,7 @@ fn run() -> Result<()> {
     match &cli.bench {
         Bench::Model(args) => model::run(args, device),
         Bench::Metrics(args) => run_metrics(args),
-        Bench::Predict(args) => run_predict(args, device),
+        Bench::Predict(args) => predict::run(args, device),
         Bench::Train(args) => run_train(args, device),
         Bench::Crop(args) => crop::run(args, device),
         Bench::Serve(args) => serve::run(args, device),
@@ -385,67 +371,6 @@ fn run_metrics(args: &MetricsArgs) -> Result<()> {
         let theirs = reference_value(python, "bench_metrics.py", &[], "seconds")?;
         println!("pysaliency {theirs:>8.2} s");
         println!("speed-up   {:>8.1}×", theirs / ours);
-    }
-    Ok(())
-}
-
-/// Images per second through decode (parallel), resize to the model's input, normalisation and
-/// the forward pass, in batches: `absnet predict` without writing files.
-fn run_predict(args: &PredictBenchArgs, device: &Device) -> Result<()> {
-    use absnet_predict::{Predictor, PredictorOptions};
-    use rayon::prelude::*;
-
-    let predictor = Predictor::load(&args.model, &PredictorOptions::default(), device)?;
-    let [w, h] = predictor.input_size();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.images)
-        .with_context(|| format!("reading {}", args.images.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    files.truncate(args.count);
-    let start = Instant::now();
-    for chunk in files.chunks(args.batch.max(1)) {
-        let photos: Vec<image::RgbImage> = chunk
-            .par_iter()
-            .map(|path| {
-                absnet_data::pipeline::decode_file(path, absnet_data::pipeline::DEFAULT_MAX_PIXELS)
-            })
-            .collect::<Result<_, _>>()?;
-        let photos: Vec<&image::RgbImage> = photos.iter().collect();
-        let _ = predictor.predict_batch(&photos);
-    }
-    let ours = files.len() as f64 / start.elapsed().as_secs_f64();
-    println!(
-        "{} images from {} at {w}×{h}, batch {}, {} threads",
-        files.len(),
-        args.images.display(),
-        args.batch,
-        threads()
-    );
-    println!("absnet   {ours:>8.2} images/s");
-    if let Some(python) = &args.reference {
-        let reference_args = [
-            "--images".to_string(),
-            args.images.display().to_string(),
-            "--count".into(),
-            args.count.to_string(),
-            "--width".into(),
-            w.to_string(),
-            "--height".into(),
-            h.to_string(),
-            "--batch".into(),
-            args.batch.to_string(),
-            "--threads".into(),
-            threads().to_string(),
-        ];
-        let theirs = reference_value(
-            python,
-            "bench_torch_predict.py",
-            &reference_args,
-            "images_per_second",
-        )?;
-        println!("PyTorch  {theirs:>8.2} images/s");
-        println!("ratio    {:>8.2}×", ours / theirs);
     }
     Ok(())
 }

@@ -44,7 +44,8 @@ pub struct ExportArgs {
     /// Store float16 weights (half the size).
     #[arg(long)]
     f16: bool,
-    /// Make the model predict from each photo and its mirror image, averaged, by default.
+    /// Make the model predict from each photo and its mirror image, averaged, by default (with
+    /// `--onto`, a model that already does keeps doing so).
     #[arg(long)]
     flip_average: bool,
     /// Replace the model file and its card if they exist.

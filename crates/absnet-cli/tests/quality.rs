@@ -160,6 +160,29 @@ fn a_quality_head_put_onto_the_shipped_model_keeps_its_saliency() {
         serde_json::from_str(&std::fs::read_to_string(at("merged.json")).unwrap()).unwrap();
     assert_eq!(card["heads"]["saliency"]["trained"], true, "{card}");
     assert_eq!(card["heads"]["quality"]["trained"], true, "{card}");
+    assert_eq!(card["flip_average"], false, "as the base model: {card}");
+    // Onto a model that averages mirror images, the result still does.
+    let mirrored = at("mirrored.safetensors");
+    let again = at("again.safetensors");
+    for (output, base, flag) in [
+        (
+            &mirrored,
+            "models/absnet/model.safetensors",
+            Some("--flip-average"),
+        ),
+        (&again, mirrored.as_str(), None),
+    ] {
+        let mut args = vec!["export", &run, "-o", output, "--onto", base];
+        args.extend(flag);
+        let (ok, out, err) = absnet_run(&args);
+        assert!(ok, "export --onto failed: {out}{err}");
+    }
+    let card: Value =
+        serde_json::from_str(&std::fs::read_to_string(at("again.json")).unwrap()).unwrap();
+    assert_eq!(
+        card["flip_average"], true,
+        "the base model's mirror averaging kept: {card}"
+    );
 
     let predict = |model: &str, out_dir: &str| {
         let (ok, out, err) = absnet_run(&[

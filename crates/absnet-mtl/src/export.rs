@@ -20,7 +20,8 @@ pub struct ExportOptions<'a> {
     pub flip_average: bool,
     /// Replace a model file or card that is already there.
     pub force: bool,
-    /// Put the run's trained heads onto this model (which shares the run's frozen encoder).
+    /// Put the run's trained heads onto this model (which shares the run's frozen encoder); the
+    /// result averages mirror images when this model does or `flip_average` asks.
     pub onto: Option<&'a Path>,
 }
 
@@ -106,7 +107,9 @@ fn onto_base(
     for head in trained {
         merged.heads.insert(head, card.heads[&head].clone());
     }
-    merged.flip_average = card.flip_average;
+    // Heads put onto a model do not change how it predicts: its mirror averaging stays on
+    // (`--flip-average` can turn it on, not off).
+    merged.flip_average = base_card.flip_average || card.flip_average;
     *card = merged;
     Ok(model)
 }

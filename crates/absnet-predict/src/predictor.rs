@@ -202,6 +202,11 @@ impl Predictor {
         self.size
     }
 
+    /// Whether each photo is predicted with its mirror image, averaged.
+    pub fn flip_average(&self) -> bool {
+        self.flip_average
+    }
+
     /// Whether predictions carry aesthetics (the model has a trained aesthetics head).
     pub fn has_aesthetics(&self) -> bool {
         self.aesthetics

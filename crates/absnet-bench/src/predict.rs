@@ -1,0 +1,152 @@
+//! `absnet-bench predict`: the product's own prediction — decode, fit, forward (mirror-averaged
+//! when the model's card says so), maps back to each photo — over a folder of photos, against
+//! the same model file rebuilt in PyTorch and run in PyTorch eager and ONNX Runtime
+//! (scripts/reference/bench_shipped.py), whose outputs are first checked against absnet's.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use absnet_data::pipeline::{self, Fit};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use rayon::prelude::*;
+
+use crate::{reference_json, threads};
+
+#[derive(clap::Args)]
+pub struct PredictBenchArgs {
+    /// The model: `fast`, `accurate` (built in) or a model file.
+    #[arg(long, default_value = "fast")]
+    model: ModelChoice,
+    #[arg(long, default_value = "../shared/data/osie/data/stimuli")]
+    images: PathBuf,
+    #[arg(long, default_value_t = 700)]
+    count: usize,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// The photo whose prediction the references must reproduce (fitted to the model's input
+    /// size first, so every side sees the same pixels).
+    #[arg(long, default_value = "samples/chelsea.png")]
+    check: PathBuf,
+    /// Python with torch and onnxruntime (scripts/reference/setup.sh makes
+    /// `.venv-ref/bin/python`): also run the same model in PyTorch eager and ONNX Runtime.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+}
+
+pub fn run(args: &PredictBenchArgs, device: &Device) -> Result<()> {
+    let predictor = Predictor::load(&args.model, &PredictorOptions::default(), device)?;
+    let [w, h] = predictor.input_size();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.images)
+        .with_context(|| format!("reading {}", args.images.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    files.truncate(args.count);
+    let start = Instant::now();
+    for chunk in files.chunks(args.batch.max(1)) {
+        let photos: Vec<image::RgbImage> = chunk
+            .par_iter()
+            .map(|path| pipeline::decode_file(path, pipeline::DEFAULT_MAX_PIXELS))
+            .collect::<Result<_, _>>()?;
+        let photos: Vec<&image::RgbImage> = photos.iter().collect();
+        let _ = predictor.predict_batch(&photos);
+    }
+    let ours = files.len() as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "{} ({}) on {} photos from {} at {w}×{h}, batch {}, {} mirror averaging, {} threads",
+        args.model,
+        predictor.card().config.backbone.arch,
+        files.len(),
+        args.images.display(),
+        args.batch,
+        if predictor.flip_average() {
+            "with"
+        } else {
+            "without"
+        },
+        threads()
+    );
+    println!("absnet        {ours:>8.2} photos/s");
+    let Some(python) = &args.reference else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir().context("a temporary folder for the reference's inputs")?;
+    let model_file = match &args.model {
+        ModelChoice::Shipped(model) => {
+            let path = work.path().join("model.safetensors");
+            std::fs::write(&path, model.bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            path
+        }
+        ModelChoice::File(path) => path.clone(),
+    };
+    let check = check_files(&predictor, &args.check, work.path())?;
+    let mut reference_args = vec![
+        "--model".to_string(),
+        model_file.display().to_string(),
+        "--images".into(),
+        args.images.display().to_string(),
+        "--count".into(),
+        args.count.to_string(),
+        "--batch".into(),
+        args.batch.to_string(),
+        "--threads".into(),
+        threads().to_string(),
+        "--check-png".into(),
+        check.png.display().to_string(),
+        "--check-map".into(),
+        check.map.display().to_string(),
+    ];
+    if let Some(quality) = check.quality {
+        reference_args.extend(["--check-quality".into(), quality]);
+    }
+    let theirs = reference_json(python, "bench_shipped.py", &reference_args)?;
+    for (label, key) in [("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime")] {
+        let rate = theirs[format!("{key}_images_per_second")]
+            .as_f64()
+            .with_context(|| format!("bench_shipped.py printed no {key} rate"))?;
+        let diff = &theirs[format!("{key}_max_abs_diff")];
+        println!(
+            "{label:<13} {rate:>8.2} photos/s  absnet {:.2}×  (outputs vs absnet's: map |Δ| ≤ {:.1e}, quality |Δ| ≤ {:.1e}; {} {})",
+            ours / rate,
+            diff["map"].as_f64().unwrap_or(f64::NAN),
+            diff["quality"].as_f64().unwrap_or(f64::NAN),
+            key,
+            theirs[key].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(())
+}
+
+/// The check photo fitted to the model input, absnet's map of it (`.npy`) and its quality
+/// distribution (a JSON list), for the reference to compare with.
+struct CheckFiles {
+    png: PathBuf,
+    map: PathBuf,
+    quality: Option<String>,
+}
+
+fn check_files(predictor: &Predictor, photo: &Path, work: &Path) -> Result<CheckFiles> {
+    let decoded = pipeline::decode_file(photo, pipeline::DEFAULT_MAX_PIXELS)?;
+    let [w, h] = predictor.input_size();
+    let (fitted, _) = pipeline::fit(&decoded, [w, h], Fit::Resize);
+    let png = work.join("check.png");
+    fitted
+        .save(&png)
+        .with_context(|| format!("writing {}", png.display()))?;
+    let prediction = predictor
+        .predict_batch(&[&fitted])
+        .pop()
+        .context("one prediction for one photo")?;
+    let map = work.join("check.npy");
+    let values =
+        ndarray::Array2::from_shape_vec((h as usize, w as usize), prediction.saliency.into_raw())?;
+    ndarray_npy::write_npy(&map, &values).with_context(|| format!("writing {}", map.display()))?;
+    let quality = prediction
+        .quality
+        .map(|q| serde_json::to_string(&q.distribution))
+        .transpose()?;
+    Ok(CheckFiles { png, map, quality })
+}

@@ -1,0 +1,102 @@
+"""The reference side of `absnet-bench predict`: the same model file (shipped.py rebuilds it from
+its card and tensors) run over the same photos as a Python user would — Pillow decode, resize to
+the model input (bilinear), normalise, forward in batches (mirror-averaged when the card says),
+each map resized back to its photo — in PyTorch eager and in ONNX Runtime (the PyTorch model
+exported with `torch.onnx.export`, opset 17, batch as a dynamic axis, `threads` intra-op
+threads, all graph optimisations). Before timing, both are checked against absnet's own output
+for one photo at exactly the input size (`--check-png`, with absnet's map `--check-map` and
+quality distribution `--check-quality`): the largest absolute differences are reported.
+Prints one JSON object."""
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from shipped import ShippedModel
+
+
+def photos(folder, count):
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))[:count]]
+
+
+def throughput(model, files, batch, run):
+    """Images per second of decode → fit → `run` → maps at each photo's size."""
+    width, height = model.input
+    run(model.normalise(np.zeros((1, height, width, 3), np.uint8)))
+    start = time.perf_counter()
+    for i in range(0, len(files), batch):
+        images = [Image.open(path).convert("RGB") for path in files[i : i + batch]]
+        fitted = np.stack([np.asarray(im.resize((width, height), Image.BILINEAR)) for im in images])
+        maps, _ = run(model.normalise(fitted))
+        for map_, image in zip(torch.as_tensor(maps), images):
+            F.interpolate(map_[None], size=(image.height, image.width), mode="bilinear", align_corners=False)
+    return len(files) / (time.perf_counter() - start)
+
+
+def onnxruntime_run(model, threads):
+    import onnxruntime as ort
+
+    width, height = model.input
+    path = os.path.join(tempfile.mkdtemp(), "shipped.onnx")
+    # The TorchScript exporter is deprecated but needs no onnxscript; its warning is not news.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    torch.onnx.export(model, (torch.zeros(2, 3, height, width),), path, opset_version=17, dynamo=False,
+                      input_names=["image"], output_names=["saliency", "quality"],
+                      dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}, "quality": {0: "batch"}})
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return (lambda x: session.run(None, {"image": x.numpy()})), ort.__version__
+
+
+def check(model, run, args):
+    rgb = np.asarray(Image.open(args.check_png).convert("RGB"))[None]
+    saliency, quality = run(model.normalise(rgb))
+    ours = np.load(args.check_map)
+    differences = {"map": float(np.abs(np.asarray(saliency)[0, 0] - ours).max())}
+    if args.check_quality:
+        ours_quality = np.array(json.loads(args.check_quality))
+        differences["quality"] = float(np.abs(np.asarray(quality)[0] - ours_quality).max())
+    return differences
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True, help="absnet model file")
+    parser.add_argument("--images", required=True, help="folder of photos")
+    parser.add_argument("--count", type=int, default=700)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--check-png", required=True)
+    parser.add_argument("--check-map", required=True, help="absnet's map of --check-png (.npy)")
+    parser.add_argument("--check-quality", help="absnet's quality distribution (JSON list)")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    torch.set_num_threads(args.threads)
+    model = ShippedModel(args.model)
+    eager = model
+    ort_run, version = onnxruntime_run(model, args.threads)
+    files = photos(args.images, args.count)
+    result = {
+        "torch": torch.__version__,
+        "onnxruntime": version,
+        "torch_max_abs_diff": check(model, eager, args),
+        "onnxruntime_max_abs_diff": check(model, ort_run, args),
+        "torch_images_per_second": throughput(model, files, args.batch, eager),
+        "onnxruntime_images_per_second": throughput(model, files, args.batch, ort_run),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
