@@ -3,10 +3,12 @@ scripts/multitask_ablation.sh left in runs/ablation/: one Markdown table (each c
 seeds, mean and spread), the loss curves of each task per configuration, and the cosine of the
 two tasks' shared-encoder gradients over training.
 
-Usage: python scripts/multitask_report.py  (matplotlib; writes docs/multi-task-*.png and prints
-the table)
+Usage: python scripts/multitask_report.py [--figures NAME]  (matplotlib; prints the table and
+writes docs/NAME-losses.png, NAME-cosine.png and NAME-weights.png — the task weights a
+balancing method chose; NAME defaults to multi-task)
 """
 
+import argparse
 import json
 import statistics
 from collections import defaultdict
@@ -19,7 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 RUNS = Path("runs/ablation")
 DOCS = Path("docs")
-ORDER = ["frozen", "saliency", "quality", "shared", "summed", "alternating", "pcgrad", "uncertainty"]
+ORDER = ["frozen", "saliency", "quality", "shared", "summed", "alternating", "pcgrad", "uncertainty", "dwa",
+         "gradnorm", "famo"]
 
 
 def gap(text, metric):
@@ -86,7 +89,7 @@ def running_mean(values, window=20):
     return out
 
 
-def figures(rows):
+def figures(rows, prefix):
     names = [n for n in ORDER if n in rows]
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for name in names:
@@ -104,26 +107,39 @@ def figures(rows):
         ax.set_xlabel("step")
         ax.legend()
     fig.tight_layout()
-    fig.savefig(DOCS / "multi-task-losses.png", dpi=90)
+    fig.savefig(DOCS / f"{prefix}-losses.png", dpi=90)
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name in names:
-        run = RUNS / f"{name}-1"
-        if not run.exists():
-            continue
-        points = [(s["step"], s["gradient_cosine"]) for s in log(run) if "gradient_cosine" in s]
-        if points:
-            x, y = zip(*points)
-            ax.plot(x, running_mean(list(y)), label=name)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_title("cosine of the tasks' shared-block gradients, mean of 20 steps, seed 1")
-    ax.set_xlabel("step")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(DOCS / "multi-task-cosine.png", dpi=90)
+    def per_step(series, title, path, smooth, log_scale=False):
+        """One line per configuration: `series(steps)` → [(step, value)], seed 1's run."""
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for name in names:
+            run = RUNS / f"{name}-1"
+            points = series(log(run)) if run.exists() else []
+            if points:
+                x, y = zip(*points)
+                ax.plot(x, running_mean(list(y)) if smooth else y, label=name)
+        if log_scale:
+            ax.set_yscale("log")
+        else:
+            ax.axhline(0, color="grey", lw=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(DOCS / path, dpi=90)
 
+    per_step(lambda steps: [(s["step"], s["gradient_cosine"]) for s in steps if "gradient_cosine" in s],
+             "cosine of the tasks' shared-block gradients, mean of 20 steps, seed 1",
+             f"{prefix}-cosine.png", smooth=True)
+    per_step(lambda steps: [(s["step"], s["weights"]["saliency"] / s["weights"]["quality"]) for s in steps
+                            if set(s.get("weights", {})) >= {"saliency", "quality"}],
+             "saliency's loss weight over quality's, seed 1", f"{prefix}-weights.png", smooth=False,
+             log_scale=True)
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--figures", default="multi-task", help="file name prefix of the figures in docs/")
+    args = parser.parse_args()
     rows = results()
     table(rows)
-    figures(rows)
+    figures(rows, args.figures)

@@ -83,14 +83,6 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
     if let Some(epochs) = args.epochs {
         config.epochs = epochs as usize;
     }
-    if config.aesthetics.is_some() && device != &Device::flex() {
-        bail!(
-            "{}: an aesthetics task trains on the CPU only: on burn's GPU backend the gradients \
-             through the aesthetics head differ from the CPU's (see BENCHMARKS.md, \"GPU\"); \
-             saliency-only configs train on any device",
-            path.display()
-        );
-    }
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template(
             "epoch {prefix} {bar:30} {pos}/{len} steps, loss {msg}, ETA {eta}",

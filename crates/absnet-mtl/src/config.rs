@@ -350,7 +350,20 @@ impl TrainConfig {
         }
         self.lr_schedule.validate("lr_schedule")?;
         self.task_schedule.validate()?;
-        self.balancing.validate()
+        self.balancing.validate()?;
+        let negative = self
+            .saliency
+            .as_ref()
+            .is_some_and(|t| t.loss.can_be_negative());
+        if negative && self.balancing.reads_loss_scale() && self.tasks().len() > 1 {
+            return Err(ConfigError::invalid(
+                "balancing.method",
+                "this method reads the losses' scale (a log, a ratio or a learned variance of \
+                 each loss) and needs losses ≥ 0, but saliency.loss.nss makes the saliency loss \
+                 negative (−NSS): use nll, kld or cc for saliency, or equal, fixed or pcgrad",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_run(&self) -> Result<(), ConfigError> {
@@ -512,7 +525,20 @@ mod tests {
         // What it prints back is the same configuration.
         assert_eq!(TrainConfig::from_toml(&config.to_toml()).unwrap(), config);
         // The commented-out multi-task sections form a valid config once uncommented.
-        let multi_task = DEFAULT_CONFIG
+        let config = TrainConfig::from_toml(&multi_task_default()).unwrap();
+        assert_eq!(
+            config.aesthetics.unwrap().datasets,
+            vec!["ava:/data/AVA".parse::<DatasetSpec>().unwrap()]
+        );
+        assert_eq!(config.model.heads.aesthetics.unwrap().bins, 10);
+        let quality = config.quality.unwrap();
+        assert_eq!(quality.loss.l1, 1.0);
+        assert_eq!(config.model.heads.quality.unwrap().inputs().len(), 4);
+    }
+
+    /// The default config with its commented-out multi-task sections uncommented.
+    fn multi_task_default() -> String {
+        DEFAULT_CONFIG
             .lines()
             .map(|l| {
                 let setting = |r: &&str| {
@@ -522,16 +548,28 @@ mod tests {
                 l.strip_prefix("# ").filter(setting).unwrap_or(l)
             })
             .collect::<Vec<_>>()
-            .join("\n");
-        let config = TrainConfig::from_toml(&multi_task).unwrap();
-        assert_eq!(
-            config.aesthetics.unwrap().datasets,
-            vec!["ava:/data/AVA".parse::<DatasetSpec>().unwrap()]
-        );
-        assert_eq!(config.model.heads.aesthetics.unwrap().bins, 10);
-        let quality = config.quality.unwrap();
-        assert_eq!(quality.loss.l1, 1.0);
-        assert_eq!(config.model.heads.quality.unwrap().inputs().len(), 4);
+            .join("\n")
+    }
+
+    #[test]
+    fn methods_that_read_a_losss_scale_refuse_a_loss_that_can_be_negative() {
+        let text = multi_task_default();
+        for method in ["uncertainty", "dwa", "grad_norm", "famo"] {
+            let sets = [format!("balancing.method=\"{method}\"")];
+            let message = TrainConfig::from_toml_with(&text, &sets)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("balancing.method") && message.contains("saliency.loss.nss"),
+                "{method}: {message}"
+            );
+            let without_nss = [sets[0].clone(), "saliency.loss.nss=0".to_string()];
+            TrainConfig::from_toml_with(&text, &without_nss).unwrap();
+        }
+        for method in ["equal", "pcgrad"] {
+            let sets = [format!("balancing.method=\"{method}\"")];
+            TrainConfig::from_toml_with(&text, &sets).unwrap();
+        }
     }
 
     #[test]

@@ -69,10 +69,13 @@ pub fn log_likelihoods(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1
     per_image.reshape([b]) + ((h * w) as f32).ln()
 }
 
-/// The negative log-likelihood of the fixations (DeepGaze's loss): minus
-/// [`log_likelihoods`], averaged over the batch.
+/// The negative log-likelihood of the fixations (DeepGaze's loss), in nats per fixation:
+/// `−Σ c · ln P / Σ c`, averaged over the batch. Minus [`log_likelihoods`] up to the constant
+/// `ln(h·w)` — the same gradient — but never negative, so that the balancing methods that read
+/// a loss's scale (uncertainty, DWA, GradNorm, FAMO) can weigh it.
 pub fn nll(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
-    log_likelihoods(log_density, fixations)
+    let [_, _, h, w] = log_density.dims();
+    (log_likelihoods(log_density, fixations) - ((h * w) as f32).ln())
         .mean()
         .neg()
         .reshape([1])
@@ -169,6 +172,11 @@ impl SaliencyLoss {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the weighted sum can go below 0: −NSS does (every other term is ≥ 0).
+    pub fn can_be_negative(&self) -> bool {
+        self.nss != 0.0
     }
 
     /// Whether a term needs the ground-truth densities (`nll` alone needs only fixations).

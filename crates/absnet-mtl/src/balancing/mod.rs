@@ -92,6 +92,15 @@ impl BalancingConfig {
         }
     }
 
+    /// Whether the method reads each loss's scale — uncertainty (a learned variance), DWA and
+    /// GradNorm (ratios of a task's losses), FAMO (their logarithms) — and so needs losses ≥ 0.
+    pub fn reads_loss_scale(&self) -> bool {
+        matches!(
+            self,
+            Self::Uncertainty {} | Self::Dwa { .. } | Self::GradNorm { .. } | Self::Famo {}
+        )
+    }
+
     /// The method for `fixed_weights.len()` tasks; `group` trains its own parameters, if any,
     /// on `device` (an autodiff device).
     pub fn build(
