@@ -63,7 +63,7 @@ pub struct ServeArgs {
     #[arg(long, requires = "allow_remote")]
     allow_private_addresses: bool,
     /// The longest one remote fetch may take, in seconds.
-    #[arg(long, default_value_t = absnet_serve::Remote::default().timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..=300))]
+    #[arg(long, default_value_t = absnet_serve::Remote::DEFAULT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=300))]
     remote_timeout_s: u64,
     #[command(flatten)]
     model_input: ModelInputArgs,
@@ -105,11 +105,11 @@ pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
     let images = absnet_serve::Images {
         root: args.image_root.clone(),
         security_key,
-        remote: absnet_serve::Remote {
-            hosts: args.allow_remote.clone(),
-            private_addresses: args.allow_private_addresses,
-            timeout: Duration::from_secs(args.remote_timeout_s),
-        },
+        remote: absnet_serve::Remote::new(
+            args.allow_remote.clone(),
+            args.allow_private_addresses,
+            Duration::from_secs(args.remote_timeout_s),
+        ),
     };
     let service = Service::with_images(predictor, batching, limits, images);
     let runtime = tokio::runtime::Builder::new_multi_thread()

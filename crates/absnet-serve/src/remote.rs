@@ -13,25 +13,47 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-/// Which remote images a service fetches.
+/// Which remote images a service fetches, and the HTTP client that fetches them (made once,
+/// shared by every request: its TLS roots and connection pool are not rebuilt per image).
 #[derive(Clone, Debug)]
 pub struct Remote {
-    /// The hosts images may come from; empty: nothing remote is fetched.
-    pub hosts: Vec<HostPattern>,
-    /// Also fetch from private and loopback addresses (an image store on the service's own
-    /// network); off by default.
-    pub private_addresses: bool,
-    /// The longest a fetch may take, connecting and reading included.
-    pub timeout: Duration,
+    hosts: Vec<HostPattern>,
+    timeout: Duration,
+    agent: ureq::Agent,
+}
+
+impl Remote {
+    /// How long a fetch may take unless the service says otherwise.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// `hosts`: where images may come from (empty: nothing remote is fetched);
+    /// `private_addresses`: also fetch from private and loopback addresses (an image store on
+    /// the service's own network); `timeout`: the longest a fetch may take, connecting and
+    /// reading included.
+    pub fn new(hosts: Vec<HostPattern>, private_addresses: bool, timeout: Duration) -> Self {
+        let config = ureq::Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("absnet/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let agent = ureq::Agent::with_parts(
+            config,
+            DefaultConnector::default(),
+            PublicResolver { private_addresses },
+        );
+        Self {
+            hosts,
+            timeout,
+            agent,
+        }
+    }
 }
 
 impl Default for Remote {
     fn default() -> Self {
-        Self {
-            hosts: Vec::new(),
-            private_addresses: false,
-            timeout: Duration::from_secs(10),
-        }
+        Self::new(Vec::new(), false, Self::DEFAULT_TIMEOUT)
     }
 }
 
@@ -240,22 +262,8 @@ impl Remote {
                 host: host.into(),
             });
         }
-        let config = ureq::Agent::config_builder()
-            .proxy(None)
-            .max_redirects(0)
-            .http_status_as_error(false)
-            .timeout_global(Some(self.timeout))
-            .user_agent(concat!("absnet/", env!("CARGO_PKG_VERSION")))
-            .build();
-        let agent = ureq::Agent::with_parts(
-            config,
-            DefaultConnector::default(),
-            PublicResolver {
-                private_addresses: self.private_addresses,
-            },
-        );
         let failed = |e: ureq::Error| self.failure(url, host, limit, e);
-        let mut response = agent.get(url).call().map_err(failed)?;
+        let mut response = self.agent.get(url).call().map_err(failed)?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(RemoteError::Status {

@@ -183,11 +183,11 @@ fn image_host() -> std::net::SocketAddr {
 fn remote_images_come_only_from_allowed_hosts_at_public_addresses() {
     let host = image_host();
     let remote = |hosts: &[&str], private_addresses| absnet_serve::Images {
-        remote: absnet_serve::Remote {
-            hosts: hosts.iter().map(|h| h.parse().unwrap()).collect(),
+        remote: absnet_serve::Remote::new(
+            hosts.iter().map(|h| h.parse().unwrap()).collect(),
             private_addresses,
-            timeout: std::time::Duration::from_secs(2),
-        },
+            std::time::Duration::from_secs(2),
+        ),
         ..images(None)
     };
     let small = absnet_serve::Limits {
