@@ -11,15 +11,14 @@ Prints one JSON object."""
 import argparse
 import json
 import os
-import tempfile
 import time
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from bench_torch import onnxruntime_session
 from shipped import ShippedModel
 
 
@@ -42,21 +41,10 @@ def throughput(model, files, batch, run):
 
 
 def onnxruntime_run(model, threads):
-    import onnxruntime as ort
-
     width, height = model.input
-    path = os.path.join(tempfile.mkdtemp(), "shipped.onnx")
-    # The TorchScript exporter is deprecated but needs no onnxscript; its warning is not news.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    torch.onnx.export(model, (torch.zeros(2, 3, height, width),), path, opset_version=17, dynamo=False,
-                      input_names=["image"], output_names=["saliency", "quality"],
-                      dynamic_axes={"image": {0: "batch"}, "saliency": {0: "batch"}, "quality": {0: "batch"}})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    return (lambda x: session.run(None, {"image": x.numpy()})), ort.__version__
+    session, version = onnxruntime_session(model, torch.zeros(2, 3, height, width), threads,
+                                           outputs=("saliency", "quality"))
+    return (lambda x: session.run(None, {"image": x.numpy()})), version
 
 
 def check(model, run, args):
@@ -84,15 +72,14 @@ def main():
     torch.set_grad_enabled(False)
     torch.set_num_threads(args.threads)
     model = ShippedModel(args.model)
-    eager = model
     ort_run, version = onnxruntime_run(model, args.threads)
     files = photos(args.images, args.count)
     result = {
         "torch": torch.__version__,
         "onnxruntime": version,
-        "torch_max_abs_diff": check(model, eager, args),
+        "torch_max_abs_diff": check(model, model, args),
         "onnxruntime_max_abs_diff": check(model, ort_run, args),
-        "torch_images_per_second": throughput(model, files, args.batch, eager),
+        "torch_images_per_second": throughput(model, files, args.batch, model),
         "onnxruntime_images_per_second": throughput(model, files, args.batch, ort_run),
     }
     print(json.dumps(result))

@@ -47,15 +47,17 @@ def conv_flops_per_image(model, x):
     return total
 
 
-def onnxruntime_session(model, x, threads):
+def onnxruntime_session(model, x, threads, outputs=("saliency", "aesthetics")):
+    """`model` exported for input `x` (the batch a dynamic axis of the input and of every one of
+    `outputs`) and loaded into ONNX Runtime with `threads` intra-op threads."""
     import onnxruntime as ort
 
     path = os.path.join(tempfile.mkdtemp(), "absnet.onnx")
     # The TorchScript exporter is deprecated but needs no onnxscript; its warning is not news.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     torch.onnx.export(model, (x,), path, opset_version=17, dynamo=False,
-                      input_names=["image"], output_names=["saliency", "aesthetics"],
-                      dynamic_axes={"image": {0: "batch"}})
+                      input_names=["image"], output_names=list(outputs),
+                      dynamic_axes={name: {0: "batch"} for name in ["image", *outputs]})
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -11,13 +11,14 @@ absnet's.
 the mirror image's when the card says so."""
 
 import json
-import math
 import struct
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from make_fixtures import SameConv
 
 # (kernel, stride, expansion, channels, repeats) per stage, and the last block at strides 4, 8, 16.
 ARCHITECTURES = {
@@ -53,18 +54,12 @@ def read_model_file(path):
 class ConvNorm(nn.Module):
     def __init__(self, cin, cout, kernel, stride, groups, eps, same):
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride, 0 if same else kernel // 2,
-                              groups=groups, bias=False)
+        # TensorFlow "same" padding where EfficientNet-Lite's released weights expect it.
+        self.conv = (SameConv(cin, cout, kernel, stride, groups=groups, bias=False) if same
+                     else nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False))
         self.norm = nn.BatchNorm2d(cout, eps=eps)
-        self.same = same
 
     def forward(self, x):
-        if self.same:  # TensorFlow "same" padding, as EfficientNet-Lite's released weights expect
-            kernel, stride = self.conv.kernel_size[0], self.conv.stride[0]
-            h, w = x.shape[-2:]
-            ph = max((math.ceil(h / stride) - 1) * stride + kernel - h, 0)
-            pw = max((math.ceil(w / stride) - 1) * stride + kernel - w, 0)
-            x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
         return self.norm(self.conv(x))
 
 

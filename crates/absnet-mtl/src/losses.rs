@@ -58,15 +58,22 @@ pub fn nss(prediction: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
     per_image.neg().mean().reshape([1])
 }
 
-/// Each image's mean log-likelihood of its fixations under a log-density, in nats per fixation
-/// relative to a uniform density over the same cells (0: no better than uniform):
-/// `Σ c · ln P / Σ c + ln(h·w)`, `c` the fixation counts per cell; `[batch]`.
-pub fn log_likelihoods(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+/// Each image's mean log-probability of its fixations' cells, `Σ c · ln P / Σ c` in nats
+/// (`c` the fixation counts per cell); `[batch]`.
+fn fixation_log_probabilities(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
     let [b, _, h, w] = log_density.dims();
     let log_density = log_density.reshape([b, h * w]);
     let counts = fixations.reshape([b, h * w]);
     let per_image = (log_density * counts.clone()).sum_dim(1) / (counts.sum_dim(1) + EPS);
-    per_image.reshape([b]) + ((h * w) as f32).ln()
+    per_image.reshape([b])
+}
+
+/// Each image's mean log-likelihood of its fixations under a log-density, in nats per fixation
+/// relative to a uniform density over the same cells (0: no better than uniform):
+/// `Σ c · ln P / Σ c + ln(h·w)`, `c` the fixation counts per cell; `[batch]`.
+pub fn log_likelihoods(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
+    let [_, _, h, w] = log_density.dims();
+    fixation_log_probabilities(log_density, fixations) + ((h * w) as f32).ln()
 }
 
 /// The negative log-likelihood of the fixations (DeepGaze's loss), in nats per fixation:
@@ -74,8 +81,7 @@ pub fn log_likelihoods(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1
 /// `ln(h·w)` — the same gradient — but never negative, so that the balancing methods that read
 /// a loss's scale (uncertainty, DWA, GradNorm, FAMO) can weigh it.
 pub fn nll(log_density: Tensor<4>, fixations: Tensor<4>) -> Tensor<1> {
-    let [_, _, h, w] = log_density.dims();
-    (log_likelihoods(log_density, fixations) - ((h * w) as f32).ln())
+    fixation_log_probabilities(log_density, fixations)
         .mean()
         .neg()
         .reshape([1])
