@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use absnet_model::profile::{Profile, profile};
-use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
+use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Engine};
 use anyhow::{Context, Result};
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -30,6 +30,10 @@ pub struct ModelArgs {
     /// Keep BatchNorm as a separate op instead of folding it into the convolutions.
     #[arg(long)]
     no_fold: bool,
+    /// absnet's convolutions on the CPU: `channels-last` (the product's) or `flex` (burn's own,
+    /// to compare). Without folding, Flex's.
+    #[arg(long, default_value_t = Engine::default())]
+    engine: Engine,
     /// Also print where absnet's time goes, per kind of operation, at each batch size.
     #[arg(long)]
     profile: bool,
@@ -50,7 +54,7 @@ pub fn run(args: &ModelArgs, device: &Device) -> Result<()> {
     let config = AbsNetConfig::reference(BackboneConfig::new(args.arch));
     let mut model = AbsNet::new(&config, device)?;
     if !args.no_fold {
-        model = model.fold_norms();
+        model = model.fold_norms().with_engine(args.engine);
     }
     let threads = threads();
     let (_, counted) = profile(|| model.forward(input(args, 1, device)));

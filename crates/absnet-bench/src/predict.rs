@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use absnet_data::pipeline::{self, Fit};
+use absnet_model::Engine;
 use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
@@ -25,6 +26,10 @@ pub struct PredictBenchArgs {
     count: usize,
     #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// absnet's convolutions on the CPU: `channels-last` (the product's) or `flex` (burn's own,
+    /// to compare).
+    #[arg(long, default_value_t = Engine::default())]
+    engine: Engine,
     /// The photo whose prediction the references must reproduce (fitted to the model's input
     /// size first, so every side sees the same pixels).
     #[arg(long, default_value = "samples/chelsea.png")]
@@ -36,7 +41,11 @@ pub struct PredictBenchArgs {
 }
 
 pub fn run(args: &PredictBenchArgs, device: &Device) -> Result<()> {
-    let predictor = Predictor::load(&args.model, &PredictorOptions::default(), device)?;
+    let options = PredictorOptions {
+        engine: args.engine,
+        ..PredictorOptions::default()
+    };
+    let predictor = Predictor::load(&args.model, &options, device)?;
     let [w, h] = predictor.input_size();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&args.images)
         .with_context(|| format!("reading {}", args.images.display()))?
@@ -55,12 +64,13 @@ pub fn run(args: &PredictBenchArgs, device: &Device) -> Result<()> {
     }
     let ours = files.len() as f64 / start.elapsed().as_secs_f64();
     println!(
-        "{} ({}) on {} photos from {} at {w}×{h}, batch {}, {} mirror averaging, {} threads",
+        "{} ({}) on {} photos from {} at {w}×{h}, batch {}, {} engine, {} mirror averaging, {} threads",
         args.model,
         predictor.card().config.backbone.arch,
         files.len(),
         args.images.display(),
         args.batch,
+        args.engine,
         if predictor.flip_average() {
             "with"
         } else {

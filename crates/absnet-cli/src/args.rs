@@ -39,6 +39,7 @@ impl ModelInputArgs {
             size: self.size,
             fit: self.fit,
             flip_average: self.flip_average,
+            ..PredictorOptions::default()
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
+use crate::channels_last::Engine;
 use crate::heads::{
     Head, HeadInput, PerHead, RatingHead, RatingHeadConfig, SaliencyHead, SaliencyHeadConfig,
 };
@@ -459,9 +460,19 @@ impl AbsNet {
     }
 
     /// Folds BatchNorm into convolutions: faster inference, same outputs. Not for training.
+    /// Inference on Flex then runs the encoder on the default [`Engine`].
     pub fn fold_norms(self) -> Self {
         Self {
             backbone: self.backbone.fold_norms(),
+            ..self
+        }
+    }
+
+    /// The convolutions the encoder's inference forward on Flex runs (to compare engines;
+    /// [`AbsNet::fold_norms`] picks the default).
+    pub fn with_engine(self, engine: Engine) -> Self {
+        Self {
+            backbone: self.backbone.with_engine(engine),
             ..self
         }
     }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 const CHUNK: usize = 1 << 15;
 
 /// Whether `x` can be transformed in place on the host.
-fn in_place<const D: usize>(x: &Tensor<D>) -> bool {
+pub(crate) fn in_place<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == DType::F32 && !x.is_autodiff() && x.device() == Device::flex()
 }
 

@@ -5,6 +5,8 @@
 //! Parameter names follow PyTorch (`weight`, `bias`, `running_mean`, `running_var`) so that the
 //! import name tables only rename the module path, never the leaf.
 
+use absnet_engine::Geometry;
+
 use crate::elementwise;
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
@@ -14,15 +16,8 @@ use burn::tensor::{Device, Tensor};
 
 use crate::profile::{OpKind, linear_flops, record};
 
-/// How a convolution pads its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Padding {
-    /// PyTorch's `padding = dilation * (kernel - 1) / 2` on every side.
-    Symmetric,
-    /// TensorFlow's "same": `ceil(in / stride)` outputs, the odd pixel of padding at the end
-    /// (bottom/right), as efficientnet_pytorch's `Conv2dDynamicSamePadding`.
-    TfSame,
-}
+/// How a convolution pads its input (PyTorch's symmetric padding or TensorFlow's "same").
+pub use absnet_engine::Padding;
 
 /// Static description of a convolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,27 +92,24 @@ impl ConvSpec {
         2 * batch * channels * height * width * per_output
     }
 
+    /// The kernel's spatial geometry.
+    pub fn geometry(&self) -> Geometry {
+        Geometry {
+            kernel: self.kernel,
+            stride: self.stride,
+            dilation: self.dilation,
+            padding: self.padding,
+        }
+    }
+
     /// Output length along a spatial axis of length `len`.
     fn output_len(&self, len: usize) -> usize {
-        let (begin, end) = self.pad_axis(len);
-        let effective_kernel = (self.kernel - 1) * self.dilation + 1;
-        (len + begin + end - effective_kernel) / self.stride + 1
+        self.geometry().output_len(len)
     }
 
     /// `(begin, end)` padding of one spatial axis of length `len`.
     fn pad_axis(&self, len: usize) -> (usize, usize) {
-        let effective_kernel = (self.kernel - 1) * self.dilation + 1;
-        match self.padding {
-            Padding::Symmetric => {
-                let p = self.dilation * (self.kernel - 1) / 2;
-                (p, p)
-            }
-            Padding::TfSame => {
-                let out = len.div_ceil(self.stride);
-                let total = ((out - 1) * self.stride + effective_kernel).saturating_sub(len);
-                (total / 2, total - total / 2)
-            }
-        }
+        self.geometry().pad(len)
     }
 }
 
@@ -260,7 +252,13 @@ impl ConvNorm {
     /// still reaches the convolution's weights and the norm's `weight` and `bias` — instead of
     /// two broadcasts over the whole feature map forward and their counterparts backward.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (weight, bias) = match &self.norm {
+        let (weight, bias) = self.weight_and_bias();
+        self.conv.forward_with(x, weight, bias, self.activation)
+    }
+
+    /// The weight and bias the convolution runs with, the BatchNorm folded in.
+    pub fn weight_and_bias(&self) -> (Tensor<4>, Option<Tensor<1>>) {
+        match &self.norm {
             Some(norm) => {
                 let (weight, bias) = self.folded(norm);
                 (weight, Some(bias))
@@ -269,8 +267,7 @@ impl ConvNorm {
                 self.conv.weight.val(),
                 self.conv.bias.as_ref().map(Param::val),
             ),
-        };
-        self.conv.forward_with(x, weight, bias, self.activation)
+        }
     }
 
     /// The convolution's weight and bias with `norm` folded in.

@@ -10,6 +10,7 @@
 pub mod absnet;
 pub mod backbone;
 pub mod card;
+pub mod channels_last;
 mod elementwise;
 mod error;
 pub mod heads;
@@ -25,6 +26,7 @@ pub use absnet::{
 };
 pub use backbone::{Arch, Backbone, BackboneConfig, Tap};
 pub use card::ModelCard;
+pub use channels_last::Engine;
 pub use error::ModelError;
 pub use heads::{Head, PerHead};
 pub use preprocess::Normalization;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use absnet_data::pipeline;
 use absnet_model::backbone::Backbone;
 use absnet_model::weights::{self, TensorMap};
-use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig};
+use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Engine, Tap};
 use burn::tensor::{Device, Tensor};
 use common::*;
 
@@ -163,6 +163,55 @@ fn efficientnet_lite1_and_lite2_recognise_real_photos() {
             assert!(
                 classes.contains(&top),
                 "{arch} {name}: top-1 class {top}, expected one of {classes:?}"
+            );
+        }
+    }
+}
+
+/// The channels-last engine (the default for a folded model on Flex) against Flex's own
+/// convolutions on the same folded weights: every tap of both mobile families, at plain and
+/// dilated strides, from the image and from `c3`'s features, on two real photos.
+#[test]
+fn channels_last_encoder_matches_flex_on_real_photos() {
+    let device = Device::flex();
+    for (arch, output_stride) in [
+        (Arch::MobilenetV2, 32),
+        (Arch::MobilenetV2, 8),
+        (Arch::EfficientnetLite2, 32),
+    ] {
+        let Some(backbone) = pretrained_backbone(arch, output_stride, &device) else {
+            return;
+        };
+        let channels_last = backbone.fold_norms();
+        let flex = channels_last.clone().with_engine(Engine::Flex);
+        let x = Tensor::cat(
+            vec![
+                photo("coffee_180x244.png", arch, &device),
+                photo("coffee_180x244.png", arch, &device).flip([3]),
+            ],
+            0,
+        );
+        let ours = channels_last.forward_taps(x.clone(), &Tap::ALL);
+        let theirs = flex.forward_taps(x, &Tap::ALL);
+        let c3 = theirs[1].clone();
+        let deeper = [Tap::C4, Tap::C5];
+        let ours_after = channels_last.forward_taps_after(c3.clone(), Some(Tap::C3), &deeper);
+        let theirs_after = flex.forward_taps_after(c3, Some(Tap::C3), &deeper);
+        let pairs = ours
+            .into_iter()
+            .zip(theirs)
+            .chain(ours_after.into_iter().zip(theirs_after));
+        for (i, (a, b)) in pairs.enumerate() {
+            assert_eq!(a.dims(), b.dims());
+            let (a, b) = (to_vec(a), to_vec(b));
+            let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = max_abs_diff(&a, &b);
+            eprintln!(
+                "{arch} os{output_stride} output {i}: max |Δ| = {diff:.2e} (largest {scale:.1})"
+            );
+            assert!(
+                diff <= 1e-5 * scale.max(1.0),
+                "{arch} os{output_stride} output {i}: max |Δ| = {diff}"
             );
         }
     }

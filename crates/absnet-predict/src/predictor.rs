@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use absnet_data::pipeline::{self, Fit};
 use absnet_metrics::rating::BINS as RATING_BINS;
-use absnet_model::{AbsNet, Head, ModelCard, ModelError};
+use absnet_model::{AbsNet, Engine, Head, ModelCard, ModelError};
 use burn::tensor::{Device, Tensor};
 use image::RgbImage;
 use rayon::prelude::*;
@@ -41,6 +41,8 @@ pub struct PredictorOptions {
     pub fit: Fit,
     /// Average each photo's prediction with its mirror image's; `None`: as the model card says.
     pub flip_average: Option<bool>,
+    /// The convolutions the encoder runs on the CPU (the default, or Flex's own to compare).
+    pub engine: Engine,
 }
 
 impl Default for PredictorOptions {
@@ -49,6 +51,7 @@ impl Default for PredictorOptions {
             size: None,
             fit: Fit::Resize,
             flip_average: None,
+            engine: Engine::default(),
         }
     }
 }
@@ -177,7 +180,7 @@ impl Predictor {
         }
         let flip_average = options.flip_average.unwrap_or(card.flip_average);
         Ok(Self {
-            model: model.fold_norms(),
+            model: model.fold_norms().with_engine(options.engine),
             card,
             path: path.to_path_buf(),
             size,

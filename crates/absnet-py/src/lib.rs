@@ -105,6 +105,7 @@ impl Model {
             size: size.map(|(w, h)| [w, h]),
             fit: fit.parse().map_err(value_error)?,
             flip_average,
+            ..PredictorOptions::default()
         };
         let device = Device::flex();
         let choice = path.map_or_else(ModelChoice::default, ModelChoice::from);

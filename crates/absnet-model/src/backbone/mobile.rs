@@ -2,12 +2,16 @@
 //! residual blocks, a 1×1 head conv to 1280 channels and an optional ImageNet classifier. The
 //! two architectures differ only in their [`MobileSpec`] and their upstream tensor names.
 
+use std::sync::Arc;
+
+use absnet_engine::FeatureMap;
 use burn::module::Module;
 use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
+use crate::channels_last::{self, Engine};
 use crate::layers::{
     Activation, ConvNorm, ConvSpec, InvertedResidual, InvertedResidualSpec, Linear, Padding,
 };
@@ -44,6 +48,10 @@ pub struct MobileNet {
     pub classifier: Option<Linear>,
     #[module(skip)]
     pub spec: &'static MobileSpec,
+    /// The same layers on absnet-engine, for inference on Flex ([`Engine::ChannelsLast`]); made
+    /// from the weights when the norms are folded, so never out of date with them.
+    #[module(skip)]
+    pub channels_last: Option<Arc<ChannelsLastPlan>>,
 }
 
 impl MobileNet {
@@ -96,6 +104,7 @@ impl MobileNet {
             head,
             classifier,
             spec,
+            channels_last: None,
         }
     }
 }
@@ -122,6 +131,11 @@ impl Network for MobileNet {
             Some(Tap::C5) => return,
             Some(tap) => self.spec.tap_blocks[tap.index()] + 1,
         };
+        if let Some(plan) = &self.channels_last
+            && channels_last::applies(&x)
+        {
+            return plan.forward_taps(x, first, after.is_none(), self.spec, deepest, keep);
+        }
         let mut x = if after.is_none() {
             self.stem.forward(x)
         } else {
@@ -161,5 +175,99 @@ impl Network for MobileNet {
             head: self.head.fold_norm(),
             ..self
         }
+        .with_engine(Engine::default())
+    }
+
+    fn with_engine(self, engine: Engine) -> Self {
+        let channels_last = match engine {
+            Engine::ChannelsLast => ChannelsLastPlan::new(&self).map(Arc::new),
+            Engine::Flex => None,
+        };
+        Self {
+            channels_last,
+            ..self
+        }
+    }
+}
+
+/// [`MobileNet`]'s convolutions as absnet-engine layers.
+#[derive(Debug)]
+pub struct ChannelsLastPlan {
+    stem: channels_last::Conv,
+    blocks: Vec<ChannelsLastBlock>,
+    head: channels_last::Conv,
+}
+
+#[derive(Debug)]
+struct ChannelsLastBlock {
+    expand: Option<channels_last::Conv>,
+    depthwise: channels_last::Conv,
+    project: channels_last::Conv,
+    residual: bool,
+}
+
+impl ChannelsLastPlan {
+    /// `None` when a layer has no engine counterpart.
+    fn new(net: &MobileNet) -> Option<Self> {
+        let conv = channels_last::Conv::new;
+        let blocks = net
+            .blocks
+            .iter()
+            .map(|b| {
+                Some(ChannelsLastBlock {
+                    expand: match &b.expand {
+                        Some(expand) => Some(conv(expand)?),
+                        None => None,
+                    },
+                    depthwise: conv(&b.depthwise)?,
+                    project: conv(&b.project)?,
+                    residual: b.residual,
+                })
+            })
+            .collect::<Option<_>>()?;
+        Some(Self {
+            stem: conv(&net.stem)?,
+            blocks,
+            head: conv(&net.head)?,
+        })
+    }
+
+    /// [`Network::forward_taps`] from block `first` on (the stem first when `from_image`).
+    fn forward_taps(
+        &self,
+        x: Tensor<4>,
+        first: usize,
+        from_image: bool,
+        spec: &MobileSpec,
+        deepest: Tap,
+        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+    ) {
+        let device = x.device();
+        let mut x = channels_last::to_feature_map(x);
+        if from_image {
+            x = self.stem.forward(&x, None);
+        }
+        for (i, block) in self.blocks.iter().enumerate().skip(first) {
+            x = block.forward(&x);
+            if let Some(tap) = spec.tap_blocks.iter().position(|&b| b == i) {
+                let tap = Tap::ALL[tap];
+                keep(tap, &channels_last::to_tensor(&x, &device));
+                if tap == deepest {
+                    return;
+                }
+            }
+        }
+        keep(
+            Tap::C5,
+            &channels_last::to_tensor(&self.head.forward(&x, None), &device),
+        );
+    }
+}
+
+impl ChannelsLastBlock {
+    fn forward(&self, x: &FeatureMap) -> FeatureMap {
+        let expanded = self.expand.as_ref().map(|e| e.forward(x, None));
+        let hidden = self.depthwise.forward(expanded.as_ref().unwrap_or(x), None);
+        self.project.forward(&hidden, self.residual.then_some(x))
     }
 }

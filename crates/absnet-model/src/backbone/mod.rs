@@ -22,6 +22,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::channels_last::Engine;
 use crate::preprocess::Normalization;
 use crate::{ModelError, NameTable};
 
@@ -61,10 +62,18 @@ pub trait Network {
     fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>>;
     /// Upstream (PyTorch) tensor names → this backbone's parameter paths.
     fn name_table(&self, table: &mut NameTable);
-    /// Every BatchNorm folded into its convolution, for inference.
+    /// Every BatchNorm folded into its convolution, for inference (on the default [`Engine`]).
     fn fold_norms(self) -> Self
     where
         Self: Sized;
+    /// The convolutions an inference forward on Flex runs; backbones without channels-last
+    /// layers always run Flex's.
+    fn with_engine(self, _engine: Engine) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }
 
 /// The backbones, one line each: the config's `arch` (and its name), the module, the input
@@ -126,6 +135,13 @@ macro_rules! backbones {
             pub fn fold_norms(self) -> Self {
                 match self {
                     $(Backbone::$arch(network) => Backbone::$arch(network.fold_norms()),)+
+                }
+            }
+
+            /// The convolutions an inference forward on Flex runs ([`Network::with_engine`]).
+            pub fn with_engine(self, engine: Engine) -> Self {
+                match self {
+                    $(Backbone::$arch(network) => Backbone::$arch(network.with_engine(engine)),)+
                 }
             }
         }

@@ -1,0 +1,88 @@
+/// A batch of feature maps in the channels-last layout: `values[((n·H + y)·W + x)·C + c]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureMap {
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+    pub values: Vec<f32>,
+}
+
+impl FeatureMap {
+    pub fn zeros(batch: usize, height: usize, width: usize, channels: usize) -> Self {
+        Self {
+            batch,
+            height,
+            width,
+            channels,
+            values: vec![0.0; batch * height * width * channels],
+        }
+    }
+
+    /// From the channels-first layout (`[batch, channels, height, width]`, PyTorch's and
+    /// burn's).
+    pub fn from_nchw(values: &[f32], [batch, channels, height, width]: [usize; 4]) -> Self {
+        assert_eq!(values.len(), batch * channels * height * width);
+        let mut map = Self::zeros(batch, height, width, channels);
+        let plane = height * width;
+        for (n, image) in map.values.chunks_exact_mut(plane * channels).enumerate() {
+            let source = &values[n * plane * channels..(n + 1) * plane * channels];
+            for (p, pixel) in image.chunks_exact_mut(channels).enumerate() {
+                for (c, v) in pixel.iter_mut().enumerate() {
+                    *v = source[c * plane + p];
+                }
+            }
+        }
+        map
+    }
+
+    /// The values in the channels-first layout, `[batch, channels, height, width]`.
+    pub fn to_nchw(&self) -> Vec<f32> {
+        let plane = self.height * self.width;
+        let mut out = vec![0.0; self.values.len()];
+        for (n, image) in out.chunks_exact_mut(plane * self.channels).enumerate() {
+            let source = &self.values[n * plane * self.channels..(n + 1) * plane * self.channels];
+            for (c, channel) in image.chunks_exact_mut(plane).enumerate() {
+                for (p, v) in channel.iter_mut().enumerate() {
+                    *v = source[p * self.channels + c];
+                }
+            }
+        }
+        out
+    }
+
+    /// `[batch, channels, height, width]`.
+    pub fn nchw_shape(&self) -> [usize; 4] {
+        [self.batch, self.channels, self.height, self.width]
+    }
+
+    /// Values per row of pixels.
+    pub(crate) fn row_len(&self) -> usize {
+        self.width * self.channels
+    }
+
+    /// The row `y` of image `n`.
+    pub(crate) fn row(&self, n: usize, y: usize) -> &[f32] {
+        let len = self.row_len();
+        let start = (n * self.height + y) * len;
+        &self.values[start..start + len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nchw_round_trips() {
+        let shape = [2, 3, 4, 5];
+        let values: Vec<f32> = (0..120).map(|v| v as f32).collect();
+        let map = FeatureMap::from_nchw(&values, shape);
+        // Image 1, channel 2, y 3, x 4.
+        let nchw = ((1 * 3 + 2) * 4 + 3) * 5 + 4;
+        let nhwc = ((1 * 4 + 3) * 5 + 4) * 3 + 2;
+        assert_eq!(map.values[nhwc], values[nchw]);
+        assert_eq!(map.to_nchw(), values);
+        assert_eq!(map.nchw_shape(), shape);
+    }
+}

@@ -1,0 +1,59 @@
+use rayon::prelude::*;
+
+/// Rows per task when `rows` rows are spread over rayon's threads: about four tasks per thread
+/// (so a slow task does not leave the others idle), at least `min_rows` (so each task's work
+/// outweighs scheduling it).
+pub(crate) fn rows_per_task(rows: usize, min_rows: usize) -> usize {
+    let tasks = 4 * rayon::current_num_threads();
+    rows.div_ceil(tasks).max(min_rows).clamp(1, rows.max(1))
+}
+
+/// Calls `f(first_row, rows)` for consecutive blocks of `per_task` rows of `row_len` values of
+/// `values`, in parallel.
+pub(crate) fn for_row_blocks(
+    values: &mut [f32],
+    row_len: usize,
+    per_task: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    values
+        .par_chunks_mut(row_len * per_task)
+        .enumerate()
+        .for_each(|(task, block)| f(task * per_task, block));
+}
+
+/// `dst[m×n] = lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous.
+pub(crate) fn matmul(
+    dst: &mut [f32],
+    lhs: &[f32],
+    rhs: &[f32],
+    [m, k, n]: [usize; 3],
+    parallelism: gemm::Parallelism,
+) {
+    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
+    // SAFETY: the three slices hold exactly the m×n, m×k and k×n row-major matrices the
+    // strides describe (asserted above), and `dst` is borrowed mutably, so it aliases neither.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+}

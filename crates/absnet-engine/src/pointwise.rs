@@ -1,0 +1,125 @@
+use rayon::prelude::*;
+
+use crate::activation::{Activation, bias_activation};
+use crate::feature_map::FeatureMap;
+use crate::parallel::{for_row_blocks, matmul, rows_per_task};
+
+/// A 1×1 convolution: over the channels-last layout, the pixels times the weights as one gemm
+/// (`[pixels, in] · [in, out]`), no im2col and no layout change.
+#[derive(Clone, Debug)]
+pub struct Pointwise {
+    /// `[in, out]`, row-major.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    in_channels: usize,
+    activation: Activation,
+}
+
+impl Pointwise {
+    /// `weight` in PyTorch's layout `[out, in, 1, 1]`, `bias` `[out]`.
+    pub fn new(weight: &[f32], bias: Vec<f32>, activation: Activation) -> Self {
+        let out = bias.len();
+        let in_channels = weight.len() / out;
+        assert_eq!(
+            in_channels * out,
+            weight.len(),
+            "weight [out, in] with out = bias length"
+        );
+        let mut packed = vec![0.0; weight.len()];
+        for (o, row) in weight.chunks_exact(in_channels).enumerate() {
+            for (i, w) in row.iter().enumerate() {
+                packed[i * out + o] = *w;
+            }
+        }
+        Self {
+            weight: packed,
+            bias,
+            in_channels,
+            activation,
+        }
+    }
+
+    pub fn out_channels(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// `activation(conv(x) + bias)`, plus `residual` (same shape as the output) where given.
+    pub fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+        assert_eq!(x.channels, self.in_channels, "input channels");
+        let (k, n) = (self.in_channels, self.out_channels());
+        let mut out = FeatureMap::zeros(x.batch, x.height, x.width, n);
+        if let Some(r) = residual {
+            assert_eq!(
+                (r.channels, r.values.len()),
+                (n, out.values.len()),
+                "residual shape"
+            );
+        }
+        let pixels = x.batch * x.height * x.width;
+        let per_task = rows_per_task(pixels, 64);
+        let threads = rayon::current_num_threads();
+        let epilogue = |first: usize, block: &mut [f32]| {
+            let rows = first * n..first * n + block.len();
+            let residual = residual.map(|r| &r.values[rows]);
+            bias_activation(block, &self.bias, self.activation, residual);
+        };
+        if pixels.div_ceil(per_task) < threads {
+            // Few pixels (the deepest layers): one gemm over every thread, then the epilogue.
+            let parallelism = gemm::Parallelism::Rayon(threads);
+            matmul(
+                &mut out.values,
+                &x.values,
+                &self.weight,
+                [pixels, k, n],
+                parallelism,
+            );
+            out.values
+                .par_chunks_mut(n * per_task)
+                .enumerate()
+                .for_each(|(task, block)| epilogue(task * per_task, block));
+        } else {
+            for_row_blocks(&mut out.values, n, per_task, |first, block| {
+                let rows = block.len() / n;
+                let lhs = &x.values[first * k..(first + rows) * k];
+                matmul(
+                    block,
+                    lhs,
+                    &self.weight,
+                    [rows, k, n],
+                    gemm::Parallelism::None,
+                );
+                epilogue(first, block);
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Geometry;
+    use crate::reference::{assert_close, convolution, random, random_map};
+
+    #[test]
+    fn matches_the_plain_convolution_with_bias_activation_and_residual() {
+        for (pixels, cin, cout) in [(1, 3, 5), (7 * 9, 16, 24), (40 * 30, 32, 96)] {
+            let x = random_map(2, pixels, 1, cin, 1);
+            let weight = random(cout * cin, 2);
+            let bias = random(cout, 3);
+            for activation in [Activation::Identity, Activation::Relu6] {
+                let layer = Pointwise::new(&weight, bias.clone(), activation);
+                let expected =
+                    convolution(&x, &weight, &bias, cout, 1, Geometry::new(1), activation);
+                assert_close(&layer.forward(&x, None), &expected, 1e-5);
+                let mut with_residual = expected.clone();
+                with_residual
+                    .values
+                    .iter_mut()
+                    .zip(&expected.values)
+                    .for_each(|(v, e)| *v += e);
+                assert_close(&layer.forward(&x, Some(&expected)), &with_residual, 1e-5);
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Inference forwards on absnet-engine's channels-last layers. On Flex, an inference forward
+//! (f32, no autodiff) of a model whose norms are folded runs its encoder's convolutions there
+//! instead of through burn's own: one layout from the stem to the taps, each layer's bias,
+//! activation and residual computed in the pass that produces it. Training, other backends and
+//! other dtypes run burn's layers, which stay the definition: the two agree to float rounding
+//! (tests in `tests/parity.rs`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use absnet_engine::{Dense, Depthwise, FeatureMap, Pointwise};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::elementwise;
+use crate::layers::{Activation, ConvNorm};
+use crate::profile::record;
+
+/// Which convolutions a folded model's inference forward on Flex runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// absnet-engine's channels-last layers (where the backbone has them: the mobile ones).
+    #[default]
+    ChannelsLast,
+    /// burn Flex's own convolutions in the channels-first layout, as training runs them.
+    Flex,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 2] = [Engine::ChannelsLast, Engine::Flex];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::ChannelsLast => "channels-last",
+            Engine::Flex => "flex",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Engine::ALL
+            .into_iter()
+            .find(|e| e.name() == s)
+            .ok_or_else(|| format!("unknown engine `{s}`: expected `channels-last` or `flex`"))
+    }
+}
+
+/// Whether an inference forward of `x` can run on the channels-last layers.
+pub(crate) fn applies(x: &Tensor<4>) -> bool {
+    elementwise::in_place(x)
+}
+
+/// `x` (`[batch, channels, height, width]`, f32 on Flex) in the channels-last layout.
+pub(crate) fn to_feature_map(x: Tensor<4>) -> FeatureMap {
+    let shape: [usize; 4] = x.dims();
+    let values = x
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("an f32 tensor (checked by `applies`)");
+    FeatureMap::from_nchw(&values, shape)
+}
+
+/// `map` back in the channels-first layout, as a tensor on `device`.
+pub(crate) fn to_tensor(map: &FeatureMap, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(map.to_nchw(), map.nchw_shape()), device)
+}
+
+/// One convolution of a [`ConvNorm`] as the engine layer for its kind.
+#[derive(Debug)]
+pub(crate) struct Conv {
+    layer: Layer,
+    spec: crate::layers::ConvSpec,
+}
+
+#[derive(Debug)]
+enum Layer {
+    Pointwise(Pointwise),
+    Depthwise(Depthwise),
+    Dense(Dense),
+}
+
+impl Conv {
+    /// The engine layer computing what `conv.forward` computes (its norm folded in). `None`
+    /// for a kind the engine has no layer for: grouped convolutions other than depthwise,
+    /// strided or padded 1×1 convolutions.
+    pub(crate) fn new(conv: &ConvNorm) -> Option<Self> {
+        let spec = conv.conv.spec;
+        let (weight, bias) = conv.weight_and_bias();
+        let weight = host_values(weight.into_data());
+        let bias = match bias {
+            Some(bias) => host_values(bias.into_data()),
+            None => vec![0.0; spec.out_channels],
+        };
+        let activation = match conv.activation {
+            Activation::Identity => absnet_engine::Activation::Identity,
+            Activation::Relu => absnet_engine::Activation::Relu,
+            Activation::Relu6 => absnet_engine::Activation::Relu6,
+        };
+        let geometry = spec.geometry();
+        let layer = if spec.groups == 1 && spec.kernel == 1 && spec.stride == 1 {
+            Layer::Pointwise(Pointwise::new(&weight, bias, activation))
+        } else if spec.groups == spec.in_channels && spec.groups == spec.out_channels {
+            Layer::Depthwise(Depthwise::new(&weight, bias, geometry, activation))
+        } else if spec.groups == 1 {
+            Layer::Dense(Dense::new(&weight, bias, geometry, activation))
+        } else {
+            return None;
+        };
+        Some(Self { layer, spec })
+    }
+
+    /// The layer's output, plus `residual` where given (a 1×1 layer's only), timed and
+    /// counted in the profile as burn's layer is.
+    pub(crate) fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+        let g = self.spec.geometry();
+        let output = [
+            x.batch,
+            self.spec.out_channels,
+            g.output_len(x.height),
+            g.output_len(x.width),
+        ];
+        record(self.spec.op_kind(), self.spec.flops(output), || {
+            match (&self.layer, residual) {
+                (Layer::Pointwise(layer), residual) => layer.forward(x, residual),
+                (Layer::Depthwise(layer), None) => layer.forward(x),
+                (Layer::Dense(layer), None) => layer.forward(x),
+                (_, Some(_)) => unreachable!("only 1×1 layers add a residual"),
+            }
+        })
+    }
+}
+
+/// A parameter's values as f32 on the host, whatever its dtype.
+fn host_values(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
+}
