@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use absnet_model::profile::{Profile, profile};
 use absnet_model::{AbsNet, AbsNetConfig, Arch, BackboneConfig, Engine};
+use absnet_predict::ModelChoice;
 use anyhow::{Context, Result};
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -17,6 +18,10 @@ use super::{median, reference_json, threads};
 pub struct ModelArgs {
     #[arg(long, default_value = "mobilenet_v2")]
     arch: Arch,
+    /// Time this model (`fast`, `accurate` or a model file) instead of the reference
+    /// architecture; PyTorch and ONNX Runtime run it through `absnet-bench predict --reference`.
+    #[arg(long, conflicts_with_all = ["arch", "reference"])]
+    model: Option<ModelChoice>,
     #[arg(long, default_value_t = 320)]
     height: usize,
     #[arg(long, default_value_t = 480)]
@@ -51,8 +56,18 @@ struct Reference {
 }
 
 pub fn run(args: &ModelArgs, device: &Device) -> Result<()> {
-    let config = AbsNetConfig::reference(BackboneConfig::new(args.arch));
-    let mut model = AbsNet::new(&config, device)?;
+    let (mut model, title) = match &args.model {
+        Some(choice) => {
+            let (model, card) = choice.load(device)?;
+            let arch = card.config.backbone.arch;
+            (model, format!("{choice} ({arch})"))
+        }
+        None => {
+            let config = AbsNetConfig::reference(BackboneConfig::new(args.arch));
+            let title = format!("ABSNet-{} (output stride 8, both heads)", args.arch);
+            (AbsNet::new(&config, device)?, title)
+        }
+    };
     if !args.no_fold {
         model = model.fold_norms().with_engine(args.engine);
     }
@@ -60,8 +75,15 @@ pub fn run(args: &ModelArgs, device: &Device) -> Result<()> {
     let (_, counted) = profile(|| model.forward(input(args, 1, device)));
     let flops = counted.flops() as f64;
     println!(
-        "ABSNet-{} (output stride 8, both heads) at {}×{}, {threads} threads, median of {}",
-        args.arch, args.height, args.width, args.repeats
+        "{title} at {}×{}, {} engine, {threads} threads, median of {}",
+        args.height,
+        args.width,
+        if args.no_fold {
+            Engine::Flex
+        } else {
+            args.engine
+        },
+        args.repeats
     );
     println!(
         "convolutions and fully connected layers: {:.2} GFLOP per image (multiply-add = 2)",

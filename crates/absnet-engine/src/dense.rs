@@ -1,3 +1,5 @@
+use std::mem::MaybeUninit;
+
 use crate::activation::{Activation, bias_activation};
 use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
@@ -52,36 +54,35 @@ impl Dense {
         let (out_h, out_w) = (g.output_len(x.height), g.output_len(x.width));
         let (top, left) = (g.pad(x.height).0, g.pad(x.width).0);
         let patch = g.kernel * g.kernel * cin;
-        let mut out = FeatureMap::zeros(x.batch, out_h, out_w, cout);
-        let row_len = out.row_len();
+        let row_len = out_w * cout;
         let per_task = rows_per_task(x.batch * out_h, 1);
-        for_row_blocks(&mut out.values, row_len, per_task, |first, block| {
-            let pixels = block.len() / cout;
-            let mut patches = vec![0.0; pixels * patch];
-            let rows = patches.chunks_exact_mut(out_w * patch).enumerate();
-            for (i, patch_row) in rows {
-                let (n, y) = ((first + i) / out_h, (first + i) % out_h);
-                for (ox, pixel) in patch_row.chunks_exact_mut(patch).enumerate() {
-                    for (ky, iy) in g.taps(y, top, x.height) {
-                        let input = x.row(n, iy);
-                        for (kx, ix) in g.taps(ox, left, x.width) {
-                            let at = (ky * g.kernel + kx) * cin;
-                            pixel[at..at + cin].copy_from_slice(&input[ix * cin..(ix + 1) * cin]);
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            for_row_blocks(out, row_len, per_task, |first, block| {
+                let pixels = block.len() / cout;
+                let mut patches = vec![0.0; pixels * patch];
+                let rows = patches.chunks_exact_mut(out_w * patch).enumerate();
+                for (i, patch_row) in rows {
+                    let (n, y) = ((first + i) / out_h, (first + i) % out_h);
+                    for (ox, pixel) in patch_row.chunks_exact_mut(patch).enumerate() {
+                        for (ky, iy) in g.taps(y, top, x.height) {
+                            let input = x.row(n, iy);
+                            for (kx, ix) in g.taps(ox, left, x.width) {
+                                let at = (ky * g.kernel + kx) * cin;
+                                pixel[at..at + cin]
+                                    .copy_from_slice(&input[ix * cin..(ix + 1) * cin]);
+                            }
                         }
                     }
                 }
-            }
-            let shape = [pixels, patch, cout];
-            matmul(
-                block,
-                &patches,
-                &self.weight,
-                shape,
-                gemm::Parallelism::None,
-            );
-            bias_activation(block, &self.bias, self.activation, None);
-        });
-        out
+                let shape = [pixels, patch, cout];
+                let parallelism = gemm::Parallelism::None;
+                let block = matmul(block, &patches, &self.weight, shape, parallelism);
+                bias_activation(block, &self.bias, self.activation, None);
+            })
+        };
+        // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
+        // the output.
+        unsafe { FeatureMap::written_by([x.batch, out_h, out_w, cout], fill) }
     }
 }
 

@@ -1,3 +1,5 @@
+use std::mem::MaybeUninit;
+
 use pulp::{Arch, Simd, WithSimd};
 
 use crate::activation::Activation;
@@ -43,91 +45,110 @@ impl Depthwise {
         assert_eq!(x.channels, channels, "input channels");
         let g = self.geometry;
         let (out_h, out_w) = (g.output_len(x.height), g.output_len(x.width));
-        let (top, left) = (g.pad(x.height).0, g.pad(x.width).0);
-        let mut out = FeatureMap::zeros(x.batch, out_h, out_w, channels);
-        let row_len = out.row_len();
+        let row_len = out_w * channels;
         let per_task = rows_per_task(x.batch * out_h, 1);
         let arch = Arch::new();
-        for_row_blocks(&mut out.values, row_len, per_task, |first, block| {
-            for (i, out_row) in block.chunks_exact_mut(row_len).enumerate() {
-                let (n, y) = ((first + i) / out_h, (first + i) % out_h);
-                let input_rows = g
-                    .taps(y, top, x.height)
-                    .map(|(ky, iy)| (ky, x.row(n, iy)))
-                    .collect();
-                arch.dispatch(Row {
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            for_row_blocks(out, row_len, per_task, |first, block| {
+                arch.dispatch(Rows {
                     layer: self,
-                    input_rows,
-                    input_width: x.width,
-                    left,
-                    out: out_row,
-                });
-            }
-        });
-        out
+                    x,
+                    first,
+                    out_h,
+                    out: block,
+                })
+            })
+        };
+        // SAFETY: `Rows` writes every channel of every pixel of its rows, and the blocks cover
+        // the output.
+        unsafe { FeatureMap::written_by([x.batch, out_h, out_w, channels], fill) }
     }
 }
 
-/// One output row: the input rows its taps read (`(ky, row)`), and where to write.
-struct Row<'a> {
+/// A block of output rows, from row `first` (counted over the batch) on.
+struct Rows<'a> {
     layer: &'a Depthwise,
-    input_rows: Vec<(usize, &'a [f32])>,
-    input_width: usize,
-    left: usize,
-    out: &'a mut [f32],
+    x: &'a FeatureMap,
+    first: usize,
+    out_h: usize,
+    out: &'a mut [MaybeUninit<f32>],
 }
 
-impl WithSimd for Row<'_> {
+/// One tap of an output row: the input row it reads, where its weights start, and its column
+/// offset from the pixel's first tap.
+struct Tap<'a> {
+    row: &'a [f32],
+    weight: usize,
+    dx: usize,
+}
+
+impl WithSimd for Rows<'_> {
     type Output = ();
 
     // Inlined into pulp's per-instruction-set entry points, so the plain loops below are
     // vectorised for AVX-512 or AVX2 + FMA, whichever the CPU has.
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        let layer = self.layer;
+        let (layer, x) = (self.layer, self.x);
+        let g = layer.geometry;
         let channels = layer.bias.len();
-        let kernel = layer.geometry.kernel;
-        let mut taps: Vec<(&[f32], &[f32])> = Vec::with_capacity(kernel * kernel);
-        for (x, out) in self.out.chunks_exact_mut(channels).enumerate() {
+        let (top, left) = (g.pad(x.height).0, g.pad(x.width).0);
+        let out_w = g.output_len(x.width);
+        let mut taps = Vec::with_capacity(g.kernel * g.kernel);
+        for (i, out_row) in self.out.chunks_exact_mut(out_w * channels).enumerate() {
+            let (n, y) = ((self.first + i) / self.out_h, (self.first + i) % self.out_h);
             taps.clear();
-            for &(ky, row) in &self.input_rows {
-                for (kx, ix) in layer.geometry.taps(x, self.left, self.input_width) {
-                    let tap = ky * kernel + kx;
-                    taps.push((
-                        &row[ix * channels..(ix + 1) * channels],
-                        &layer.weight[tap * channels..(tap + 1) * channels],
-                    ));
-                }
+            for (ky, iy) in g.taps(y, top, x.height) {
+                let row = x.row(n, iy);
+                taps.extend((0..g.kernel).map(|kx| Tap {
+                    row,
+                    weight: (ky * g.kernel + kx) * channels,
+                    dx: kx * g.dilation,
+                }));
             }
-            let mut c = 0;
-            c = channel_blocks::<32>(c, out, &taps, layer);
-            c = channel_blocks::<8>(c, out, &taps, layer);
-            channel_blocks::<1>(c, out, &taps, layer);
+            for (ox, out) in out_row.chunks_exact_mut(channels).enumerate() {
+                // The pixel's first tap's column; taps left or right of the row are padding.
+                let origin = (ox * g.stride) as isize - left as isize;
+                let column = |tap: &Tap| {
+                    let ix = origin + tap.dx as isize;
+                    (0..x.width as isize)
+                        .contains(&ix)
+                        .then_some(ix as usize * channels)
+                };
+                let mut c = 0;
+                c = channel_blocks::<32>(c, out, &taps, column, layer);
+                c = channel_blocks::<8>(c, out, &taps, column, layer);
+                channel_blocks::<1>(c, out, &taps, column, layer);
+            }
         }
     }
 }
 
 /// Computes channels `from..` of one output pixel in blocks of `B` (as many whole blocks as
-/// fit), each block's sums kept in registers over every tap; returns the first channel left.
+/// fit), each block's sums kept in registers over every tap inside the input; returns the
+/// first channel left.
 #[inline(always)]
 fn channel_blocks<const B: usize>(
     from: usize,
-    out: &mut [f32],
-    taps: &[(&[f32], &[f32])],
+    out: &mut [MaybeUninit<f32>],
+    taps: &[Tap],
+    column: impl Fn(&Tap) -> Option<usize>,
     layer: &Depthwise,
 ) -> usize {
     let mut c = from;
     while c + B <= out.len() {
         let mut sum: [f32; B] = layer.bias[c..c + B].try_into().expect("B values");
-        for (input, weight) in taps {
-            let input: &[f32; B] = input[c..c + B].try_into().expect("B values");
-            let weight: &[f32; B] = weight[c..c + B].try_into().expect("B values");
+        for tap in taps {
+            let Some(at) = column(tap) else { continue };
+            let input: &[f32; B] = tap.row[at + c..at + c + B].try_into().expect("B values");
+            let w = tap.weight + c;
+            let weight: &[f32; B] = layer.weight[w..w + B].try_into().expect("B values");
             for j in 0..B {
                 sum[j] = input[j].mul_add(weight[j], sum[j]);
             }
         }
         for (o, s) in out[c..c + B].iter_mut().zip(sum) {
-            *o = layer.activation.apply(s);
+            o.write(layer.activation.apply(s));
         }
         c += B;
     }

@@ -1,3 +1,5 @@
+use std::mem::MaybeUninit;
+
 /// A batch of feature maps in the channels-last layout: `values[((n·H + y)·W + x)·C + c]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeatureMap {
@@ -16,6 +18,29 @@ impl FeatureMap {
             width,
             channels,
             values: vec![0.0; batch * height * width * channels],
+        }
+    }
+
+    /// A map of this shape whose values `fill` writes, without zeroing them first (a layer
+    /// writes every output; zeroing first would be a pass over memory of its own).
+    ///
+    /// # Safety
+    /// `fill` must write every value of the slice it is handed.
+    pub(crate) unsafe fn written_by(
+        [batch, height, width, channels]: [usize; 4],
+        fill: impl FnOnce(&mut [MaybeUninit<f32>]),
+    ) -> Self {
+        let len = batch * height * width * channels;
+        let mut values = Vec::with_capacity(len);
+        fill(&mut values.spare_capacity_mut()[..len]);
+        // SAFETY: the caller's contract: `fill` wrote all `len` values.
+        unsafe { values.set_len(len) };
+        Self {
+            batch,
+            height,
+            width,
+            channels,
+            values,
         }
     }
 
@@ -78,9 +103,10 @@ mod tests {
         let shape = [2, 3, 4, 5];
         let values: Vec<f32> = (0..120).map(|v| v as f32).collect();
         let map = FeatureMap::from_nchw(&values, shape);
-        // Image 1, channel 2, y 3, x 4.
-        let nchw = ((1 * 3 + 2) * 4 + 3) * 5 + 4;
-        let nhwc = ((1 * 4 + 3) * 5 + 4) * 3 + 2;
+        let [_, channels, height, width] = shape;
+        let (n, c, y, x) = (1, 2, 3, 4);
+        let nchw = ((n * channels + c) * height + y) * width + x;
+        let nhwc = ((n * height + y) * width + x) * channels + c;
         assert_eq!(map.values[nhwc], values[nchw]);
         assert_eq!(map.to_nchw(), values);
         assert_eq!(map.nchw_shape(), shape);

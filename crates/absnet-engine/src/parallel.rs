@@ -1,3 +1,5 @@
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 /// Rows per task when `rows` rows are spread over rayon's threads: about four tasks per thread
@@ -10,11 +12,11 @@ pub(crate) fn rows_per_task(rows: usize, min_rows: usize) -> usize {
 
 /// Calls `f(first_row, rows)` for consecutive blocks of `per_task` rows of `row_len` values of
 /// `values`, in parallel.
-pub(crate) fn for_row_blocks(
-    values: &mut [f32],
+pub(crate) fn for_row_blocks<T: Send>(
+    values: &mut [T],
     row_len: usize,
     per_task: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync,
+    f: impl Fn(usize, &mut [T]) + Sync,
 ) {
     values
         .par_chunks_mut(row_len * per_task)
@@ -22,23 +24,25 @@ pub(crate) fn for_row_blocks(
         .for_each(|(task, block)| f(task * per_task, block));
 }
 
-/// `dst[m×n] = lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous.
-pub(crate) fn matmul(
-    dst: &mut [f32],
+/// `dst[m×n] = lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous; every value of
+/// `dst` written (none read), so it may come uninitialised. Returns `dst`, initialised.
+pub(crate) fn matmul<'a>(
+    dst: &'a mut [MaybeUninit<f32>],
     lhs: &[f32],
     rhs: &[f32],
     [m, k, n]: [usize; 3],
     parallelism: gemm::Parallelism,
-) {
+) -> &'a mut [f32] {
     assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
     // SAFETY: the three slices hold exactly the m×n, m×k and k×n row-major matrices the
     // strides describe (asserted above), and `dst` is borrowed mutably, so it aliases neither.
+    // With `read_dst` false gemm only writes `dst`, every value of it.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.as_mut_ptr().cast::<f32>(),
             1,
             n as isize,
             false,
@@ -54,6 +58,8 @@ pub(crate) fn matmul(
             false,
             false,
             parallelism,
-        )
+        );
+        // SAFETY: gemm wrote all m×n values; `MaybeUninit<f32>` has `f32`'s layout.
+        &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32])
     }
 }

@@ -1,3 +1,5 @@
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::activation::{Activation, bias_activation};
@@ -47,15 +49,11 @@ impl Pointwise {
     pub fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
         assert_eq!(x.channels, self.in_channels, "input channels");
         let (k, n) = (self.in_channels, self.out_channels());
-        let mut out = FeatureMap::zeros(x.batch, x.height, x.width, n);
-        if let Some(r) = residual {
-            assert_eq!(
-                (r.channels, r.values.len()),
-                (n, out.values.len()),
-                "residual shape"
-            );
-        }
         let pixels = x.batch * x.height * x.width;
+        if let Some(r) = residual {
+            let shape = (r.channels, r.values.len());
+            assert_eq!(shape, (n, pixels * n), "residual shape");
+        }
         let per_task = rows_per_task(pixels, 64);
         let threads = rayon::current_num_threads();
         let epilogue = |first: usize, block: &mut [f32]| {
@@ -63,35 +61,28 @@ impl Pointwise {
             let residual = residual.map(|r| &r.values[rows]);
             bias_activation(block, &self.bias, self.activation, residual);
         };
-        if pixels.div_ceil(per_task) < threads {
-            // Few pixels (the deepest layers): one gemm over every thread, then the epilogue.
-            let parallelism = gemm::Parallelism::Rayon(threads);
-            matmul(
-                &mut out.values,
-                &x.values,
-                &self.weight,
-                [pixels, k, n],
-                parallelism,
-            );
-            out.values
-                .par_chunks_mut(n * per_task)
-                .enumerate()
-                .for_each(|(task, block)| epilogue(task * per_task, block));
-        } else {
-            for_row_blocks(&mut out.values, n, per_task, |first, block| {
-                let rows = block.len() / n;
-                let lhs = &x.values[first * k..(first + rows) * k];
-                matmul(
-                    block,
-                    lhs,
-                    &self.weight,
-                    [rows, k, n],
-                    gemm::Parallelism::None,
-                );
-                epilogue(first, block);
-            });
-        }
-        out
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            if pixels.div_ceil(per_task) < threads {
+                // Few pixels (the deepest layers): one gemm over every thread, then the
+                // epilogue.
+                let parallelism = gemm::Parallelism::Rayon(threads);
+                let out = matmul(out, &x.values, &self.weight, [pixels, k, n], parallelism);
+                out.par_chunks_mut(n * per_task)
+                    .enumerate()
+                    .for_each(|(task, block)| epilogue(task * per_task, block));
+            } else {
+                for_row_blocks(out, n, per_task, |first, block| {
+                    let rows = block.len() / n;
+                    let lhs = &x.values[first * k..(first + rows) * k];
+                    let parallelism = gemm::Parallelism::None;
+                    let block = matmul(block, lhs, &self.weight, [rows, k, n], parallelism);
+                    epilogue(first, block);
+                });
+            }
+        };
+        // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
+        // the output.
+        unsafe { FeatureMap::written_by([x.batch, x.height, x.width, n], fill) }
     }
 }
 
