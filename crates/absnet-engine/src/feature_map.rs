@@ -1,5 +1,7 @@
 use std::mem::MaybeUninit;
 
+use crate::spare;
+
 /// A batch of feature maps in the channels-last layout: `values[((n·H + y)·W + x)·C + c]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FeatureMap {
@@ -31,7 +33,7 @@ impl FeatureMap {
         fill: impl FnOnce(&mut [MaybeUninit<f32>]),
     ) -> Self {
         let len = batch * height * width * channels;
-        let mut values = Vec::with_capacity(len);
+        let mut values = spare::take(len);
         fill(&mut values.spare_capacity_mut()[..len]);
         // SAFETY: the caller's contract: `fill` wrote all `len` values.
         unsafe { values.set_len(len) };
@@ -91,6 +93,13 @@ impl FeatureMap {
         let len = self.row_len();
         let start = (n * self.height + y) * len;
         &self.values[start..start + len]
+    }
+}
+
+/// The buffer is kept for the next map (see [`crate::spare`]).
+impl Drop for FeatureMap {
+    fn drop(&mut self) {
+        spare::give(std::mem::take(&mut self.values));
     }
 }
 

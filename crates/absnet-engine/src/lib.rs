@@ -16,6 +16,7 @@ mod feature_map;
 mod geometry;
 mod parallel;
 mod pointwise;
+mod spare;
 
 #[cfg(test)]
 mod reference;

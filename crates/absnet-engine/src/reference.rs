@@ -81,10 +81,9 @@ pub fn random_map(
     channels: usize,
     seed: u64,
 ) -> FeatureMap {
-    FeatureMap {
-        values: random(batch * height * width * channels, seed),
-        ..FeatureMap::zeros(batch, height, width, channels)
-    }
+    let mut map = FeatureMap::zeros(batch, height, width, channels);
+    map.values = random(map.values.len(), seed);
+    map
 }
 
 /// Same shape, and every value within `tolerance` (absolute, relative above 1).
