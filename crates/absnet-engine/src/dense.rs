@@ -3,12 +3,20 @@ use std::mem::MaybeUninit;
 use crate::activation::{Activation, bias_activation};
 use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
-use crate::parallel::{for_row_blocks, matmul, rows_per_task};
+use crate::parallel::{for_row_blocks, matmul, matmul_add, rows_per_task};
 
-/// A dense `k × k` convolution with few input channels (a stem reading the image's 3): each
-/// task gathers its output rows' patches (`k·k·in` values per pixel, padding left at zero) and
-/// multiplies them by the weights in one gemm. With many input channels the patches would be
-/// larger than the input many times over; this layer is not meant for that.
+/// A dense `k × k` convolution, any dilation, computed one of two ways:
+///
+/// - **per tap** (stride 1, the neck's dilated 3×3 and the saliency head's 7×7 layers): the
+///   input, padded left and right only, is read in place as the left-hand matrix of one gemm
+///   per tap, `[pixels, in] · [in, out]`, shifted by the tap's offset and accumulated — no
+///   im2col, whose patches would be `k·k` times the input (K = 12,544 for a 7×7 layer on 256
+///   channels). The output is computed on the padded width and its extra columns dropped. A
+///   tap whose rows fall in the top or bottom padding is skipped for those rows: at dilation 16
+///   on a 40-row map, a third of the outer taps' rows.
+/// - **im2col** (strided layers with few input channels: a stem reading the image's 3): each
+///   task gathers its output rows' patches (`k·k·in` values per pixel) and multiplies them by
+///   the weights in one gemm.
 #[derive(Clone, Debug)]
 pub struct Dense {
     /// `[(ky, kx, in), out]`, row-major.
@@ -47,7 +55,81 @@ impl Dense {
         }
     }
 
-    pub fn forward(&self, x: &FeatureMap) -> FeatureMap {
+    /// `activation(conv(x) + bias)`, plus `residual` (same shape as the output) where given.
+    pub fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+        if self.geometry.stride == 1 {
+            self.forward_per_tap(x, residual)
+        } else {
+            assert!(residual.is_none(), "a residual with a strided convolution");
+            self.forward_im2col(x)
+        }
+    }
+
+    fn forward_per_tap(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+        let (cin, cout) = (self.in_channels, self.bias.len());
+        assert_eq!(x.channels, cin, "input channels");
+        let g = self.geometry;
+        let (top, _) = g.pad(x.height);
+        let (left, right) = g.pad(x.width);
+        let (out_h, out_w) = (g.output_len(x.height), g.output_len(x.width));
+        if let Some(r) = residual {
+            let shape = [r.batch, r.height, r.width, r.channels];
+            assert_eq!(shape, [x.batch, out_h, out_w, cout], "residual shape");
+        }
+        let padded_w = x.width + left + right;
+        let padded = pad_columns(x, left, padded_w);
+        let per_task = rows_per_task(x.batch * out_h, 1);
+        let row_len = out_w * cout;
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            for_row_blocks(out, row_len, per_task, |first, block| {
+                let rows = block.len() / row_len;
+                // The block's rows image by image (a block may straddle two).
+                let mut done = 0;
+                while done < rows {
+                    let (n, y0) = ((first + done) / out_h, (first + done) % out_h);
+                    let count = (out_h - y0).min(rows - done);
+                    let mut sums = vec![0.0; ((count - 1) * padded_w + out_w) * cout];
+                    for ky in 0..g.kernel {
+                        // Output row y reads input row y + dy; rows reading padding are skipped.
+                        let dy = (ky * g.dilation) as isize - top as isize;
+                        let from = y0.max((-dy).max(0) as usize);
+                        let to = (y0 + count).min((x.height as isize - dy).max(0) as usize);
+                        if from >= to {
+                            continue;
+                        }
+                        let pixels = (to - from - 1) * padded_w + out_w;
+                        let image = n * x.height;
+                        let input_row = (image as isize + from as isize + dy) as usize;
+                        for kx in 0..g.kernel {
+                            let start = (input_row * padded_w + kx * g.dilation) * cin;
+                            let lhs = &padded[start..start + pixels * cin];
+                            let tap = ky * g.kernel + kx;
+                            let rhs = &self.weight[tap * cin * cout..(tap + 1) * cin * cout];
+                            let at = (from - y0) * padded_w * cout;
+                            let dst = &mut sums[at..at + pixels * cout];
+                            matmul_add(dst, lhs, rhs, [pixels, cin, cout]);
+                        }
+                    }
+                    // The valid columns of each row, with bias, activation and residual.
+                    let out = &mut block[done * row_len..(done + count) * row_len];
+                    for (y, out_row) in out.chunks_exact_mut(row_len).enumerate() {
+                        let sums_row = &mut sums[y * padded_w * cout..][..row_len];
+                        let at = ((n * out_h + y0 + y) * out_w) * cout;
+                        let residual = residual.map(|r| &r.values[at..at + row_len]);
+                        bias_activation(sums_row, &self.bias, self.activation, residual);
+                        for (o, s) in out_row.iter_mut().zip(sums_row.iter()) {
+                            o.write(*s);
+                        }
+                    }
+                    done += count;
+                }
+            })
+        };
+        // SAFETY: every row of every block is written by the loop over its valid columns.
+        unsafe { FeatureMap::written_by([x.batch, out_h, out_w, cout], fill) }
+    }
+
+    fn forward_im2col(&self, x: &FeatureMap) -> FeatureMap {
         let (cin, cout) = (self.in_channels, self.bias.len());
         assert_eq!(x.channels, cin, "input channels");
         let g = self.geometry;
@@ -86,6 +168,19 @@ impl Dense {
     }
 }
 
+/// `x` with `left` zero columns before each row and zeros after it up to `width` columns.
+fn pad_columns(x: &FeatureMap, left: usize, width: usize) -> Vec<f32> {
+    let c = x.channels;
+    let mut padded = vec![0.0; x.batch * x.height * width * c];
+    for (row, source) in padded
+        .chunks_exact_mut(width * c)
+        .zip(x.values.chunks_exact(x.width * c))
+    {
+        row[left * c..(left + x.width) * c].copy_from_slice(source);
+    }
+    padded
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,22 +189,33 @@ mod tests {
 
     #[test]
     fn matches_the_plain_convolution() {
-        for (kernel, stride, padding, cin, cout) in [
-            (3, 2, Padding::Symmetric, 3, 32),
-            (3, 2, Padding::TfSame, 3, 32),
-            (3, 1, Padding::Symmetric, 5, 7),
+        for (kernel, stride, dilation, padding, cin, cout) in [
+            (3, 2, 1, Padding::Symmetric, 3, 32),
+            (3, 2, 1, Padding::TfSame, 3, 32),
+            (3, 1, 1, Padding::Symmetric, 5, 7),
+            (3, 1, 4, Padding::Symmetric, 16, 12),
+            // Dilation 16 on 15 rows: the outer rows of taps read nothing but padding.
+            (3, 1, 16, Padding::Symmetric, 8, 8),
+            (7, 1, 1, Padding::Symmetric, 32, 8),
+            (5, 1, 2, Padding::TfSame, 6, 5),
         ] {
             let geometry = Geometry {
+                kernel,
                 stride,
+                dilation,
                 padding,
-                ..Geometry::new(kernel)
             };
             let x = random_map(2, 15, 12, cin, 1);
             let weight = random(cout * cin * kernel * kernel, 2);
             let bias = random(cout, 3);
             let layer = Dense::new(&weight, bias.clone(), geometry, Activation::Relu);
             let expected = convolution(&x, &weight, &bias, cout, 1, geometry, Activation::Relu);
-            assert_close(&layer.forward(&x), &expected, 1e-5);
+            assert_close(&layer.forward(&x, None), &expected, 1e-5);
+            if stride == 1 {
+                let mut doubled = expected.clone();
+                doubled.values.iter_mut().for_each(|v| *v *= 2.0);
+                assert_close(&layer.forward(&x, Some(&expected)), &doubled, 1e-5);
+            }
         }
     }
 }

@@ -24,6 +24,35 @@ pub(crate) fn for_row_blocks<T: Send>(
         .for_each(|(task, block)| f(task * per_task, block));
 }
 
+/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous.
+pub(crate) fn matmul_add(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, k, n]: [usize; 3]) {
+    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
+    // SAFETY: as in `matmul`; `dst` is initialised and read.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// `dst[m×n] = lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous; every value of
 /// `dst` written (none read), so it may come uninitialised. Returns `dst`, initialised.
 pub(crate) fn matmul<'a>(

@@ -6,6 +6,10 @@ use crate::activation::{Activation, bias_activation};
 use crate::feature_map::FeatureMap;
 use crate::parallel::{for_row_blocks, matmul, rows_per_task};
 
+/// Weights (in values) past which one gemm over every thread beats one per block of rows: a
+/// block would re-pack weights larger than a core's L2 cache for every few hundred rows.
+const LARGE_WEIGHTS: usize = 1 << 16;
+
 /// A 1×1 convolution: over the channels-last layout, the pixels times the weights as one gemm
 /// (`[pixels, in] · [in, out]`), no im2col and no layout change.
 #[derive(Clone, Debug)]
@@ -62,8 +66,9 @@ impl Pointwise {
             bias_activation(block, &self.bias, self.activation, residual);
         };
         let fill = |out: &mut [MaybeUninit<f32>]| {
-            if pixels.div_ceil(per_task) < threads {
-                // Few pixels (the deepest layers): one gemm over every thread, then the
+            if pixels.div_ceil(per_task) < threads || k * n >= LARGE_WEIGHTS {
+                // Few pixels, or weights that do not stay in cache for one block of rows (the
+                // deepest layers): one gemm over every thread, blocked by gemm itself, then the
                 // epilogue.
                 let parallelism = gemm::Parallelism::Rayon(threads);
                 let out = matmul(out, &x.values, &self.weight, [pixels, k, n], parallelism);

@@ -466,13 +466,23 @@ impl AbsNet {
             backbone: self.backbone.fold_norms(),
             ..self
         }
+        .neck_and_saliency_on(Engine::default())
     }
 
-    /// The convolutions the encoder's inference forward on Flex runs (to compare engines;
-    /// [`AbsNet::fold_norms`] picks the default).
+    /// The convolutions the encoder's, the neck's and the conv saliency head's inference
+    /// forward on Flex runs (to compare engines; [`AbsNet::fold_norms`] picks the default).
     pub fn with_engine(self, engine: Engine) -> Self {
         Self {
             backbone: self.backbone.with_engine(engine),
+            ..self
+        }
+        .neck_and_saliency_on(engine)
+    }
+
+    fn neck_and_saliency_on(self, engine: Engine) -> Self {
+        Self {
+            neck: self.neck.map(|neck| neck.with_engine(engine)),
+            saliency: self.saliency.map(|head| head.with_engine(engine)),
             ..self
         }
     }

@@ -117,8 +117,8 @@ impl Conv {
         Some(Self { layer, spec })
     }
 
-    /// The layer's output, plus `residual` where given (a 1×1 layer's only), timed and
-    /// counted in the profile as burn's layer is.
+    /// The layer's output, plus `residual` where given (not for depthwise or strided layers),
+    /// timed and counted in the profile as burn's layer is.
     pub(crate) fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
         let g = self.spec.geometry();
         let output = [
@@ -131,11 +131,18 @@ impl Conv {
             match (&self.layer, residual) {
                 (Layer::Pointwise(layer), residual) => layer.forward(x, residual),
                 (Layer::Depthwise(layer), None) => layer.forward(x),
-                (Layer::Dense(layer), None) => layer.forward(x),
-                (_, Some(_)) => unreachable!("only 1×1 layers add a residual"),
+                (Layer::Dense(layer), residual) => layer.forward(x, residual),
+                (Layer::Depthwise(_), Some(_)) => {
+                    unreachable!("no residual after a depthwise layer")
+                }
             }
         })
     }
+}
+
+/// Several [`ConvNorm`]s as engine layers; `None` if one has no counterpart.
+pub(crate) fn convs<'a>(layers: impl IntoIterator<Item = &'a ConvNorm>) -> Option<Vec<Conv>> {
+    layers.into_iter().map(Conv::new).collect()
 }
 
 /// A parameter's values as f32 on the host, whatever its dtype.

@@ -2,12 +2,16 @@
 //! parallel 3×3 convolutions at several dilations (4, 8, 16 in the reference), each followed by
 //! ReLU, summed. Wide receptive fields at output stride 8 without losing resolution.
 
+use std::sync::Arc;
+
+use absnet_engine::FeatureMap;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::Tap;
+use crate::channels_last::{self, Engine};
 use crate::elementwise;
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
 use crate::profile::{OpKind, record};
@@ -71,6 +75,10 @@ fn relu_conv(spec: ConvSpec, device: &Device) -> ConvNorm {
 pub struct MultiDilation {
     pub reduce: ConvNorm,
     pub branches: Vec<ConvNorm>,
+    /// `reduce` then `branches` on absnet-engine, for inference on Flex
+    /// ([`Engine::ChannelsLast`]; made from the weights by [`MultiDilation::with_engine`]).
+    #[module(skip)]
+    pub(crate) channels_last: Option<Arc<Vec<channels_last::Conv>>>,
 }
 
 impl MultiDilation {
@@ -83,10 +91,40 @@ impl MultiDilation {
                 .iter()
                 .map(|&d| relu_conv(ConvSpec::new(c, c, 3).dilation(d), device))
                 .collect(),
+            channels_last: None,
+        }
+    }
+
+    /// The convolutions an inference forward on Flex runs.
+    pub fn with_engine(self, engine: Engine) -> Self {
+        let channels_last = match engine {
+            Engine::ChannelsLast => {
+                channels_last::convs([&self.reduce].into_iter().chain(&self.branches)).map(Arc::new)
+            }
+            Engine::Flex => None,
+        };
+        Self {
+            channels_last,
+            ..self
         }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if let Some(plan) = &self.channels_last
+            && channels_last::applies(&x)
+        {
+            // The branches' sum accumulated as each branch's residual.
+            let device = x.device();
+            let (reduce, branches) = plan.split_first().expect("reduce and branches");
+            let x = reduce.forward(&channels_last::to_feature_map(x), None);
+            let sum = branches
+                .iter()
+                .fold(None, |sum: Option<FeatureMap>, branch| {
+                    Some(branch.forward(&x, sum.as_ref()))
+                })
+                .expect("the config guarantees at least one branch");
+            return channels_last::to_tensor(&sum, &device);
+        }
         let x = self.reduce.forward(x);
         self.branches
             .iter()

@@ -80,8 +80,15 @@ fn absnet_forward_matches_pytorch_at_two_sizes() {
         })
         .collect();
     let model = weights::load_tensors(model, tensors, &backbone_path, "absnet").unwrap();
+    // Folded, the encoder, the neck and the 7×7 head run on the channels-last engine.
+    let folded = model.clone().fold_norms();
     let reference = read_fixture("absnet.safetensors");
-    for (h, w) in [(224, 224), (180, 244)] {
+    let sizes = [(224, 224), (180, 244)];
+    for ((h, w), (label, model)) in sizes
+        .into_iter()
+        .flat_map(|size| [(size, ("flex", &model)), (size, ("channels-last", &folded))])
+    {
+        eprint!("{label}: ");
         let x = photo(&format!("coffee_{h}x{w}.png"), Arch::MobilenetV2, &device);
         let out = model.forward(x);
         let saliency = out.saliency.unwrap();

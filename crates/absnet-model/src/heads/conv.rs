@@ -4,6 +4,8 @@
 //! stretched over the feature map and added before the sigmoid, which learns where people look
 //! whatever the image shows (as the learned priors of ML-Net and SAM, Cornia et al. 2016, 2018).
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::HeadInput;
 use crate::ModelError;
+use crate::channels_last::{self, Engine};
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
 use crate::profile::{OpKind, record};
 use crate::resample::bilinear;
@@ -73,6 +76,10 @@ pub struct ConvHead {
     pub convs: Vec<ConvNorm>,
     /// Centre-bias logits `[1, 1, rows, columns]`, starting at 0 (no preference).
     pub prior: Option<Param<Tensor<4>>>,
+    /// `convs` on absnet-engine, for inference on Flex ([`Engine::ChannelsLast`]; made from
+    /// the weights by [`ConvHead::with_engine`]).
+    #[module(skip)]
+    pub(crate) channels_last: Option<Arc<Vec<channels_last::Conv>>>,
 }
 
 impl ConvHead {
@@ -96,12 +103,36 @@ impl ConvHead {
         let prior = config.prior.map(|[columns, rows]| {
             Param::from_tensor(Tensor::zeros([1, 1, rows, columns], device))
         });
-        Self { convs, prior }
+        Self {
+            convs,
+            prior,
+            channels_last: None,
+        }
+    }
+
+    /// The convolutions an inference forward on Flex runs.
+    pub fn with_engine(self, engine: Engine) -> Self {
+        let channels_last = match engine {
+            Engine::ChannelsLast => channels_last::convs(&self.convs).map(Arc::new),
+            Engine::Flex => None,
+        };
+        Self {
+            channels_last,
+            ..self
+        }
     }
 
     /// Saliency logits at feature resolution, `[batch, 1, h, w]`, the prior added.
     pub fn logits(&self, features: Tensor<4>) -> Tensor<4> {
-        let logits = self.convs.iter().fold(features, |x, conv| conv.forward(x));
+        let logits = match &self.channels_last {
+            Some(plan) if channels_last::applies(&features) => {
+                let device = features.device();
+                let x = channels_last::to_feature_map(features);
+                let x = plan.iter().fold(x, |x, conv| conv.forward(&x, None));
+                channels_last::to_tensor(&x, &device)
+            }
+            _ => self.convs.iter().fold(features, |x, conv| conv.forward(x)),
+        };
         match &self.prior {
             Some(prior) => {
                 let [_, _, h, w] = logits.dims();

@@ -12,6 +12,7 @@ use super::HeadInput;
 use super::conv::{ConvHead, ConvHeadConfig};
 use super::readout::{ReadoutHead, ReadoutHeadConfig};
 use crate::ModelError;
+use crate::channels_last::Engine;
 use crate::profile::{OpKind, record};
 use crate::resample::bilinear;
 
@@ -103,6 +104,15 @@ impl SaliencyHead {
             SaliencyHeadConfig::Readout(c) => {
                 SaliencyHead::Readout(ReadoutHead::new(c, channels, device))
             }
+        }
+    }
+
+    /// The convolutions an inference forward on Flex runs (the conv head's; the readout's
+    /// 1×1 layers on small maps stay on Flex).
+    pub fn with_engine(self, engine: Engine) -> Self {
+        match self {
+            SaliencyHead::Conv(head) => SaliencyHead::Conv(head.with_engine(engine)),
+            readout => readout,
         }
     }
 
