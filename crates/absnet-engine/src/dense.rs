@@ -4,9 +4,12 @@ use crate::activation::{Activation, bias_activation};
 use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
 use crate::parallel::{for_row_blocks, matmul, matmul_add, rows_per_task};
+use crate::winograd::Winograd;
 
-/// A dense `k × k` convolution, any dilation, computed one of two ways:
+/// A dense `k × k` convolution, any dilation, computed one of three ways:
 ///
+/// - **Winograd F(2×2, 3×3)** (3×3, stride 1, at least [`WINOGRAD_CHANNELS`] channels in and
+///   out: the neck's dilated layers): see [`crate::winograd`].
 /// - **per tap** (stride 1, the neck's dilated 3×3 and the saliency head's 7×7 layers): the
 ///   input, padded left and right only, is read in place as the left-hand matrix of one gemm
 ///   per tap, `[pixels, in] · [in, out]`, shifted by the tap's offset and accumulated — no
@@ -18,7 +21,45 @@ use crate::parallel::{for_row_blocks, matmul, matmul_add, rows_per_task};
 ///   task gathers its output rows' patches (`k·k·in` values per pixel) and multiplies them by
 ///   the weights in one gemm.
 #[derive(Clone, Debug)]
-pub struct Dense {
+pub struct Dense(Method);
+
+/// Channels in and out from which a 3×3 stride-1 layer runs by Winograd: with fewer, its 16
+/// gemms are too thin to pay for the transforms.
+pub const WINOGRAD_CHANNELS: usize = 16;
+
+#[derive(Clone, Debug)]
+enum Method {
+    Winograd(Winograd),
+    Direct(Direct),
+}
+
+impl Dense {
+    /// `weight` in PyTorch's layout `[out, in, k, k]`, `bias` `[out]`.
+    pub fn new(weight: &[f32], bias: Vec<f32>, geometry: Geometry, activation: Activation) -> Self {
+        let out = bias.len();
+        let in_channels = weight.len() / (out * geometry.kernel * geometry.kernel);
+        let winograd = geometry.kernel == 3
+            && geometry.stride == 1
+            && in_channels.min(out) >= WINOGRAD_CHANNELS;
+        Self(if winograd {
+            Method::Winograd(Winograd::new(weight, bias, geometry, activation))
+        } else {
+            Method::Direct(Direct::new(weight, bias, geometry, activation))
+        })
+    }
+
+    /// `activation(conv(x) + bias)`, plus `residual` (same shape as the output) where given.
+    pub fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+        match &self.0 {
+            Method::Winograd(layer) => layer.forward(x, residual),
+            Method::Direct(layer) => layer.forward(x, residual),
+        }
+    }
+}
+
+/// The per-tap and im2col ways.
+#[derive(Clone, Debug)]
+struct Direct {
     /// `[(ky, kx, in), out]`, row-major.
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -27,9 +68,8 @@ pub struct Dense {
     activation: Activation,
 }
 
-impl Dense {
-    /// `weight` in PyTorch's layout `[out, in, k, k]`, `bias` `[out]`.
-    pub fn new(weight: &[f32], bias: Vec<f32>, geometry: Geometry, activation: Activation) -> Self {
+impl Direct {
+    fn new(weight: &[f32], bias: Vec<f32>, geometry: Geometry, activation: Activation) -> Self {
         let out = bias.len();
         let taps = geometry.kernel * geometry.kernel;
         let in_channels = weight.len() / (out * taps);
@@ -55,8 +95,7 @@ impl Dense {
         }
     }
 
-    /// `activation(conv(x) + bias)`, plus `residual` (same shape as the output) where given.
-    pub fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
+    fn forward(&self, x: &FeatureMap, residual: Option<&FeatureMap>) -> FeatureMap {
         if self.geometry.stride == 1 {
             self.forward_per_tap(x, residual)
         } else {
@@ -208,9 +247,11 @@ mod tests {
             let x = random_map(2, 15, 12, cin, 1);
             let weight = random(cout * cin * kernel * kernel, 2);
             let bias = random(cout, 3);
-            let layer = Dense::new(&weight, bias.clone(), geometry, Activation::Relu);
+            let layer = Direct::new(&weight, bias.clone(), geometry, Activation::Relu);
             let expected = convolution(&x, &weight, &bias, cout, 1, geometry, Activation::Relu);
             assert_close(&layer.forward(&x, None), &expected, 1e-5);
+            let chosen = Dense::new(&weight, bias.clone(), geometry, Activation::Relu);
+            assert_close(&chosen.forward(&x, None), &expected, 1e-5);
             if stride == 1 {
                 let mut doubled = expected.clone();
                 doubled.values.iter_mut().for_each(|v| *v *= 2.0);

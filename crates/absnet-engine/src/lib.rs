@@ -17,6 +17,7 @@ mod geometry;
 mod parallel;
 mod pointwise;
 mod spare;
+mod winograd;
 
 #[cfg(test)]
 mod reference;
