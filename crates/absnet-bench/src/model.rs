@@ -122,7 +122,7 @@ pub fn run(args: &ModelArgs, device: &Device) -> Result<()> {
     if args.profile {
         for &batch in &args.batch {
             let profile = profile_absnet(&model, args, batch, device);
-            print_profile(&profile, batch, args.repeats);
+            print_profile(&profile, batch, args.repeats, peak);
         }
     }
     Ok(())
@@ -209,39 +209,40 @@ fn profile_absnet(model: &AbsNet, args: &ModelArgs, batch: usize, device: &Devic
     sum
 }
 
-/// `profile` covers `repeats` forward passes of `batch` images.
-fn print_profile(profile: &Profile, batch: usize, repeats: usize) {
+/// `profile` covers `repeats` forward passes of `batch` images; `peak`: the FMA peak in
+/// GFLOP/s, for each kind's share of it.
+fn print_profile(profile: &Profile, batch: usize, repeats: usize, peak: Option<f64>) {
     let images = (batch * repeats) as f64;
     let ms = |time: Duration| time.as_secs_f64() * 1e3 / images;
     let total = ms(profile.total);
     println!("\nwhere the time goes at batch {batch} (`forward`, ms per image):");
     println!(
-        "{:<30} {:>6} {:>9} {:>7} {:>8}",
-        "operation", "calls", "ms/image", "share", "GFLOP/s"
+        "{:<30} {:>6} {:>9} {:>7} {:>8} {:>8}",
+        "operation", "calls", "ms/image", "share", "GFLOP/s", "of peak"
     );
+    let dash = || "-".to_string();
     for (kind, stats) in &profile.kinds {
         let time = ms(stats.time);
-        let rate = if stats.flops > 0 {
-            format!("{:.0}", stats.flops as f64 / stats.time.as_secs_f64() / 1e9)
-        } else {
-            "-".into()
-        };
+        let rate = (stats.flops > 0).then(|| stats.flops as f64 / stats.time.as_secs_f64() / 1e9);
         println!(
-            "{:<30} {:>6} {:>9.1} {:>6.1}% {:>8}",
+            "{:<30} {:>6} {:>9.1} {:>6.1}% {:>8} {:>8}",
             kind.to_string(),
             stats.calls / repeats as u64,
             time,
             100.0 * time / total,
-            rate
+            rate.map_or_else(dash, |r| format!("{r:.0}")),
+            rate.zip(peak)
+                .map_or_else(dash, |(r, p)| format!("{:.0}%", 100.0 * r / p)),
         );
     }
     let rest = ms(profile.unrecorded());
     println!(
-        "{:<30} {:>6} {:>9.1} {:>6.1}% {:>8}",
+        "{:<30} {:>6} {:>9.1} {:>6.1}% {:>8} {:>8}",
         "outside these (layout, glue)",
         "",
         rest,
         100.0 * rest / total,
+        "-",
         "-"
     );
     println!("{:<30} {:>6} {:>9.1}", "total", "", total);

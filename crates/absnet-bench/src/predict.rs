@@ -30,6 +30,10 @@ pub struct PredictBenchArgs {
     /// to compare).
     #[arg(long, default_value_t = Engine::default())]
     engine: Engine,
+    /// Average each photo's prediction with its mirror image's: `on` or `off` (default: as the
+    /// model card says). Not with `--reference`, whose scripts follow the card.
+    #[arg(long, value_parser = clap::builder::BoolishValueParser::new(), conflicts_with = "reference")]
+    flip_average: Option<bool>,
     /// The photo whose prediction the references must reproduce (fitted to the model's input
     /// size first, so every side sees the same pixels).
     #[arg(long, default_value = "samples/chelsea.png")]
@@ -43,6 +47,7 @@ pub struct PredictBenchArgs {
 pub fn run(args: &PredictBenchArgs, device: &Device) -> Result<()> {
     let options = PredictorOptions {
         engine: args.engine,
+        flip_average: args.flip_average,
         ..PredictorOptions::default()
     };
     let predictor = Predictor::load(&args.model, &options, device)?;
