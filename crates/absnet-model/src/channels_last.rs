@@ -1,7 +1,8 @@
 //! Inference forwards on absnet-engine's channels-last layers. On Flex, an inference forward
-//! (f32, no autodiff) of a model whose norms are folded runs its encoder's convolutions there
-//! instead of through burn's own: one layout from the stem to the taps, each layer's bias,
-//! activation and residual computed in the pass that produces it. Training, other backends and
+//! (f32, no autodiff) of a model whose norms are folded runs the convolutions of its mobile
+//! encoder, its ABSNet neck and its conv saliency head there instead of through burn's own: one
+//! layout through each of them, each layer's bias, activation and residual computed in the pass
+//! that produces it. Training, other backends and
 //! other dtypes run burn's layers, which stay the definition: the two agree to float rounding
 //! (tests in `tests/parity.rs`).
 
@@ -12,13 +13,13 @@ use absnet_engine::{Dense, Depthwise, FeatureMap, Pointwise};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::elementwise;
-use crate::layers::{Activation, ConvNorm};
+use crate::layers::ConvNorm;
 use crate::profile::record;
 
 /// Which convolutions a folded model's inference forward on Flex runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Engine {
-    /// absnet-engine's channels-last layers (where the backbone has them: the mobile ones).
+    /// absnet-engine's channels-last layers (the mobile encoders, the neck, the conv head).
     #[default]
     ChannelsLast,
     /// burn Flex's own convolutions in the channels-first layout, as training runs them.
@@ -99,11 +100,7 @@ impl Conv {
             Some(bias) => host_values(bias.into_data()),
             None => vec![0.0; spec.out_channels],
         };
-        let activation = match conv.activation {
-            Activation::Identity => absnet_engine::Activation::Identity,
-            Activation::Relu => absnet_engine::Activation::Relu,
-            Activation::Relu6 => absnet_engine::Activation::Relu6,
-        };
+        let activation = conv.activation;
         let geometry = spec.geometry();
         let layer = if spec.groups == 1 && spec.kernel == 1 && spec.stride == 1 {
             Layer::Pointwise(Pointwise::new(&weight, bias, activation))

@@ -173,7 +173,7 @@ impl Conv {
             self.spec.groups,
         );
         let x = record(kind, flops, || conv2d(x, weight, bias, options));
-        activation.forward(x)
+        activate(activation, x)
     }
 }
 
@@ -210,21 +210,15 @@ impl BatchNorm {
     }
 }
 
-/// Activation applied after a convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Activation {
-    Identity,
-    Relu,
-    Relu6,
-}
+/// The activation applied after a convolution (absnet-engine's, so both paths name it alike).
+pub use absnet_engine::Activation;
 
-impl Activation {
-    pub fn forward<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
-        match self {
-            Activation::Identity => x,
-            Activation::Relu => record(OpKind::Elementwise, 0, || elementwise::relu(x)),
-            Activation::Relu6 => record(OpKind::Elementwise, 0, || elementwise::relu6(x)),
-        }
+/// `activation(x)` on burn's tensors.
+pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Identity => x,
+        Activation::Relu => record(OpKind::Elementwise, 0, || elementwise::relu(x)),
+        Activation::Relu6 => record(OpKind::Elementwise, 0, || elementwise::relu6(x)),
     }
 }
 
