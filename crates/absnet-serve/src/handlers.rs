@@ -515,6 +515,18 @@ pub async fn thumbor(State(service): State<Arc<Service>>, uri: axum::http::Uri) 
             return Ok(Json(meta(&url, [w, h], window, [tw, th], prediction)).into_response());
         }
         let format = url.format.unwrap_or(image::ImageFormat::Jpeg);
+        // The formats' own limits on a side (JPEG's 16-bit sizes, WebP's 14-bit ones).
+        let max_side = match format {
+            image::ImageFormat::Jpeg => Some(65_535),
+            image::ImageFormat::WebP => Some(16_383),
+            _ => None,
+        };
+        if let Some(max_side) = max_side.filter(|&m| tw.max(th) > m) {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                format!("{tw}×{th}: a {format:?} image is at most {max_side} pixels a side"),
+            ));
+        }
         let content_type = match format {
             image::ImageFormat::Png => "image/png",
             image::ImageFormat::WebP => "image/webp",

@@ -194,3 +194,20 @@ proptest! {
         }
     }
 }
+
+/// Found by `thumbor_urls_never_fail_the_service`: a width past JPEG's 65,535 reached the
+/// encoder and came back as a 500. It is a request the format cannot answer: 400, with why.
+#[test]
+fn a_size_past_the_formats_limit_is_refused_by_name() {
+    for (path, limit) in [
+        ("/unsafe/70000x100/chelsea.png", "65535"),
+        (
+            "/unsafe/100x20000/filters:format(webp)/chelsea.png",
+            "16383",
+        ),
+    ] {
+        let (status, body) = call(Method::GET, path).expect("a valid URI");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.contains(limit), "{path}: {body}");
+    }
+}
