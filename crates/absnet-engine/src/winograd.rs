@@ -134,7 +134,7 @@ impl Winograd {
                             }
                         }
                     }
-                    input_transform(&patch, &mut transformed, k, t, cin);
+                    input_transform(&mut patch, &mut transformed, k, t, cin);
                 }
                 let mut products = Vec::with_capacity(16 * t * cout);
                 for xi in 0..16 {
@@ -181,35 +181,37 @@ fn tile_origins(len: usize, dilation: usize) -> Vec<usize> {
 }
 
 /// `Bᵀ d B` of one tile, every channel at once: `patch` holds the 4×4 input cells' channel
-/// vectors; the 16 results go to tile `k` of the 16 `[t, in]` matrices of `transformed`.
-/// Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-fn input_transform(patch: &[f32], transformed: &mut [f32], k: usize, t: usize, cin: usize) {
-    let cell = |a: usize, b: usize| &patch[(a * 4 + b) * cin..][..cin];
-    // Bᵀ d: 4×4 cells, column by column.
-    let mut rows = vec![0.0f32; 16 * cin];
+/// vectors (and is overwritten by `Bᵀ d`); the 16 results go to tile `k` of the 16 `[t, in]`
+/// matrices of `transformed`. Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+fn input_transform(patch: &mut [f32], transformed: &mut [f32], k: usize, t: usize, cin: usize) {
+    // Bᵀ d, in place, column by column.
     for b in 0..4 {
-        let (d0, d1, d2, d3) = (cell(0, b), cell(1, b), cell(2, b), cell(3, b));
         for c in 0..cin {
-            rows[b * cin + c] = d0[c] - d2[c];
-            rows[(4 + b) * cin + c] = d1[c] + d2[c];
-            rows[(8 + b) * cin + c] = d2[c] - d1[c];
-            rows[(12 + b) * cin + c] = d1[c] - d3[c];
+            let d = [0, 1, 2, 3].map(|a| patch[(a * 4 + b) * cin + c]);
+            patch[b * cin + c] = d[0] - d[2];
+            patch[(4 + b) * cin + c] = d[1] + d[2];
+            patch[(8 + b) * cin + c] = d[2] - d[1];
+            patch[(12 + b) * cin + c] = d[1] - d[3];
         }
     }
     // (Bᵀ d) B: each row's four cells.
     for a in 0..4 {
-        let r = |b: usize| &rows[(a * 4 + b) * cin..][..cin];
+        let r = |b: usize| &patch[(a * 4 + b) * cin..][..cin];
         let (r0, r1, r2, r3) = (r(0), r(1), r(2), r(3));
-        let mut put = |b: usize, value: &dyn Fn(usize) -> f32| {
+        for (b, (x, y, sign)) in [
+            (r0, r2, -1.0),
+            (r1, r2, 1.0),
+            (r2, r1, -1.0),
+            (r1, r3, -1.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let target = &mut transformed[((a * 4 + b) * t + k) * cin..][..cin];
-            for (c, v) in target.iter_mut().enumerate() {
-                *v = value(c);
+            for ((o, x), y) in target.iter_mut().zip(x).zip(y) {
+                *o = x + sign * y;
             }
-        };
-        put(0, &|c| r0[c] - r2[c]);
-        put(1, &|c| r1[c] + r2[c]);
-        put(2, &|c| r2[c] - r1[c]);
-        put(3, &|c| r1[c] - r3[c]);
+        }
     }
 }
 

@@ -2,9 +2,8 @@
 //! (f32, no autodiff) of a model whose norms are folded runs the convolutions of its mobile
 //! encoder, its ABSNet neck and its conv saliency head there instead of through burn's own: one
 //! layout through each of them, each layer's bias, activation and residual computed in the pass
-//! that produces it. Training, other backends and
-//! other dtypes run burn's layers, which stay the definition: the two agree to float rounding
-//! (tests in `tests/parity.rs`).
+//! that produces it. Training, other backends and other dtypes run burn's layers, which stay
+//! the definition: the two agree to float rounding (tests in `tests/parity.rs`).
 
 use std::fmt;
 use std::str::FromStr;
