@@ -280,8 +280,7 @@ impl AbsNet {
     /// parts run concurrently. Flex runs element-wise ops (the activations) on one thread; with
     /// parts in flight, one part's activations overlap another's convolutions (2 threads,
     /// batch 8 at 320×480: 124 instead of 159 ms/image). Other backends get one forward from
-    /// this thread: a GPU runs a batch as a whole, and concurrent graphs on one wgpu device
-    /// give wrong results.
+    /// this thread: a GPU runs a batch as a whole.
     pub fn forward_parallel(&self, x: Tensor<4>) -> AbsNetOutput {
         if x.device() != Device::flex() {
             return self.forward(x);
