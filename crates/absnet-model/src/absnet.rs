@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
-use crate::channels_last::Engine;
+use crate::channels_last::{Engine, Features};
 use crate::heads::{
     Head, HeadInput, PerHead, RatingHead, RatingHeadConfig, SaliencyHead, SaliencyHeadConfig,
 };
@@ -181,7 +181,7 @@ pub struct AbsNet {
 #[derive(Clone, Debug)]
 pub struct Encoded {
     /// The taps [`AbsNetConfig::taps`] names, in that order.
-    pub taps: Vec<(Tap, Tensor<4>)>,
+    pub taps: Vec<(Tap, Features)>,
     /// The model input `[height, width]` the features were computed from.
     pub input_size: [usize; 2],
 }
@@ -199,13 +199,18 @@ impl Encoded {
         }
     }
 
-    fn tap(&self, tap: Tap) -> Tensor<4> {
+    fn tap(&self, tap: Tap) -> Features {
         self.taps
             .iter()
             .find(|(t, _)| *t == tap)
             .map(|(_, x)| x.clone())
             .expect("every tap a head reads is encoded")
     }
+}
+
+/// Each of `features` as a tensor.
+fn tensors(features: &[Features]) -> Vec<Tensor<4>> {
+    features.iter().map(Features::tensor).collect()
 }
 
 /// Something done to each head module, whatever its type (gathering its gradients, say).
@@ -362,7 +367,7 @@ impl AbsNet {
     /// The backbone's `taps` of the images `x`.
     pub fn encode_taps(&self, x: Tensor<4>, taps: &[Tap]) -> Encoded {
         let [_, _, height, width] = x.dims();
-        let features = self.backbone.forward_taps(x, taps);
+        let features = self.backbone.features_after(x.into(), None, taps);
         Encoded {
             taps: taps.iter().copied().zip(features).collect(),
             input_size: [height, width],
@@ -382,7 +387,7 @@ impl AbsNet {
             Vec::new()
         } else {
             self.backbone
-                .forward_taps_after(partial.tap(after), Some(after), &deeper)
+                .features_after(partial.tap(after), Some(after), &deeper)
         }
         .into_iter();
         for tap in taps {
@@ -404,9 +409,9 @@ impl AbsNet {
             .neck
             .as_ref()
             .filter(|_| uses_neck)
-            .map(|neck| neck.forward(encoded.tap(self.config.neck.input)));
+            .map(|neck| neck.features(&encoded.tap(self.config.neck.input)));
         let inputs = self.config.heads.inputs();
-        let input = |head: Head| -> Option<Vec<Tensor<4>>> {
+        let input = |head: Head| -> Option<Vec<Features>> {
             let wanted = heads.contains(&head).then(|| inputs.get(&head)).flatten()?;
             Some(
                 wanted
@@ -436,12 +441,12 @@ impl AbsNet {
                 .aesthetics
                 .as_ref()
                 .zip(input(Head::Aesthetics))
-                .map(|(h, x)| h.forward(x)),
+                .map(|(h, x)| h.forward(tensors(&x))),
             quality: self
                 .quality
                 .as_ref()
                 .zip(input(Head::Quality))
-                .map(|(h, x)| h.forward(x)),
+                .map(|(h, x)| h.forward(tensors(&x))),
         }
     }
 
@@ -563,12 +568,12 @@ mod tests {
                 let through: Vec<Tap> = Tap::ALL.into_iter().filter(|&t| t <= after).collect();
                 let partial = model.encode_taps(x.clone(), &through);
                 let resumed = model.backbone.forward_taps_after(
-                    partial.tap(after),
+                    partial.tap(after).tensor(),
                     Some(after),
                     &Tap::ALL[after.index()..],
                 );
                 for (tap, y) in Tap::ALL[after.index()..].iter().zip(resumed) {
-                    let d = largest_difference(whole.tap(*tap), y);
+                    let d = largest_difference(whole.tap(*tap).tensor(), y);
                     assert!(d < 1e-5, "{arch:?} after {after:?}: {tap:?} differs by {d}");
                 }
             }
@@ -578,7 +583,10 @@ mod tests {
             let direct = model.encode(x, &heads);
             for ((a, x), (b, y)) in completed.taps.into_iter().zip(direct.taps) {
                 assert_eq!(a, b);
-                assert!(largest_difference(x, y) < 1e-5, "{arch:?} {a:?}");
+                assert!(
+                    largest_difference(x.tensor(), y.tensor()) < 1e-5,
+                    "{arch:?} {a:?}"
+                );
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 
 use absnet_engine::{Dense, Depthwise, FeatureMap, Pointwise};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -71,6 +72,84 @@ pub(crate) fn to_feature_map(x: Tensor<4>) -> FeatureMap {
 /// `map` back in the channels-first layout, as a tensor on `device`.
 pub(crate) fn to_tensor(map: &FeatureMap, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(map.to_nchw(), map.nchw_shape()), device)
+}
+
+/// Features handed from the encoder to the neck and the heads: a tensor, or on the
+/// channels-last path a channels-last map that becomes a tensor only when a layer that needs
+/// one asks (once). A tap no head reads is then never converted, and the encoder's `c5` reaches
+/// the neck, and the neck's output the conv head, without leaving the channels-last layout.
+#[derive(Clone)]
+pub struct Features(Kind);
+
+#[derive(Clone)]
+enum Kind {
+    Tensor(Tensor<4>),
+    ChannelsLast {
+        map: Arc<FeatureMap>,
+        device: Device,
+        tensor: Arc<OnceLock<Tensor<4>>>,
+    },
+}
+
+impl Features {
+    pub(crate) fn channels_last(map: Arc<FeatureMap>, device: &Device) -> Self {
+        Self(Kind::ChannelsLast {
+            map,
+            device: device.clone(),
+            tensor: Arc::default(),
+        })
+    }
+
+    /// `[batch, channels, height, width]`.
+    pub fn tensor(&self) -> Tensor<4> {
+        match &self.0 {
+            Kind::Tensor(x) => x.clone(),
+            Kind::ChannelsLast {
+                map,
+                device,
+                tensor,
+            } => tensor.get_or_init(|| to_tensor(map, device)).clone(),
+        }
+    }
+
+    /// The features as a channels-last map, when the channels-last layers apply to them.
+    pub(crate) fn map(&self) -> Option<Arc<FeatureMap>> {
+        match &self.0 {
+            Kind::Tensor(x) => applies(x).then(|| Arc::new(to_feature_map(x.clone()))),
+            Kind::ChannelsLast { map, .. } => Some(map.clone()),
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match &self.0 {
+            Kind::Tensor(x) => x.device(),
+            Kind::ChannelsLast { device, .. } => device.clone(),
+        }
+    }
+
+    /// The same features cut from the autodiff graph (channels-last maps never are in one).
+    pub fn detach(self) -> Self {
+        match self.0 {
+            Kind::Tensor(x) => Self(Kind::Tensor(x.detach())),
+            channels_last => Self(channels_last),
+        }
+    }
+}
+
+impl From<Tensor<4>> for Features {
+    fn from(x: Tensor<4>) -> Self {
+        Self(Kind::Tensor(x))
+    }
+}
+
+impl fmt::Debug for Features {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let layout = match &self.0 {
+            Kind::Tensor(_) => "tensor",
+            Kind::ChannelsLast { .. } => "channels-last",
+        };
+        f.debug_tuple("Features").field(&layout).finish()
+    }
 }
 
 /// One convolution of a [`ConvNorm`] as the engine layer for its kind.

@@ -26,7 +26,7 @@ pub use absnet::{
 };
 pub use backbone::{Arch, Backbone, BackboneConfig, Tap};
 pub use card::ModelCard;
-pub use channels_last::Engine;
+pub use channels_last::{Engine, Features};
 pub use error::ModelError;
 pub use heads::{Head, PerHead};
 pub use preprocess::Normalization;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::Tap;
-use crate::channels_last::{self, Engine};
+use crate::channels_last::{self, Engine, Features};
 use crate::elementwise;
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
 use crate::profile::{OpKind, record};
@@ -110,26 +110,32 @@ impl MultiDilation {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.features(&x.into()).tensor()
+    }
+
+    /// [`MultiDilation::forward`] on [`Features`]: on the channels-last layers when they
+    /// apply, the output left channels-last for the heads.
+    pub fn features(&self, x: &Features) -> Features {
         if let Some(plan) = &self.channels_last
-            && channels_last::applies(&x)
+            && let Some(map) = x.map()
         {
             // The branches' sum accumulated as each branch's residual.
-            let device = x.device();
             let (reduce, branches) = plan.split_first().expect("reduce and branches");
-            let x = reduce.forward(&channels_last::to_feature_map(x), None);
+            let reduced = reduce.forward(&map, None);
             let sum = branches
                 .iter()
                 .fold(None, |sum: Option<FeatureMap>, branch| {
-                    Some(branch.forward(&x, sum.as_ref()))
+                    Some(branch.forward(&reduced, sum.as_ref()))
                 })
                 .expect("the config guarantees at least one branch");
-            return channels_last::to_tensor(&sum, &device);
+            return Features::channels_last(Arc::new(sum), &x.device());
         }
-        let x = self.reduce.forward(x);
+        let x = self.reduce.forward(x.tensor());
         self.branches
             .iter()
             .map(|branch| branch.forward(x.clone()))
             .reduce(|sum, y| record(OpKind::Elementwise, 0, || elementwise::add(sum, y)))
             .expect("the config guarantees at least one branch")
+            .into()
     }
 }

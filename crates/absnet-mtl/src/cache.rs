@@ -159,6 +159,7 @@ impl FeatureCache {
                 .taps
                 .into_iter()
                 .map(|(_, x)| {
+                    let x = x.tensor();
                     let dims = x.dims().to_vec();
                     (
                         dims,
@@ -239,7 +240,7 @@ impl FeatureCache {
                 let shape = [examples.len(), c, h, w];
                 (
                     tap,
-                    Tensor::<4>::from_data(TensorData::new(v, shape), device),
+                    Tensor::<4>::from_data(TensorData::new(v, shape), device).into(),
                 )
             })
             .collect();

@@ -575,7 +575,7 @@ fn standardised(
                 .taps
                 .iter()
                 .find(|(t, _)| t == tap)
-                .map(|(_, x)| x.clone())
+                .map(|(_, x)| x.tensor())
                 .expect("the readout's taps are encoded");
             let [b, c, h, w] = x.dims();
             let values: Vec<f32> = x

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
-use crate::channels_last::{self, Engine};
+use crate::channels_last::{self, Engine, Features};
 use crate::layers::{
     Activation, ConvNorm, ConvSpec, InvertedResidual, InvertedResidualSpec, Linear, Padding,
 };
@@ -123,7 +123,7 @@ impl Network for MobileNet {
         x: Tensor<4>,
         after: Option<Tap>,
         deepest: Tap,
-        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+        keep: &mut dyn FnMut(Tap, Features),
     ) {
         // The first block past `after`'s (the 1×1 head conv alone past c4's last block).
         let first = match after {
@@ -145,13 +145,13 @@ impl Network for MobileNet {
             x = block.forward(x);
             if let Some(tap) = self.spec.tap_blocks.iter().position(|&b| b == i) {
                 let tap = Tap::ALL[tap];
-                keep(tap, &x);
+                keep(tap, Features::from(x.clone()));
                 if tap == deepest {
                     return;
                 }
             }
         }
-        keep(Tap::C5, &self.head.forward(x));
+        keep(Tap::C5, Features::from(self.head.forward(x)));
     }
 
     /// ImageNet logits from the `c5` features: global average pool, then the classifier.
@@ -240,27 +240,25 @@ impl ChannelsLastPlan {
         from_image: bool,
         spec: &MobileSpec,
         deepest: Tap,
-        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+        keep: &mut dyn FnMut(Tap, Features),
     ) {
         let device = x.device();
-        let mut x = channels_last::to_feature_map(x);
+        let mut x = Arc::new(channels_last::to_feature_map(x));
         if from_image {
-            x = self.stem.forward(&x, None);
+            x = Arc::new(self.stem.forward(&x, None));
         }
         for (i, block) in self.blocks.iter().enumerate().skip(first) {
-            x = block.forward(&x);
+            x = Arc::new(block.forward(&x));
             if let Some(tap) = spec.tap_blocks.iter().position(|&b| b == i) {
                 let tap = Tap::ALL[tap];
-                keep(tap, &channels_last::to_tensor(&x, &device));
+                keep(tap, Features::channels_last(x.clone(), &device));
                 if tap == deepest {
                     return;
                 }
             }
         }
-        keep(
-            Tap::C5,
-            &channels_last::to_tensor(&self.head.forward(&x, None), &device),
-        );
+        let c5 = self.head.forward(&x, None);
+        keep(Tap::C5, Features::channels_last(Arc::new(c5), &device));
     }
 }
 

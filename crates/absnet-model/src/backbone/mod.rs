@@ -22,7 +22,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::channels_last::Engine;
+use crate::channels_last::{Engine, Features};
 use crate::preprocess::Normalization;
 use crate::{ModelError, NameTable};
 
@@ -56,7 +56,7 @@ pub trait Network {
         x: Tensor<4>,
         after: Option<Tap>,
         deepest: Tap,
-        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+        keep: &mut dyn FnMut(Tap, Features),
     );
     /// ImageNet logits `[batch, 1000]` from the `c5` features; `None` without a classifier.
     fn classify(&self, c5: Tensor<4>) -> Option<Tensor<2>>;
@@ -286,8 +286,17 @@ impl Backbone {
         after: Option<Tap>,
         taps: &[Tap],
     ) -> Vec<Tensor<4>> {
+        self.features_after(x.into(), after, taps)
+            .iter()
+            .map(Features::tensor)
+            .collect()
+    }
+
+    /// [`Backbone::forward_taps_after`] as [`Features`]: on the channels-last path, the taps
+    /// stay channels-last until something asks for their tensors.
+    pub fn features_after(&self, x: Features, after: Option<Tap>, taps: &[Tap]) -> Vec<Features> {
         let deepest = taps.iter().copied().max().unwrap_or(Tap::C5);
-        let mut all: [Option<Tensor<4>>; 4] = Default::default();
+        let mut all: [Option<Features>; 4] = Default::default();
         if let Some(after) = after {
             assert!(
                 taps.iter().all(|&t| t >= after),
@@ -297,9 +306,9 @@ impl Backbone {
         }
         if after.is_none_or(|a| a < deepest) {
             self.network()
-                .forward_taps(x, after, deepest, &mut |tap, t| {
+                .forward_taps(x.tensor(), after, deepest, &mut |tap, features| {
                     if taps.contains(&tap) {
-                        all[tap.index()] = Some(t.clone());
+                        all[tap.index()] = Some(features);
                     }
                 });
         }

@@ -9,6 +9,7 @@ use burn::tensor::ops::MaxPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
+use crate::channels_last::Features;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
 use crate::profile::{OpKind, record};
 use crate::{NameTable, elementwise};
@@ -144,7 +145,7 @@ impl Network for ResNet {
         x: Tensor<4>,
         after: Option<Tap>,
         deepest: Tap,
-        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+        keep: &mut dyn FnMut(Tap, Features),
     ) {
         let mut x = match after {
             Some(_) => x,
@@ -161,7 +162,7 @@ impl Network for ResNet {
             for block in layer {
                 x = block.forward(x);
             }
-            keep(tap, &x);
+            keep(tap, Features::from(x.clone()));
             if tap == deepest {
                 return;
             }

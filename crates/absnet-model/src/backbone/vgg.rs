@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 use super::{BackboneConfig, Network, StrideSchedule, Tap};
 use crate::NameTable;
+use crate::channels_last::Features;
 use crate::layers::{Activation, ConvNorm, ConvSpec, Linear};
 use crate::profile::{OpKind, record};
 
@@ -109,7 +110,7 @@ impl Network for Vgg {
         mut x: Tensor<4>,
         after: Option<Tap>,
         deepest: Tap,
-        keep: &mut dyn FnMut(Tap, &Tensor<4>),
+        keep: &mut dyn FnMut(Tap, Features),
     ) {
         if after.is_none() {
             x = self.blocks[0].forward(x);
@@ -117,7 +118,7 @@ impl Network for Vgg {
         let blocks = Tap::ALL.into_iter().zip(&self.blocks[1..]);
         for (tap, block) in blocks.filter(|(tap, _)| after.is_none_or(|a| *tap > a)) {
             x = block.forward(x);
-            keep(tap, &x);
+            keep(tap, Features::from(x.clone()));
             if tap == deepest {
                 return;
             }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::HeadInput;
 use crate::ModelError;
-use crate::channels_last::{self, Engine};
+use crate::channels_last::{self, Engine, Features};
 use crate::layers::{Activation, Conv, ConvNorm, ConvSpec};
 use crate::profile::{OpKind, record};
 use crate::resample::bilinear;
@@ -123,15 +123,19 @@ impl ConvHead {
     }
 
     /// Saliency logits at feature resolution, `[batch, 1, h, w]`, the prior added.
-    pub fn logits(&self, features: Tensor<4>) -> Tensor<4> {
-        let logits = match &self.channels_last {
-            Some(plan) if channels_last::applies(&features) => {
-                let device = features.device();
-                let x = channels_last::to_feature_map(features);
-                let x = plan.iter().fold(x, |x, conv| conv.forward(&x, None));
-                channels_last::to_tensor(&x, &device)
+    pub fn logits(&self, features: &Features) -> Tensor<4> {
+        let logits = match (&self.channels_last, features.map()) {
+            (Some(plan), Some(x)) => {
+                let (first, rest) = plan.split_first().expect("the head has convolutions");
+                let x = rest
+                    .iter()
+                    .fold(first.forward(&x, None), |x, conv| conv.forward(&x, None));
+                channels_last::to_tensor(&x, &features.device())
             }
-            _ => self.convs.iter().fold(features, |x, conv| conv.forward(x)),
+            _ => self
+                .convs
+                .iter()
+                .fold(features.tensor(), |x, conv| conv.forward(x)),
         };
         match &self.prior {
             Some(prior) => {
@@ -144,7 +148,7 @@ impl ConvHead {
     }
 
     /// Saliency map in (0, 1) at `output_size = [height, width]`.
-    pub fn forward(&self, features: Tensor<4>, output_size: [usize; 2]) -> Tensor<4> {
+    pub fn forward(&self, features: &Features, output_size: [usize; 2]) -> Tensor<4> {
         let logits = self.logits(features);
         let probabilities = record(OpKind::Elementwise, 0, || sigmoid(logits));
         record(OpKind::Upsampling, 0, || {

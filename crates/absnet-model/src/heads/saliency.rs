@@ -12,7 +12,7 @@ use super::HeadInput;
 use super::conv::{ConvHead, ConvHeadConfig};
 use super::readout::{ReadoutHead, ReadoutHeadConfig};
 use crate::ModelError;
-use crate::channels_last::Engine;
+use crate::channels_last::{Engine, Features};
 use crate::profile::{OpKind, record};
 use crate::resample::bilinear;
 
@@ -117,14 +117,14 @@ impl SaliencyHead {
     }
 
     /// `inputs`: the encoder outputs of [`SaliencyHeadConfig::inputs`], in that order.
-    pub fn forward(&self, inputs: Vec<Tensor<4>>, output_size: [usize; 2]) -> SaliencyOutput {
+    pub fn forward(&self, inputs: Vec<Features>, output_size: [usize; 2]) -> SaliencyOutput {
         match self {
             SaliencyHead::Conv(head) => SaliencyOutput {
-                map: head.forward(inputs.into_iter().next().expect("one input"), output_size),
+                map: head.forward(inputs.first().expect("one input"), output_size),
                 log_density: None,
             },
             SaliencyHead::Readout(head) => {
-                let log_density = head.forward(inputs);
+                let log_density = head.forward(inputs.iter().map(Features::tensor).collect());
                 let map = record(OpKind::Upsampling, 0, || {
                     let [batch, _, _, _] = log_density.dims();
                     let density = bilinear(log_density.clone().exp(), output_size);
