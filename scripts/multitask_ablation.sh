@@ -6,7 +6,8 @@
 # closed with scripts/evaluate_lodo.sh) and on split 1's LIVE-C test part. One JSON line per run
 # in runs/ablation/results.jsonl.
 # Usage: LIVEC=DIR bash scripts/multitask_ablation.sh SEED CONFIGURATION…
-#   configurations: frozen saliency quality shared summed alternating, and the balancing
+#   configurations: frozen saliency quality shared summed alternating, saliency-one-rate
+#   (saliency alone at summed's one learning rate, 1e-3 for every group), and the balancing
 #   methods uncertainty dwa gradnorm pcgrad famo (equal is "shared"; fixed with its default
 #   weights of 1 is the same run)
 set -euo pipefail
@@ -23,9 +24,9 @@ for configuration in "$@"; do
   sets=(--set "seed=$seed" --set "quality.datasets=[\"livec:$dataset\"]")
   case $configuration in
     frozen) sets+=(--set "groups.shared.frozen_epochs=100") ;;   # nothing past c4 trains either
-    saliency | quality)
+    saliency | quality | saliency-one-rate)
       # The other task's sections left out of a copy of the config.
-      other=$([[ $configuration == saliency ]] && echo quality || echo saliency)
+      other=$([[ $configuration == quality ]] && echo saliency || echo quality)
       config=runs/ablation/$configuration-only.toml
       python3 - "$base" "$other" > "$config" <<'PY'
 import re, sys
@@ -34,7 +35,9 @@ drop = {other, f"{other}.loss", f"model.heads.{other}", f"groups.{other}"}
 sections = re.split(r"(?m)^(?=\[)", text)
 print("".join(s for s in sections if not (s.startswith("[") and s[1:s.index("]")] in drop)), end="")
 PY
-      [[ $configuration == saliency ]] && sets=(--set "seed=$seed") ;;
+      [[ $configuration != quality ]] && sets=(--set "seed=$seed")
+      # summed's one learning rate, saliency alone: what summed's saliency owes to the rate
+      [[ $configuration == saliency-one-rate ]] && sets+=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001") ;;
     shared) ;;                                                    # one optimizer and rate per group
     summed) sets+=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001" --set "groups.quality.lr=0.001") ;;
     alternating) sets+=(--set 'task_schedule={kind="alternating", round_steps=10}') ;;
@@ -51,7 +54,7 @@ PY
     bash scripts/evaluate_lodo.sh mit1003 "$run.safetensors" > "$run.eval" 2>&1
     saliency=$(cat runs/lodo-evaluation/mit1003/model.json | tr -d '\n ')
   fi
-  if [[ $configuration != saliency ]]; then
+  if [[ $configuration != saliency* ]]; then
     quality=$("$absnet" eval quality "livec:$dataset" --model "$run.safetensors" \
       --split "$split" --part test --json | tr -d '\n ')
   fi

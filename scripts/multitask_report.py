@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 RUNS = Path("runs/ablation")
 DOCS = Path("docs")
-ORDER = ["frozen", "saliency", "quality", "shared", "summed", "alternating", "pcgrad", "uncertainty", "dwa",
+ORDER = ["frozen", "saliency", "saliency-one-rate", "quality", "shared", "summed", "alternating", "pcgrad", "uncertainty", "dwa",
          "gradnorm", "famo"]
 
 
