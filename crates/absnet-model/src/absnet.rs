@@ -409,7 +409,7 @@ impl AbsNet {
             .neck
             .as_ref()
             .filter(|_| uses_neck)
-            .map(|neck| neck.features(&encoded.tap(self.config.neck.input)));
+            .map(|neck| neck.forward(&encoded.tap(self.config.neck.input)));
         let inputs = self.config.heads.inputs();
         let input = |head: Head| -> Option<Vec<Features>> {
             let wanted = heads.contains(&head).then(|| inputs.get(&head)).flatten()?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use absnet_engine::FeatureMap;
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
@@ -109,13 +109,9 @@ impl MultiDilation {
         }
     }
 
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.features(&x.into()).tensor()
-    }
-
-    /// [`MultiDilation::forward`] on [`Features`]: on the channels-last layers when they
-    /// apply, the output left channels-last for the heads.
-    pub fn features(&self, x: &Features) -> Features {
+    /// On the channels-last layers when they apply, the output then left channels-last for the
+    /// heads.
+    pub fn forward(&self, x: &Features) -> Features {
         if let Some(plan) = &self.channels_last
             && let Some(map) = x.map()
         {
