@@ -18,6 +18,8 @@ absnet=${ABSNET:-target/release/absnet}
 base=models/experiments/multitask-ablation.toml
 split=models/splits/livec-study/split-1.json
 mkdir -p runs/ablation
+# summed's one learning rate, 1e-3, for the shared blocks and the saliency head
+one_rate=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001")
 for configuration in "$@"; do
   run=runs/ablation/$configuration-$seed
   config=$base
@@ -35,11 +37,11 @@ drop = {other, f"{other}.loss", f"model.heads.{other}", f"groups.{other}"}
 sections = re.split(r"(?m)^(?=\[)", text)
 print("".join(s for s in sections if not (s.startswith("[") and s[1:s.index("]")] in drop)), end="")
 PY
-      [[ $configuration != quality ]] && sets=(--set "seed=$seed")
-      # summed's one learning rate, saliency alone: what summed's saliency owes to the rate
-      [[ $configuration == saliency-one-rate ]] && sets+=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001") ;;
+      if [[ $configuration != quality ]]; then sets=(--set "seed=$seed"); fi
+      # saliency alone at summed's rate: what summed's saliency owes to the rate
+      if [[ $configuration == saliency-one-rate ]]; then sets+=("${one_rate[@]}"); fi ;;
     shared) ;;                                                    # one optimizer and rate per group
-    summed) sets+=(--set "groups.shared.lr=0.001" --set "groups.saliency.lr=0.001" --set "groups.quality.lr=0.001") ;;
+    summed) sets+=("${one_rate[@]}" --set "groups.quality.lr=0.001") ;;
     alternating) sets+=(--set 'task_schedule={kind="alternating", round_steps=10}') ;;
     uncertainty | dwa | pcgrad | famo) sets+=(--set "balancing.method=\"$configuration\"") ;;
     gradnorm) sets+=(--set 'balancing.method="grad_norm"') ;;

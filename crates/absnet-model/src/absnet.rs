@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
-use crate::channels_last::{Engine, Features};
+use crate::channels_last::{Engine, Features, tensors};
 use crate::heads::{
     Head, HeadInput, PerHead, RatingHead, RatingHeadConfig, SaliencyHead, SaliencyHeadConfig,
 };
@@ -206,11 +206,6 @@ impl Encoded {
             .map(|(_, x)| x.clone())
             .expect("every tap a head reads is encoded")
     }
-}
-
-/// Each of `features` as a tensor.
-fn tensors(features: &[Features]) -> Vec<Tensor<4>> {
-    features.iter().map(Features::tensor).collect()
 }
 
 /// Something done to each head module, whatever its type (gathering its gradients, say).

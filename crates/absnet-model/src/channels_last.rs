@@ -136,6 +136,11 @@ impl Features {
     }
 }
 
+/// Each of `features` as a tensor.
+pub(crate) fn tensors(features: &[Features]) -> Vec<Tensor<4>> {
+    features.iter().map(Features::tensor).collect()
+}
+
 impl From<Tensor<4>> for Features {
     fn from(x: Tensor<4>) -> Self {
         Self(Kind::Tensor(x))

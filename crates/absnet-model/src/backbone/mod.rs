@@ -22,7 +22,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::channels_last::{Engine, Features};
+use crate::channels_last::{self, Engine, Features};
 use crate::preprocess::Normalization;
 use crate::{ModelError, NameTable};
 
@@ -286,10 +286,7 @@ impl Backbone {
         after: Option<Tap>,
         taps: &[Tap],
     ) -> Vec<Tensor<4>> {
-        self.features_after(x.into(), after, taps)
-            .iter()
-            .map(Features::tensor)
-            .collect()
+        channels_last::tensors(&self.features_after(x.into(), after, taps))
     }
 
     /// [`Backbone::forward_taps_after`] as [`Features`]: on the channels-last path, the taps

@@ -124,15 +124,19 @@ impl ConvHead {
 
     /// Saliency logits at feature resolution, `[batch, 1, h, w]`, the prior added.
     pub fn logits(&self, features: &Features) -> Tensor<4> {
-        let logits = match (&self.channels_last, features.map()) {
-            (Some(plan), Some(x)) => {
+        let plan_and_map = self
+            .channels_last
+            .as_ref()
+            .and_then(|plan| Some((plan, features.map()?)));
+        let logits = match plan_and_map {
+            Some((plan, x)) => {
                 let (first, rest) = plan.split_first().expect("the head has convolutions");
                 let x = rest
                     .iter()
                     .fold(first.forward(&x, None), |x, conv| conv.forward(&x, None));
                 channels_last::to_tensor(&x, &features.device())
             }
-            _ => self
+            None => self
                 .convs
                 .iter()
                 .fold(features.tensor(), |x, conv| conv.forward(x)),

@@ -12,7 +12,7 @@ use super::HeadInput;
 use super::conv::{ConvHead, ConvHeadConfig};
 use super::readout::{ReadoutHead, ReadoutHeadConfig};
 use crate::ModelError;
-use crate::channels_last::{Engine, Features};
+use crate::channels_last::{self, Engine, Features};
 use crate::profile::{OpKind, record};
 use crate::resample::bilinear;
 
@@ -124,7 +124,7 @@ impl SaliencyHead {
                 log_density: None,
             },
             SaliencyHead::Readout(head) => {
-                let log_density = head.forward(inputs.iter().map(Features::tensor).collect());
+                let log_density = head.forward(channels_last::tensors(&inputs));
                 let map = record(OpKind::Upsampling, 0, || {
                     let [batch, _, _, _] = log_density.dims();
                     let density = bilinear(log_density.clone().exp(), output_size);
