@@ -8,7 +8,7 @@ use crate::winograd::Winograd;
 
 /// A dense `k × k` convolution, any dilation, computed one of three ways:
 ///
-/// - **Winograd F(2×2, 3×3)** (3×3, stride 1, at least [`WINOGRAD_CHANNELS`] channels in and
+/// - **Winograd F(2×2, 3×3) or F(4×4, 3×3)** (3×3, stride 1, at least [`WINOGRAD_CHANNELS`] channels in and
 ///   out: the neck's dilated layers): see [`crate::winograd`].
 /// - **per tap** (stride 1, the neck's dilated 3×3 and the saliency head's 7×7 layers): the
 ///   input, padded left and right only, is read in place as the left-hand matrix of one gemm
@@ -24,7 +24,7 @@ use crate::winograd::Winograd;
 pub struct Dense(Method);
 
 /// Channels in and out from which a 3×3 stride-1 layer runs by Winograd: with fewer, its 16
-/// gemms are too thin to pay for the transforms.
+/// or 36 gemms are too thin to pay for the transforms.
 pub const WINOGRAD_CHANNELS: usize = 16;
 
 #[derive(Clone, Debug)]

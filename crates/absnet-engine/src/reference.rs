@@ -96,3 +96,17 @@ pub fn assert_close(actual: &FeatureMap, expected: &FeatureMap, tolerance: f32) 
         );
     }
 }
+
+/// Same shape, and every value within `tolerance` times the largest `|expected|` of the map:
+/// for algorithms whose rounding error follows the size of the terms summed (Winograd's
+/// transforms), not the size of each result.
+pub fn assert_close_to_scale(actual: &FeatureMap, expected: &FeatureMap, tolerance: f32) {
+    assert_eq!(actual.nchw_shape(), expected.nchw_shape(), "shape");
+    let scale = expected.values.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (i, (a, e)) in actual.values.iter().zip(&expected.values).enumerate() {
+        assert!(
+            (a - e).abs() <= tolerance * scale,
+            "value {i}: {a} vs {e} (largest |value| {scale})"
+        );
+    }
+}
