@@ -24,10 +24,21 @@ pub(crate) fn for_row_blocks<T: Send>(
         .for_each(|(task, block)| f(task * per_task, block));
 }
 
-/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, every matrix row-major and contiguous.
-pub(crate) fn matmul_add(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, k, n]: [usize; 3]) {
-    assert!(dst.len() == m * n && lhs.len() == m * k && rhs.len() == k * n);
-    // SAFETY: as in `matmul`; `dst` is initialised and read.
+/// `dst[m×n] += lhs[m×k] · rhs[k×n]`, `dst` and `rhs` row-major and contiguous, `lhs`'s rows
+/// `lhs_row_stride` values apart — less than `k` reads overlapping rows, an im2col that is
+/// never written: with a stride of one pixel's channels and `k` = several pixels' channels,
+/// row `p` is the run of pixels from `p` on.
+pub(crate) fn matmul_add(
+    dst: &mut [f32],
+    lhs: &[f32],
+    lhs_row_stride: usize,
+    rhs: &[f32],
+    [m, k, n]: [usize; 3],
+) {
+    assert!(dst.len() == m * n && rhs.len() == k * n);
+    assert!(m == 0 || lhs.len() >= (m - 1) * lhs_row_stride + k);
+    // SAFETY: as in `matmul`, every row of `lhs` inside it (asserted); `dst` is initialised
+    // and read.
     unsafe {
         gemm::gemm(
             m,
@@ -39,7 +50,7 @@ pub(crate) fn matmul_add(dst: &mut [f32], lhs: &[f32], rhs: &[f32], [m, k, n]: [
             true,
             lhs.as_ptr(),
             1,
-            k as isize,
+            lhs_row_stride as isize,
             rhs.as_ptr(),
             1,
             n as isize,
