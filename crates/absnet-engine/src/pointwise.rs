@@ -60,11 +60,6 @@ impl Pointwise {
         }
         let per_task = rows_per_task(pixels, 64);
         let threads = rayon::current_num_threads();
-        let epilogue = |first: usize, block: &mut [f32]| {
-            let rows = first * n..first * n + block.len();
-            let residual = residual.map(|r| &r.values[rows]);
-            bias_activation(block, &self.bias, self.activation, residual);
-        };
         let fill = |out: &mut [MaybeUninit<f32>]| {
             if pixels.div_ceil(per_task) < threads || k * n >= LARGE_WEIGHTS {
                 // Few pixels, or weights that do not stay in cache for one block of rows (the
@@ -74,20 +69,57 @@ impl Pointwise {
                 let out = matmul(out, &x.values, &self.weight, [pixels, k, n], parallelism);
                 out.par_chunks_mut(n * per_task)
                     .enumerate()
-                    .for_each(|(task, block)| epilogue(task * per_task, block));
+                    .for_each(|(task, block)| self.epilogue(task * per_task, block, residual));
             } else {
                 for_row_blocks(out, n, per_task, |first, block| {
                     let rows = block.len() / n;
                     let lhs = &x.values[first * k..(first + rows) * k];
-                    let parallelism = gemm::Parallelism::None;
-                    let block = matmul(block, lhs, &self.weight, [rows, k, n], parallelism);
-                    epilogue(first, block);
+                    self.forward_pixels(first, lhs, block, residual);
                 });
             }
         };
         // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
         // the output.
         unsafe { FeatureMap::written_by([x.batch, x.height, x.width, n], fill) }
+    }
+
+    /// The outputs of the pixels `first..` whose inputs are `lhs` (`[pixels, in]`) into `out`
+    /// (`[pixels, out]`), on the calling thread, plus their rows of `residual` where given.
+    pub(crate) fn forward_pixels(
+        &self,
+        first: usize,
+        lhs: &[f32],
+        out: &mut [MaybeUninit<f32>],
+        residual: Option<&FeatureMap>,
+    ) {
+        let (k, n) = (self.in_channels, self.out_channels());
+        let pixels = lhs.len() / k;
+        let out = matmul(
+            out,
+            lhs,
+            &self.weight,
+            [pixels, k, n],
+            gemm::Parallelism::None,
+        );
+        self.epilogue(first, out, residual);
+    }
+
+    /// Bias, activation and residual on the outputs of the pixels `first..`.
+    fn epilogue(&self, first: usize, block: &mut [f32], residual: Option<&FeatureMap>) {
+        let n = self.out_channels();
+        let residual = residual.map(|r| &r.values[first * n..first * n + block.len()]);
+        bias_activation(block, &self.bias, self.activation, residual);
+    }
+
+    pub(crate) fn in_channels(&self) -> usize {
+        self.in_channels
+    }
+
+    /// Whether this layer's weights are small enough to run once per band of rows
+    /// ([`crate::Depthwise::forward_then`]): larger ones would be packed again for every band,
+    /// and run better as one gemm over all the rows.
+    pub fn fits_a_band(&self) -> bool {
+        self.weight.len() < LARGE_WEIGHTS
     }
 }
 

@@ -14,7 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::elementwise;
 use crate::layers::ConvNorm;
-use crate::profile::record;
+use crate::profile::{OpKind, record};
 
 /// Which convolutions a folded model's inference forward on Flex runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -218,6 +218,35 @@ impl Conv {
             }
         })
     }
+}
+
+/// `project` applied to `depthwise`'s output (plus `residual`), band by band so that the
+/// depthwise output is never written whole (`Depthwise::forward_then`); `None` when the two are
+/// not a depthwise layer and a 1×1 one, or when the projection's weights are too large to
+/// re-read for every band.
+pub(crate) fn depthwise_separable(
+    depthwise: &Conv,
+    project: &Conv,
+    x: &FeatureMap,
+    residual: Option<&FeatureMap>,
+) -> Option<FeatureMap> {
+    let (Layer::Depthwise(dw), Layer::Pointwise(pw)) = (&depthwise.layer, &project.layer) else {
+        return None;
+    };
+    if !pw.fits_a_band() {
+        return None;
+    }
+    let g = depthwise.spec.geometry();
+    let (height, width) = (g.output_len(x.height), g.output_len(x.width));
+    let flops = depthwise
+        .spec
+        .flops([x.batch, depthwise.spec.out_channels, height, width])
+        + project
+            .spec
+            .flops([x.batch, project.spec.out_channels, height, width]);
+    Some(record(OpKind::DepthwiseSeparable, flops, || {
+        dw.forward_then(pw, x, residual)
+    }))
 }
 
 /// Several [`ConvNorm`]s as engine layers; `None` if one has no counterpart.

@@ -19,6 +19,9 @@ pub enum OpKind {
     DepthwiseConv,
     /// 1×1 convolutions: expansions, projections, the neck's reduction.
     PointwiseConv,
+    /// A depthwise convolution and the projection after it, computed band by band in one pass
+    /// (the channels-last engine's inverted-residual blocks).
+    DepthwiseSeparable,
     /// Every other convolution: stems, the saliency head's 7×7 layers, ResNet/VGG 3×3.
     DenseConv,
     /// Activations, residual and branch sums, the prior's addition.
@@ -35,6 +38,7 @@ impl fmt::Display for OpKind {
             OpKind::DilatedConv => "dilated convolutions",
             OpKind::DepthwiseConv => "depthwise convolutions",
             OpKind::PointwiseConv => "pointwise (1×1) convolutions",
+            OpKind::DepthwiseSeparable => "depthwise + projection (fused)",
             OpKind::DenseConv => "other dense convolutions",
             OpKind::Elementwise => "element-wise passes",
             OpKind::Upsampling => "upsampling",

@@ -265,7 +265,12 @@ impl ChannelsLastPlan {
 impl ChannelsLastBlock {
     fn forward(&self, x: &FeatureMap) -> FeatureMap {
         let expanded = self.expand.as_ref().map(|e| e.forward(x, None));
-        let hidden = self.depthwise.forward(expanded.as_ref().unwrap_or(x), None);
-        self.project.forward(&hidden, self.residual.then_some(x))
+        let input = expanded.as_ref().unwrap_or(x);
+        let residual = self.residual.then_some(x);
+        channels_last::depthwise_separable(&self.depthwise, &self.project, input, residual)
+            .unwrap_or_else(|| {
+                let hidden = self.depthwise.forward(input, None);
+                self.project.forward(&hidden, residual)
+            })
     }
 }
