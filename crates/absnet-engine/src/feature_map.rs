@@ -80,7 +80,7 @@ impl FeatureMap {
     }
 
     /// The row `y` of image `n`.
-    pub(crate) fn row(&self, n: usize, y: usize) -> &[f32] {
+    pub fn row(&self, n: usize, y: usize) -> &[f32] {
         let len = self.row_len();
         let start = (n * self.height + y) * len;
         &self.values[start..start + len]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ModelError;
 use crate::backbone::{Backbone, BackboneConfig, Tap};
-use crate::channels_last::{Engine, Features, tensors};
+use crate::channels_last::{Engine, Features};
 use crate::heads::{
     Head, HeadInput, PerHead, RatingHead, RatingHeadConfig, SaliencyHead, SaliencyHeadConfig,
 };
@@ -436,12 +436,12 @@ impl AbsNet {
                 .aesthetics
                 .as_ref()
                 .zip(input(Head::Aesthetics))
-                .map(|(h, x)| h.forward(tensors(&x))),
+                .map(|(h, x)| h.forward_features(&x)),
             quality: self
                 .quality
                 .as_ref()
                 .zip(input(Head::Quality))
-                .map(|(h, x)| h.forward(tensors(&x))),
+                .map(|(h, x)| h.forward_features(&x)),
         }
     }
 

@@ -120,6 +120,14 @@ impl Features {
         }
     }
 
+    /// The channels-last map these features already are, if they are one (never a conversion).
+    pub(crate) fn channels_last_map(&self) -> Option<&FeatureMap> {
+        match &self.0 {
+            Kind::Tensor(_) => None,
+            Kind::ChannelsLast { map, .. } => Some(map),
+        }
+    }
+
     pub fn device(&self) -> Device {
         match &self.0 {
             Kind::Tensor(x) => x.device(),

@@ -4,15 +4,17 @@
 //! ReLU → FC 10 + softmax, a distribution over 10 score bins, trained with EMD (r = 2). It can
 //! read several encoder depths: each is pooled and L2-normalised on its own, then concatenated.
 
+use absnet_engine::FeatureMap;
 use burn::module::Module;
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::module::adaptive_avg_pool2d;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::{Head, HeadInput};
 use crate::ModelError;
 use crate::backbone::Tap;
+use crate::channels_last::{self, Features};
 use crate::layers::Linear;
 use crate::profile::{OpKind, record};
 
@@ -214,7 +216,143 @@ impl RatingHead {
                 .collect();
             Tensor::cat(parts, 1)
         });
+        self.classify(pooled)
+    }
+
+    /// [`Self::forward`] on encoder features: when every input is a channels-last map (an
+    /// inference forward on the channels-last engine) the pyramid is pooled straight from the
+    /// maps, one pass per level, instead of converting them to tensors and pooling bin by bin.
+    pub fn forward_features(&self, inputs: &[Features]) -> Tensor<2> {
+        let maps: Option<Vec<&FeatureMap>> =
+            inputs.iter().map(Features::channels_last_map).collect();
+        let Some(maps) = maps else {
+            return self.forward(channels_last::tensors(inputs));
+        };
+        let pooled = record(OpKind::PoolingAndLinear, 0, || {
+            let batch = maps.first().map_or(0, |m| m.batch);
+            let parts: Vec<Vec<f32>> = maps
+                .iter()
+                .map(|map| pyramid_of_map(map, &self.levels, self.pooling))
+                .collect();
+            let per_image: usize = parts.iter().map(|p| p.len() / batch.max(1)).sum();
+            let mut values = Vec::with_capacity(batch * per_image);
+            for n in 0..batch {
+                for part in &parts {
+                    let len = part.len() / batch;
+                    let mut image = part[n * len..(n + 1) * len].to_vec();
+                    let norm = image.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                    image.iter_mut().for_each(|v| *v /= norm);
+                    values.extend(image);
+                }
+            }
+            let device = inputs[0].device();
+            Tensor::from_data(TensorData::new(values, [batch, per_image]), &device)
+        });
+        self.classify(pooled)
+    }
+
+    /// FC + ReLU, FC, softmax over the bins.
+    fn classify(&self, pooled: Tensor<2>) -> Tensor<2> {
         let x = relu(self.fc1.forward(pooled));
         softmax(self.fc2.forward(x), 1)
+    }
+}
+
+/// [`RatingHead::pyramid`] of a channels-last map, image after image: every level's values in
+/// the tensor path's order (`[values, n, n]` flattened, level after level; for `avg_std` the
+/// means of every channel, then their standard deviations), sums in f64.
+fn pyramid_of_map(map: &FeatureMap, levels: &[usize], pooling: PyramidPooling) -> Vec<f32> {
+    let (c, h, w) = (map.channels, map.height, map.width);
+    let per_image: usize = levels.iter().map(|n| pooling.values() * c * n * n).sum();
+    let mut out = Vec::with_capacity(map.batch * per_image);
+    let (mut sum, mut square, mut max) = (vec![0f64; c], vec![0f64; c], vec![0f32; c]);
+    for image in 0..map.batch {
+        for &n in levels {
+            let mut level = vec![0f32; pooling.values() * c * n * n];
+            for i in 0..n {
+                for j in 0..n {
+                    let (rows, columns) = (bin(i, n, h), bin(j, n, w));
+                    let count = (rows.len() * columns.len()) as f64;
+                    sum.fill(0.0);
+                    square.fill(0.0);
+                    max.fill(f32::NEG_INFINITY);
+                    for y in rows {
+                        let row = map.row(image, y);
+                        let pixels = row[columns.start * c..columns.end * c].chunks_exact(c);
+                        // Only what the pooling needs, each a plain loop over the channels.
+                        for pixel in pixels {
+                            match pooling {
+                                PyramidPooling::Max => {
+                                    max.iter_mut().zip(pixel).for_each(|(m, &v)| *m = m.max(v))
+                                }
+                                PyramidPooling::Avg => {
+                                    sum.iter_mut().zip(pixel).for_each(|(s, &v)| *s += v as f64)
+                                }
+                                PyramidPooling::AvgStd => {
+                                    for ((s, q), &v) in sum.iter_mut().zip(&mut square).zip(pixel) {
+                                        *s += v as f64;
+                                        *q += v as f64 * v as f64;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    let cell = i * n + j;
+                    for k in 0..c {
+                        let mean = sum[k] / count;
+                        level[k * n * n + cell] = match pooling {
+                            PyramidPooling::Max => max[k],
+                            PyramidPooling::Avg | PyramidPooling::AvgStd => mean as f32,
+                        };
+                        if pooling == PyramidPooling::AvgStd {
+                            let variance = (square[k] / count - mean * mean).max(0.0);
+                            level[(c + k) * n * n + cell] = (variance + 1e-6).sqrt() as f32;
+                        }
+                    }
+                }
+            }
+            out.extend(level);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use burn::tensor::Distribution;
+
+    use super::*;
+    use crate::channels_last::to_feature_map;
+
+    #[test]
+    fn pooling_channels_last_maps_gives_the_tensor_path_s_distribution() {
+        let device = Device::flex();
+        // Two inputs of odd sizes, so the pyramid's bins overlap and differ in size.
+        let inputs: Vec<Tensor<4>> = [[2, 5, 7, 9], [2, 3, 5, 6]]
+            .into_iter()
+            .map(|shape| Tensor::random(shape, Distribution::Normal(0.0, 1.0), &device))
+            .collect();
+        for pooling in [
+            PyramidPooling::Max,
+            PyramidPooling::Avg,
+            PyramidPooling::AvgStd,
+        ] {
+            let config = RatingHeadConfig {
+                levels: vec![1, 2, 4],
+                pooling,
+                ..RatingHeadConfig::default()
+            };
+            let head = RatingHead::new(&config, &[5, 3], &device);
+            let expected = head.forward(inputs.clone());
+            let features: Vec<Features> = inputs
+                .iter()
+                .map(|x| Features::channels_last(Arc::new(to_feature_map(x.clone())), &device))
+                .collect();
+            let got = head.forward_features(&features);
+            let diff = (got - expected).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-6, "{pooling:?}: max |Δ| = {diff}");
+        }
     }
 }
