@@ -8,8 +8,8 @@ use crate::winograd::Winograd;
 
 /// A dense `k × k` convolution, any dilation, computed one of three ways:
 ///
-/// - **Winograd F(2×2, 3×3) or F(4×4, 3×3)** (3×3, stride 1, at least [`WINOGRAD_CHANNELS`] channels in and
-///   out: the neck's dilated layers): see [`crate::winograd`].
+/// - **Winograd F(2×2, 3×3) or F(4×4, 3×3)** (3×3, stride 1, at least [`WINOGRAD_CHANNELS`]
+///   channels in and out: the neck's dilated layers): see [`crate::winograd`].
 /// - **per tap** (stride 1, the neck's dilated 3×3 and the saliency head's 7×7 layers): the
 ///   input, padded left and right only, is read in place as the left-hand matrix of one gemm
 ///   per tap, `[pixels, in] · [in, out]`, shifted by the tap's offset and accumulated — no
@@ -17,9 +17,10 @@ use crate::winograd::Winograd;
 ///   channels). Without dilation a row of taps reads `k` consecutive pixels, whose channels lie
 ///   one after another: for few input channels one gemm per row of taps then, each output's
 ///   row of `k·in` values read in place (the left-hand rows overlap, one pixel apart) — `k`
-///   times fewer, wider gemms, which the head's narrow layers (32 → 8 → 1 channels) need. The output is computed on the padded
-///   width and its extra columns dropped. A tap whose rows fall in the top or bottom padding is
-///   skipped for those rows: at dilation 16 on a 40-row map, a third of the outer taps' rows.
+///   times fewer, wider gemms, which the head's narrow layers (32 → 8 → 1 channels) need. The
+///   output is computed on the padded width and its extra columns dropped. A tap whose rows
+///   fall in the top or bottom padding is skipped for those rows: at dilation 16 on a 40-row
+///   map, a third of the outer taps' rows.
 /// - **im2col** (strided layers with few input channels: a stem reading the image's 3): each
 ///   task gathers its output rows' patches (`k·k·in` values per pixel) and multiplies them by
 ///   the weights in one gemm.

@@ -149,11 +149,11 @@ impl Winograd {
             let n = alg.n();
             let (cin, cout) = (self.in_channels, self.bias.len());
             let mut transformed = vec![0.0; n * n * cin * cout];
+            let mut gg = vec![0.0f32; n * 3];
             for o in 0..cout {
                 for i in 0..cin {
                     let g = &self.weight[(o * cin + i) * 9..][..9];
                     // G g: n×3, then (G g) Gᵀ: n×n.
-                    let mut gg = vec![0.0f32; n * 3];
                     for (r, row) in gg.chunks_exact_mut(3).enumerate() {
                         for (c, v) in row.iter_mut().enumerate() {
                             *v = (0..3).map(|k| alg.g[r * 3 + k] * g[k * 3 + c]).sum();
