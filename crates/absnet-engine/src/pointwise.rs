@@ -1,21 +1,21 @@
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
-use crate::activation::{Activation, bias_activation};
+use crate::activation::Activation;
 use crate::feature_map::FeatureMap;
-use crate::parallel::{for_row_blocks, matmul, rows_per_task};
+use crate::packed::{Epilogue, PackedRhs};
+use crate::parallel::{for_row_blocks, rows_per_task};
 
-/// Weights (in values) past which one gemm over every thread beats one per block of rows: a
-/// block would re-pack weights larger than a core's L2 cache for every few hundred rows.
+/// Weights (in values) past which a band of a depthwise layer's output is better projected
+/// after the whole map than while it is in cache: weights this large push the band out of L2.
 const LARGE_WEIGHTS: usize = 1 << 16;
 
-/// A 1×1 convolution: over the channels-last layout, the pixels times the weights as one gemm
-/// (`[pixels, in] · [in, out]`), no im2col and no layout change.
+/// A 1×1 convolution: over the channels-last layout, the pixels times the weights
+/// (`[pixels, in] · [in, out]`), no im2col and no layout change; the weights packed once when
+/// the layer is built, each block of rows multiplied on its own thread with the bias,
+/// activation and residual applied before the block is stored.
 #[derive(Clone, Debug)]
 pub struct Pointwise {
-    /// `[in, out]`, row-major.
-    weight: Vec<f32>,
+    weight: PackedRhs,
     bias: Vec<f32>,
     in_channels: usize,
     activation: Activation,
@@ -31,14 +31,14 @@ impl Pointwise {
             weight.len(),
             "weight [out, in] with out = bias length"
         );
-        let mut packed = vec![0.0; weight.len()];
+        let mut transposed = vec![0.0; weight.len()];
         for (o, row) in weight.chunks_exact(in_channels).enumerate() {
             for (i, w) in row.iter().enumerate() {
-                packed[i * out + o] = *w;
+                transposed[i * out + o] = *w;
             }
         }
         Self {
-            weight: packed,
+            weight: PackedRhs::new(&transposed, in_channels, out),
             bias,
             in_channels,
             activation,
@@ -58,28 +58,17 @@ impl Pointwise {
             let shape = (r.channels, r.values.len());
             assert_eq!(shape, (n, pixels * n), "residual shape");
         }
-        let per_task = rows_per_task(pixels, 64);
-        let threads = rayon::current_num_threads();
+        // A task of a dozen rows already fills the kernel's tiles; nothing is packed per task.
+        let per_task = rows_per_task(pixels, 12);
         let fill = |out: &mut [MaybeUninit<f32>]| {
-            if pixels.div_ceil(per_task) < threads || k * n >= LARGE_WEIGHTS {
-                // Few pixels, or weights that do not stay in cache for one block of rows (the
-                // deepest layers): one gemm over every thread, blocked by gemm itself, then the
-                // epilogue.
-                let parallelism = gemm::Parallelism::Rayon(threads);
-                let out = matmul(out, &x.values, &self.weight, [pixels, k, n], parallelism);
-                out.par_chunks_mut(n * per_task)
-                    .enumerate()
-                    .for_each(|(task, block)| self.epilogue(task * per_task, block, residual));
-            } else {
-                for_row_blocks(out, n, per_task, |first, block| {
-                    let rows = block.len() / n;
-                    let lhs = &x.values[first * k..(first + rows) * k];
-                    self.forward_pixels(first, lhs, block, residual);
-                });
-            }
+            for_row_blocks(out, n, per_task, |first, block| {
+                let rows = block.len() / n;
+                let lhs = &x.values[first * k..(first + rows) * k];
+                self.forward_pixels(first, lhs, block, residual);
+            })
         };
-        // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
-        // the output.
+        // SAFETY: `forward_pixels` writes every value of the block it is given, and the blocks
+        // cover the output.
         unsafe { FeatureMap::written_by([x.batch, x.height, x.width, n], fill) }
     }
 
@@ -92,23 +81,13 @@ impl Pointwise {
         out: &mut [MaybeUninit<f32>],
         residual: Option<&FeatureMap>,
     ) {
-        let (k, n) = (self.in_channels, self.out_channels());
-        let pixels = lhs.len() / k;
-        let out = matmul(
-            out,
-            lhs,
-            &self.weight,
-            [pixels, k, n],
-            gemm::Parallelism::None,
-        );
-        self.epilogue(first, out, residual);
-    }
-
-    /// Bias, activation and residual on the outputs of the pixels `first..`.
-    fn epilogue(&self, first: usize, block: &mut [f32], residual: Option<&FeatureMap>) {
         let n = self.out_channels();
-        let residual = residual.map(|r| &r.values[first * n..first * n + block.len()]);
-        bias_activation(block, &self.bias, self.activation, residual);
+        let epilogue = Epilogue {
+            bias: &self.bias,
+            activation: self.activation,
+            residual: residual.map(|r| &r.values[first * n..][..out.len()]),
+        };
+        self.weight.product(lhs, out, &epilogue);
     }
 
     pub(crate) fn in_channels(&self) -> usize {
@@ -116,10 +95,9 @@ impl Pointwise {
     }
 
     /// Whether this layer's weights are small enough to run once per band of rows
-    /// ([`crate::Depthwise::forward_then`]): larger ones would be packed again for every band,
-    /// and run better as one gemm over all the rows.
+    /// ([`crate::Depthwise::forward_then`]) and stay in a core's L2 across the band.
     pub fn fits_a_band(&self) -> bool {
-        self.weight.len() < LARGE_WEIGHTS
+        self.in_channels * self.out_channels() < LARGE_WEIGHTS
     }
 }
 
