@@ -316,6 +316,38 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_instruction_set_gives_the_same_product() {
+        // `Arch` picks one; the others' tile shapes (AVX2's 6 × 16, scalar's 6 × 2) run here
+        // directly.
+        let (m, k, n) = (29, 40, 56);
+        let (lhs, rhs) = (random(m * k, 1), random(k * n, 2));
+        let packed = PackedRhs::new(&rhs, k, n);
+        let mut expected = vec![0.0; m * n];
+        packed.product_add(&lhs, k, &mut expected);
+        let run = |simd: &dyn Fn(Product)| {
+            let mut got = vec![0.0; m * n];
+            simd(Product {
+                rhs: &packed,
+                lhs: &lhs,
+                row_stride: k,
+                m,
+                out: Out::Add(&mut got),
+            });
+            assert_close(&got, &expected);
+        };
+        run(&|product| product.with_simd(pulp::Scalar::new()));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(simd) = pulp::x86::V3::try_new() {
+                run(&|product| simd.vectorize(|| product.with_simd(simd)));
+            }
+            if let Some(simd) = pulp::x86::V4::try_new() {
+                run(&|product| simd.vectorize(|| product.with_simd(simd)));
+            }
+        }
+    }
+
     fn assert_close(got: &[f32], expected: &[f32]) {
         assert_eq!(got.len(), expected.len());
         for (at, (g, e)) in got.iter().zip(expected).enumerate() {
