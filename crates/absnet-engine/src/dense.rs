@@ -3,8 +3,7 @@ use std::mem::MaybeUninit;
 use crate::activation::{Activation, bias_activation};
 use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
-use crate::packed::{Epilogue, PackedRhs};
-use crate::parallel::{for_row_blocks, rows_per_task};
+use crate::parallel::{for_row_blocks, matmul, matmul_add, rows_per_task};
 use crate::winograd::Winograd;
 
 /// A dense `k × k` convolution, any dilation, computed one of three ways:
@@ -68,21 +67,11 @@ impl Dense {
     }
 }
 
-/// A direct layer's weights, packed for the way it runs.
-#[derive(Clone, Debug)]
-enum Packing {
-    /// `[in, out]` per tap.
-    PerTap(Vec<PackedRhs>),
-    /// `[(kx, in), out]` per row of taps.
-    PerRowOfTaps(Vec<PackedRhs>),
-    /// `[(ky, kx, in), out]`: im2col's patches times all of it.
-    Whole(PackedRhs),
-}
-
 /// The per-tap and im2col ways.
 #[derive(Clone, Debug)]
 struct Direct {
-    weight: Packing,
+    /// `[(ky, kx, in), out]`, row-major.
+    weight: Vec<f32>,
     bias: Vec<f32>,
     in_channels: usize,
     geometry: Geometry,
@@ -99,28 +88,16 @@ impl Direct {
             out * in_channels * taps,
             "weight [out, in, k, k]"
         );
-        // `[(ky, kx, in), out]`, row-major.
-        let mut rows = vec![0.0; weight.len()];
+        let mut packed = vec![0.0; weight.len()];
         for (o, filter) in weight.chunks_exact(in_channels * taps).enumerate() {
             for (i, plane) in filter.chunks_exact(taps).enumerate() {
                 for (tap, w) in plane.iter().enumerate() {
-                    rows[(tap * in_channels + i) * out + o] = *w;
+                    packed[(tap * in_channels + i) * out + o] = *w;
                 }
             }
         }
-        let parts = |part: usize| {
-            let rhs = rows.chunks_exact(part * out);
-            rhs.map(|rhs| PackedRhs::new(rhs, part, out)).collect()
-        };
-        let weight = if geometry.stride != 1 {
-            Packing::Whole(PackedRhs::new(&rows, taps * in_channels, out))
-        } else if geometry.dilation == 1 && in_channels < WIDE_TAPS_BELOW {
-            Packing::PerRowOfTaps(parts(geometry.kernel * in_channels))
-        } else {
-            Packing::PerTap(parts(in_channels))
-        };
         Self {
-            weight,
+            weight: packed,
             bias,
             in_channels,
             geometry,
@@ -174,23 +151,22 @@ impl Direct {
                         let input_row = (image as isize + from as isize + dy) as usize;
                         let at = (from - y0) * padded_w * cout;
                         let dst = &mut sums[at..at + pixels * cout];
-                        match &self.weight {
-                            Packing::PerRowOfTaps(rows) => {
-                                // The row's taps read consecutive pixels: one product over
-                                // them, each output's k pixels read in place as one row of
-                                // k·in values.
-                                let start = input_row * padded_w * cin;
-                                let lhs = &padded[start..start + (pixels + g.kernel - 1) * cin];
-                                rows[ky].product_add(lhs, cin, dst);
-                            }
-                            Packing::PerTap(taps) => {
-                                for kx in 0..g.kernel {
-                                    let start = (input_row * padded_w + kx * g.dilation) * cin;
-                                    let lhs = &padded[start..start + pixels * cin];
-                                    taps[ky * g.kernel + kx].product_add(lhs, cin, dst);
-                                }
-                            }
-                            Packing::Whole(_) => unreachable!("stride 1 packs per tap"),
+                        let row_taps = g.kernel * cin * cout;
+                        if g.dilation == 1 && cin < WIDE_TAPS_BELOW {
+                            // The row's taps read consecutive pixels: one gemm over them, each
+                            // output's k pixels read in place as one row of k·in values.
+                            let start = input_row * padded_w * cin;
+                            let lhs = &padded[start..start + (pixels + g.kernel - 1) * cin];
+                            let rhs = &self.weight[ky * row_taps..(ky + 1) * row_taps];
+                            matmul_add(dst, lhs, cin, rhs, [pixels, g.kernel * cin, cout]);
+                            continue;
+                        }
+                        for kx in 0..g.kernel {
+                            let start = (input_row * padded_w + kx * g.dilation) * cin;
+                            let lhs = &padded[start..start + pixels * cin];
+                            let tap = ky * g.kernel + kx;
+                            let rhs = &self.weight[tap * cin * cout..(tap + 1) * cin * cout];
+                            matmul_add(dst, lhs, cin, rhs, [pixels, cin, cout]);
                         }
                     }
                     // The valid columns of each row, with bias, activation and residual.
@@ -239,18 +215,13 @@ impl Direct {
                         }
                     }
                 }
-                let Packing::Whole(weight) = &self.weight else {
-                    unreachable!("strided layers pack whole")
-                };
-                let epilogue = Epilogue {
-                    bias: &self.bias,
-                    activation: self.activation,
-                    residual: None,
-                };
-                weight.product(&patches, block, &epilogue);
+                let shape = [pixels, patch, cout];
+                let parallelism = gemm::Parallelism::None;
+                let block = matmul(block, &patches, &self.weight, shape, parallelism);
+                bias_activation(block, &self.bias, self.activation, None);
             })
         };
-        // SAFETY: `product` writes every value of the slice it is given, and the slices cover
+        // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
         // the output.
         unsafe { FeatureMap::written_by([x.batch, out_h, out_w, cout], fill) }
     }
@@ -286,7 +257,7 @@ mod tests {
             (3, 1, 16, Padding::Symmetric, 8, 8),
             (7, 1, 1, Padding::Symmetric, 32, 8),
             (7, 1, 1, Padding::Symmetric, 8, 1),
-            // Channels enough for one product per tap.
+            // Channels enough for one gemm per tap.
             (3, 1, 1, Padding::Symmetric, 64, 4),
             (5, 1, 2, Padding::TfSame, 6, 5),
         ] {

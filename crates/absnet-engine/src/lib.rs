@@ -14,7 +14,6 @@ mod dense;
 mod depthwise;
 mod feature_map;
 mod geometry;
-mod packed;
 mod parallel;
 mod pointwise;
 mod spare;

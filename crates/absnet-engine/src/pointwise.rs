@@ -1,21 +1,21 @@
 use std::mem::MaybeUninit;
 
-use crate::activation::Activation;
-use crate::feature_map::FeatureMap;
-use crate::packed::{Epilogue, PackedRhs};
-use crate::parallel::{for_row_blocks, rows_per_task};
+use rayon::prelude::*;
 
-/// Weights (in values) past which a band of a depthwise layer's output is better projected
-/// after the whole map than while it is in cache: weights this large push the band out of L2.
+use crate::activation::{Activation, bias_activation};
+use crate::feature_map::FeatureMap;
+use crate::parallel::{for_row_blocks, matmul, rows_per_task};
+
+/// Weights (in values) past which one gemm over every thread beats one per block of rows: a
+/// block would re-pack weights larger than a core's L2 cache for every few hundred rows.
 const LARGE_WEIGHTS: usize = 1 << 16;
 
-/// A 1×1 convolution: over the channels-last layout, the pixels times the weights
-/// (`[pixels, in] · [in, out]`), no im2col and no layout change; the weights packed once when
-/// the layer is built, each block of rows multiplied on its own thread with the bias,
-/// activation and residual applied before the block is stored.
+/// A 1×1 convolution: over the channels-last layout, the pixels times the weights as one gemm
+/// (`[pixels, in] · [in, out]`), no im2col and no layout change.
 #[derive(Clone, Debug)]
 pub struct Pointwise {
-    weight: PackedRhs,
+    /// `[in, out]`, row-major.
+    weight: Vec<f32>,
     bias: Vec<f32>,
     in_channels: usize,
     activation: Activation,
@@ -31,14 +31,14 @@ impl Pointwise {
             weight.len(),
             "weight [out, in] with out = bias length"
         );
-        let mut transposed = vec![0.0; weight.len()];
+        let mut packed = vec![0.0; weight.len()];
         for (o, row) in weight.chunks_exact(in_channels).enumerate() {
             for (i, w) in row.iter().enumerate() {
-                transposed[i * out + o] = *w;
+                packed[i * out + o] = *w;
             }
         }
         Self {
-            weight: PackedRhs::new(&transposed, in_channels, out),
+            weight: packed,
             bias,
             in_channels,
             activation,
@@ -58,17 +58,28 @@ impl Pointwise {
             let shape = (r.channels, r.values.len());
             assert_eq!(shape, (n, pixels * n), "residual shape");
         }
-        // A task of a dozen rows already fills the kernel's tiles; nothing is packed per task.
-        let per_task = rows_per_task(pixels, 12);
+        let per_task = rows_per_task(pixels, 64);
+        let threads = rayon::current_num_threads();
         let fill = |out: &mut [MaybeUninit<f32>]| {
-            for_row_blocks(out, n, per_task, |first, block| {
-                let rows = block.len() / n;
-                let lhs = &x.values[first * k..(first + rows) * k];
-                self.forward_pixels(first, lhs, block, residual);
-            })
+            if pixels.div_ceil(per_task) < threads || k * n >= LARGE_WEIGHTS {
+                // Few pixels, or weights that do not stay in cache for one block of rows (the
+                // deepest layers): one gemm over every thread, blocked by gemm itself, then the
+                // epilogue.
+                let parallelism = gemm::Parallelism::Rayon(threads);
+                let out = matmul(out, &x.values, &self.weight, [pixels, k, n], parallelism);
+                out.par_chunks_mut(n * per_task)
+                    .enumerate()
+                    .for_each(|(task, block)| self.epilogue(task * per_task, block, residual));
+            } else {
+                for_row_blocks(out, n, per_task, |first, block| {
+                    let rows = block.len() / n;
+                    let lhs = &x.values[first * k..(first + rows) * k];
+                    self.forward_pixels(first, lhs, block, residual);
+                });
+            }
         };
-        // SAFETY: `forward_pixels` writes every value of the block it is given, and the blocks
-        // cover the output.
+        // SAFETY: `matmul` writes every value of the slice it is given, and the slices cover
+        // the output.
         unsafe { FeatureMap::written_by([x.batch, x.height, x.width, n], fill) }
     }
 
@@ -81,13 +92,23 @@ impl Pointwise {
         out: &mut [MaybeUninit<f32>],
         residual: Option<&FeatureMap>,
     ) {
+        let (k, n) = (self.in_channels, self.out_channels());
+        let pixels = lhs.len() / k;
+        let out = matmul(
+            out,
+            lhs,
+            &self.weight,
+            [pixels, k, n],
+            gemm::Parallelism::None,
+        );
+        self.epilogue(first, out, residual);
+    }
+
+    /// Bias, activation and residual on the outputs of the pixels `first..`.
+    fn epilogue(&self, first: usize, block: &mut [f32], residual: Option<&FeatureMap>) {
         let n = self.out_channels();
-        let epilogue = Epilogue {
-            bias: &self.bias,
-            activation: self.activation,
-            residual: residual.map(|r| &r.values[first * n..][..out.len()]),
-        };
-        self.weight.product(lhs, out, &epilogue);
+        let residual = residual.map(|r| &r.values[first * n..first * n + block.len()]);
+        bias_activation(block, &self.bias, self.activation, residual);
     }
 
     pub(crate) fn in_channels(&self) -> usize {
@@ -95,9 +116,10 @@ impl Pointwise {
     }
 
     /// Whether this layer's weights are small enough to run once per band of rows
-    /// ([`crate::Depthwise::forward_then`]) and stay in a core's L2 across the band.
+    /// ([`crate::Depthwise::forward_then`]): larger ones would be packed again for every band,
+    /// and run better as one gemm over all the rows.
     pub fn fits_a_band(&self) -> bool {
-        self.in_channels * self.out_channels() < LARGE_WEIGHTS
+        self.weight.len() < LARGE_WEIGHTS
     }
 }
 

@@ -7,8 +7,8 @@
 //! is still covered once.
 //!
 //! Per block of tiles: the inputs transformed (`Bᵀ d B`, each of the (m+2)² results a
-//! `[tiles, in]` matrix), one product per result with the transformed weights (`G g Gᵀ`,
-//! computed and packed once per algorithm, each `[in, out]`), the products transformed back (`Aᵀ M A`) with bias and
+//! `[tiles, in]` matrix), one gemm per result with the transformed weights (`G g Gᵀ`, computed
+//! once per algorithm, each `[in, out]`), the products transformed back (`Aᵀ M A`) with bias and
 //! activation. Which m runs is chosen per input by the multiplications it needs: a tile past the
 //! map's edge is computed whole, so on small maps at large dilations F(4×4) wastes much of its
 //! tiles and F(2×2) can need fewer. F(2×2)'s transforms have entries 0, ±1 and ±½ only, so its
@@ -24,10 +24,9 @@ use rayon::prelude::*;
 use crate::activation::Activation;
 use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
-use crate::packed::{Epilogue, PackedRhs};
+use crate::parallel::matmul;
 
-/// Tiles per task: rows enough for each product, few enough for the block's transformed inputs
-/// and products to stay in a core's L2 at the usual widths.
+/// Tiles per task: enough rows for each gemm to outweigh re-packing its weights.
 const TILES_PER_TASK: usize = 128;
 
 /// One F(m×m, 3×3): its transforms as row-major matrices, `Bᵀ` `n × n`, `G` `n × 3` and `Aᵀ`
@@ -106,7 +105,7 @@ pub(crate) struct Winograd {
     weight: Vec<f32>,
     /// Per algorithm (as in `ALGORITHMS`), `G g Gᵀ` for every (in, out) pair: n² `[in, out]`
     /// row-major matrices, one after another.
-    transformed: [OnceLock<Vec<PackedRhs>>; 2],
+    transformed: [OnceLock<Vec<f32>>; 2],
     bias: Vec<f32>,
     in_channels: usize,
     geometry: Geometry,
@@ -144,7 +143,7 @@ impl Winograd {
 
     /// `G g Gᵀ` of every filter for `algorithm` (`which` its index in `ALGORITHMS`), computed
     /// the first time it runs.
-    fn transformed_weight(&self, which: usize) -> &[PackedRhs] {
+    fn transformed_weight(&self, which: usize) -> &[f32] {
         self.transformed[which].get_or_init(|| {
             let alg = ALGORITHMS[which];
             let n = alg.n();
@@ -169,9 +168,6 @@ impl Winograd {
                 }
             }
             transformed
-                .chunks_exact(cin * cout)
-                .map(|position| PackedRhs::new(position, cin, cout))
-                .collect()
         })
     }
 
@@ -218,13 +214,6 @@ impl Winograd {
             .collect();
         let (top, left) = (g.pad(x.height).0, g.pad(x.width).0);
         let (n, m) = (alg.n(), alg.m);
-        // The products are summed before the bias, which the output transform adds.
-        let zeros = vec![0.0; cout];
-        let plain = Epilogue {
-            bias: &zeros,
-            activation: Activation::Identity,
-            residual: None,
-        };
         let fill = |out: &mut [MaybeUninit<f32>]| {
             let target = SharedOutput(out.as_mut_ptr(), out.len());
             tiles.par_chunks(TILES_PER_TASK).for_each(|block| {
@@ -245,10 +234,11 @@ impl Winograd {
                 let mut products = Vec::with_capacity(n * n * t * cout);
                 for xi in 0..n * n {
                     let lhs = &transformed[xi * t * cin..][..t * cin];
+                    let rhs = &weight[xi * cin * cout..][..cin * cout];
                     let dst = &mut products.spare_capacity_mut()[xi * t * cout..][..t * cout];
-                    weight[xi].product(lhs, dst, &plain);
+                    matmul(dst, lhs, rhs, [t, cin, cout], gemm::Parallelism::None);
                 }
-                // SAFETY: the n² products wrote all n² · t · out values.
+                // SAFETY: the n² gemms wrote all n² · t · out values.
                 unsafe { products.set_len(n * n * t * cout) };
                 let mut a_t_m = vec![0.0f32; m * n * cout];
                 let mut pixel = vec![0.0f32; cout];
