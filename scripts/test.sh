@@ -7,9 +7,11 @@ cd "$(dirname "$0")/.."
 # driver the machine has (CI: Mesa's lavapipe, on the CPU).
 features=()
 [[ "${ABSNET_FEATURES:-}" == gpu ]] && features=(--features absnet/gpu,absnet-mtl/gpu)
-# One build of the binary and every test with one set of features (the setup's own build of the
-# binary alone would resolve other features and compile burn a second time).
-cargo build --release --workspace --bins --tests "${features[@]}"
+# One build of the binary, the Python module and every test with one set of features (the
+# setup's own build of the binary alone would resolve other features and compile burn a second
+# time; so would maturin's of the module, which scripts/test_python.sh packs instead).
+cargo build --release --workspace --lib --bins --tests "${features[@]}"
 ABSNET_BUILT=1 bash scripts/setup.sh
 cargo test --release --workspace "${features[@]}"
-bash scripts/test_python.sh
+# The Python package around the native module just built.
+ABSNET_BUILT=1 bash scripts/test_python.sh

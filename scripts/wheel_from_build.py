@@ -1,0 +1,52 @@
+"""Packs the Python package's wheel around a native module cargo has already built.
+
+`maturin build` compiles the module on its own, resolving features for absnet-py alone; they
+differ from the workspace build's (which unifies every crate's), so it compiles burn and the
+model a second time: minutes on two cores. This script takes the workspace build's
+`lib_absnet.so` instead — the same library maturin packs — with the package metadata maturin
+writes from pyproject.toml (`maturin pep517 write-dist-info`), and writes a wheel (PEP 427) that
+pip installs like maturin's.
+
+Usage: python3 wheel_from_build.py DIST_INFO LIBRARY PACKAGE_DIR OUT_DIR
+"""
+
+import base64
+import hashlib
+import pathlib
+import sys
+import zipfile
+
+
+def record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def main() -> None:
+    dist_info, library, package, out = map(pathlib.Path, sys.argv[1:5])
+    tag = next(
+        line.split(": ", 1)[1]
+        for line in (dist_info / "WHEEL").read_text().splitlines()
+        if line.startswith("Tag: ")
+    )
+    name, version = dist_info.name.removesuffix(".dist-info").split("-")
+    files = {f"{package.name}/{p.relative_to(package)}": p.read_bytes()
+             for p in sorted(package.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    files[f"{package.name}/_absnet.abi3.so"] = library.read_bytes()
+    for p in sorted(dist_info.iterdir()):
+        files[f"{dist_info.name}/{p.name}"] = p.read_bytes()
+    record = f"{dist_info.name}/RECORD"
+    lines = [record_line(n, d) for n, d in files.items()] + [f"{record},,"]
+    files[record] = ("\n".join(lines) + "\n").encode()
+    out.mkdir(parents=True, exist_ok=True)
+    wheel = out / f"{name}-{version}-{tag}.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n, d in files.items():
+            info = zipfile.ZipInfo(n, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if n.endswith(".so") else 0o644) << 16
+            archive.writestr(info, d, zipfile.ZIP_DEFLATED)
+    print(wheel)
+
+
+if __name__ == "__main__":
+    main()
