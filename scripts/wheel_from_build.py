@@ -30,8 +30,13 @@ def main() -> None:
         if line.startswith("Tag: ")
     )
     name, version = dist_info.name.removesuffix(".dist-info").split("-")
-    files = {f"{package.name}/{p.relative_to(package)}": p.read_bytes()
-             for p in sorted(package.rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+    # The sources, without byte code or a native module some other build left there.
+    sources = [
+        p
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".so"
+    ]
+    files = {f"{package.name}/{p.relative_to(package)}": p.read_bytes() for p in sources}
     files[f"{package.name}/_absnet.abi3.so"] = library.read_bytes()
     for p in sorted(dist_info.iterdir()):
         files[f"{dist_info.name}/{p.name}"] = p.read_bytes()
