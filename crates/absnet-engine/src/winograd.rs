@@ -26,7 +26,7 @@ use crate::feature_map::FeatureMap;
 use crate::geometry::Geometry;
 use crate::parallel::matmul;
 
-/// Tiles per task: enough rows for each gemm to outweigh re-packing its weights.
+/// Tiles per task at most: enough rows for each gemm to outweigh re-packing its weights.
 const TILES_PER_TASK: usize = 128;
 
 /// One F(m×m, 3×3): its transforms as row-major matrices, `Bᵀ` `n × n`, `G` `n × 3` and `Aᵀ`
@@ -214,9 +214,14 @@ impl Winograd {
             .collect();
         let (top, left) = (g.pad(x.height).0, g.pad(x.width).0);
         let (n, m) = (alg.n(), alg.m);
+        // At most TILES_PER_TASK per task, in a number of tasks that every thread gets the same
+        // share of: 192 tiles on two threads as 96 + 96, not 128 + 64.
+        let threads = rayon::current_num_threads();
+        let rounds = tiles.len().div_ceil(threads * TILES_PER_TASK).max(1);
+        let per_task = tiles.len().div_ceil(threads * rounds).max(1);
         let fill = |out: &mut [MaybeUninit<f32>]| {
             let target = SharedOutput(out.as_mut_ptr(), out.len());
-            tiles.par_chunks(TILES_PER_TASK).for_each(|block| {
+            tiles.par_chunks(per_task).for_each(|block| {
                 let t = block.len();
                 // Bᵀ d B for every tile and channel: n² [t, in] matrices.
                 let mut transformed = vec![0.0f32; n * n * t * cin];
