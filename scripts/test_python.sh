@@ -14,9 +14,10 @@ rm -rf target/wheels
 if [[ "${ABSNET_BUILT:-}" == 1 ]]; then
   metadata=$(mktemp -d)
   trap 'rm -rf "$metadata"' EXIT
-  (cd python && ../.venv-build/bin/maturin pep517 write-dist-info --metadata-directory "$metadata" > /dev/null)
-  python3 scripts/wheel_from_build.py "$metadata"/absnet-*.dist-info target/release/lib_absnet.so \
-    python/src/absnet target/wheels > /dev/null
+  (cd python && ../.venv-build/bin/maturin pep517 write-dist-info \
+    --metadata-directory "$metadata" > /dev/null)
+  python3 scripts/wheel_from_build.py python/pyproject.toml "$metadata"/absnet-*.dist-info \
+    target/release/lib_absnet.so target/wheels > /dev/null
 else
   (cd python && ../.venv-build/bin/maturin build --release --quiet --out ../target/wheels)
 fi

@@ -7,13 +7,15 @@ model a second time: minutes on two cores. This script takes the workspace build
 writes from pyproject.toml (`maturin pep517 write-dist-info`), and writes a wheel (PEP 427) that
 pip installs like maturin's.
 
-Usage: python3 wheel_from_build.py DIST_INFO LIBRARY PACKAGE_DIR OUT_DIR
+Usage: python3 wheel_from_build.py PYPROJECT DIST_INFO LIBRARY OUT_DIR
+(the package's sources and the native module's name come from PYPROJECT's [tool.maturin]).
 """
 
 import base64
 import hashlib
 import pathlib
 import sys
+import tomllib
 import zipfile
 
 
@@ -23,7 +25,11 @@ def record_line(name: str, data: bytes) -> str:
 
 
 def main() -> None:
-    dist_info, library, package, out = map(pathlib.Path, sys.argv[1:5])
+    pyproject, dist_info, library, out = map(pathlib.Path, sys.argv[1:5])
+    maturin = tomllib.loads(pyproject.read_text())["tool"]["maturin"]
+    # `absnet._absnet` → the package `absnet` (under python-source) and its `_absnet` module.
+    package_name, module = maturin["module-name"].rsplit(".", 1)
+    package = pyproject.parent / maturin["python-source"] / package_name
     tag = next(
         line.split(": ", 1)[1]
         for line in (dist_info / "WHEEL").read_text().splitlines()
@@ -37,7 +43,7 @@ def main() -> None:
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".so"
     ]
     files = {f"{package.name}/{p.relative_to(package)}": p.read_bytes() for p in sources}
-    files[f"{package.name}/_absnet.abi3.so"] = library.read_bytes()
+    files[f"{package.name}/{module}.abi3.so"] = library.read_bytes()
     for p in sorted(dist_info.iterdir()):
         files[f"{dist_info.name}/{p.name}"] = p.read_bytes()
     record = f"{dist_info.name}/RECORD"

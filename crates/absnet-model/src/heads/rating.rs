@@ -230,24 +230,22 @@ impl RatingHead {
         };
         let pooled = record(OpKind::PoolingAndLinear, 0, || {
             let batch = maps.first().map_or(0, |m| m.batch);
-            let mut parts: Vec<Vec<f32>> = maps
+            let parts: Vec<Vec<f32>> = maps
                 .iter()
                 .map(|map| pyramid_of_map(map, &self.levels, self.pooling))
                 .collect();
-            // Each input's values of each image L2-normalised on their own, as in `forward`.
-            for part in &mut parts {
-                let len = part.len() / batch.max(1);
-                for image in part.chunks_exact_mut(len.max(1)) {
-                    let norm = image.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-                    image.iter_mut().for_each(|v| *v /= norm);
-                }
-            }
             let per_image: usize = parts.iter().map(|p| p.len() / batch.max(1)).sum();
             let mut values = Vec::with_capacity(batch * per_image);
             for n in 0..batch {
                 for part in &parts {
                     let len = part.len() / batch;
+                    let start = values.len();
                     values.extend_from_slice(&part[n * len..(n + 1) * len]);
+                    // Each input's values of each image L2-normalised on their own, as in
+                    // `forward`.
+                    let image = &mut values[start..];
+                    let norm = image.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                    image.iter_mut().for_each(|v| *v /= norm);
                 }
             }
             let device = inputs[0].device();
