@@ -298,6 +298,7 @@ fn synthetic_batch(
                     content: [w, h],
                 },
                 flipped: false,
+                draw: 0,
             }
         })
         .collect()

@@ -1,5 +1,6 @@
 //! The quality task through the binary, on LIVE-C's real photos and opinion scores: a short run
-//! of the experiment config from cached frozen features, exported and scored on its test part.
+//! of the experiment config from cached frozen features (trained on random crops of them),
+//! exported and scored on its test part.
 
 mod common;
 
@@ -31,6 +32,7 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         format!("quality.split=\"{}\"", at("split.json")),
         format!("feature_cache=\"{}\"", at("cache")),
         "input=[128, 128]".to_string(),
+        "quality.crop=[96, 96]".to_string(),
         "epochs=2".to_string(),
         "groups.shared.frozen_epochs=2".to_string(),
         "steps_per_epoch=12".to_string(),
@@ -65,7 +67,9 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     let test = report["images"].as_u64().unwrap();
     assert!(test > 100 && test <= split["test"].as_array().unwrap().len() as u64);
     let srcc = report["srcc"].as_f64().unwrap();
-    eprintln!("24 steps from cached 128×128 features: test SRCC {srcc:.3} on {test} photos");
+    eprintln!(
+        "24 steps from 96×96 crops of cached 128×128 features: test SRCC {srcc:.3} on {test} photos"
+    );
     assert!(srcc > 0.3, "test SRCC {srcc}");
     for key in [
         "krcc",

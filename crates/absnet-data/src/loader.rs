@@ -69,6 +69,10 @@ pub struct Example {
     pub opinion: Option<Opinion>,
     pub placement: Placement,
     pub flipped: bool,
+    /// A random number for this visit of the sample, for augmentations applied after loading
+    /// (where a training crop's window lies): the same for the same seed, pass and position in
+    /// the pass; 0 outside training.
+    pub draw: u64,
 }
 
 /// Why a sample could not become an example.
@@ -183,6 +187,7 @@ pub fn prepare(sample: &Sample, config: &LoaderConfig, flip: bool) -> Result<Exa
         opinion: sample.opinion,
         placement,
         flipped: flip,
+        draw: 0,
     })
 }
 

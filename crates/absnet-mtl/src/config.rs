@@ -93,6 +93,11 @@ pub struct RatingTask {
     pub split_ratios: [f64; 3],
     #[serde(default)]
     pub loss: RatingLoss,
+    /// Train on a random window `[width, height]` of each input (a multiple of 32 px, the
+    /// encoder's deepest stride), cut from the encoder's features at every depth, a new window
+    /// at every visit; validation and prediction see the whole input. `None`: the whole input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crop: Option<[u32; 2]>,
     /// Weight of this task's loss under `balancing = "fixed"`.
     #[serde(default = "one")]
     pub weight: f32,
@@ -100,13 +105,15 @@ pub struct RatingTask {
 
 /// A weighted sum of rating losses: EMD (r = 2) between the predicted and the target score
 /// distributions (NIMA's), and L1 / L2 between the predicted mean score and the target's, both
-/// on the bins' 0–1 position scale (so weights mean the same for AVA and LIVE-C).
+/// on the bins' 0–1 position scale (so weights mean the same for AVA and LIVE-C), and
+/// `1 − PLCC` of the batch's predicted mean scores and their targets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RatingLoss {
     pub emd: f32,
     pub l1: f32,
     pub l2: f32,
+    pub plcc: f32,
 }
 
 impl Default for RatingLoss {
@@ -115,13 +122,19 @@ impl Default for RatingLoss {
             emd: 1.0,
             l1: 0.0,
             l2: 0.0,
+            plcc: 0.0,
         }
     }
 }
 
 impl RatingLoss {
     fn validate(&self, section: &str) -> Result<(), ConfigError> {
-        let terms = [("emd", self.emd), ("l1", self.l1), ("l2", self.l2)];
+        let terms = [
+            ("emd", self.emd),
+            ("l1", self.l1),
+            ("l2", self.l2),
+            ("plcc", self.plcc),
+        ];
         if let Some((name, value)) = terms.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
             return Err(ConfigError::invalid(
                 format!("{section}.loss.{name}"),
@@ -131,7 +144,7 @@ impl RatingLoss {
         if terms.iter().all(|(_, v)| *v == 0.0) {
             return Err(ConfigError::invalid(
                 format!("{section}.loss"),
-                "every weight is 0: set emd, l1 or l2",
+                "every weight is 0: set emd, l1, l2 or plcc",
             ));
         }
         Ok(())
@@ -234,6 +247,10 @@ fn default_non_finite() -> NonFinite {
     NonFinite::Stop
 }
 
+/// What a training crop's sides are multiples of: the encoder's deepest stride, so every tap
+/// is cut at whole cells.
+pub(crate) const CROP_STEP: u32 = 32;
+
 /// The smallest model input validation can score (the encoder's stride is 8).
 const SMALLEST_INPUT: u32 = 16;
 
@@ -310,6 +327,9 @@ impl TrainConfig {
         }
         for (head, task) in self.ratings() {
             task.loss.validate(head.name())?;
+            if let Some(crop) = task.crop {
+                self.validate_crop(head, crop)?;
+            }
             let bins = self.model.heads.ratings().find(|(h, _)| *h == head);
             if let Some((_, config)) = bins.filter(|(_, c)| c.bins != RATING_BINS) {
                 return Err(ConfigError::invalid(
@@ -361,6 +381,30 @@ impl TrainConfig {
                 "this method reads the losses' scale (a log, a ratio or a learned variance of \
                  each loss) and needs losses ≥ 0, but saliency.loss.nss makes the saliency loss \
                  negative (−NSS): use nll, kld or cc for saliency, or equal, fixed or pcgrad",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A training crop fits the input and cuts every tap at whole cells.
+    fn validate_crop(&self, head: Head, crop: [u32; 2]) -> Result<(), ConfigError> {
+        let [w, h] = self.input;
+        if w % CROP_STEP != 0 || h % CROP_STEP != 0 {
+            return Err(ConfigError::invalid(
+                "input",
+                format!(
+                    "{w}×{h}: {head}.crop needs an input whose sides are multiples of {CROP_STEP}"
+                ),
+            ));
+        }
+        let [cw, ch] = crop;
+        if cw == 0 || ch == 0 || cw % CROP_STEP != 0 || ch % CROP_STEP != 0 || cw > w || ch > h {
+            return Err(ConfigError::invalid(
+                format!("{head}.crop"),
+                format!(
+                    "{cw}×{ch}: expected sides that are positive multiples of {CROP_STEP} and \
+                     fit the {w}×{h} input"
+                ),
             ));
         }
         Ok(())
@@ -640,6 +684,26 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(message.contains(key), "{set}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_training_crop_must_fit_the_input_at_whole_cells() {
+        let text = multi_task_default();
+        let with = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            TrainConfig::from_toml_with(&text, &sets)
+        };
+        let config = with(&["input=[512, 384]", "quality.crop=[384, 256]"]).unwrap();
+        assert_eq!(config.quality.unwrap().crop, Some([384, 256]));
+        // The default input's height (240) is not a multiple of 32.
+        let message = with(&["quality.crop=[256, 224]"]).unwrap_err().to_string();
+        assert!(message.starts_with("input: 320×240"), "{message}");
+        for crop in ["[384, 200]", "[640, 256]", "[0, 256]"] {
+            let message = with(&["input=[512, 384]", &format!("quality.crop={crop}")])
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with("quality.crop"), "{crop}: {message}");
         }
     }
 }

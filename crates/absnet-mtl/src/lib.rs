@@ -15,6 +15,7 @@ pub mod balancing;
 mod cache;
 mod checkpoint;
 pub mod config;
+mod crop;
 pub mod error;
 pub mod export;
 pub mod gradients;

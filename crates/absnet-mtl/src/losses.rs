@@ -114,6 +114,16 @@ pub fn emd2(predicted: Tensor<2>, target: Tensor<2>) -> Tensor<1> {
         .reshape([1])
 }
 
+/// `1 − PLCC`: one minus Pearson's correlation of a batch's predicted mean scores and their
+/// targets, `[batch]` each (0 when perfect, 2 at worst; a loss on the ranking the correlation
+/// metrics score, blind to scale and offset, so it goes with an L1/L2 or EMD term).
+pub fn plcc(predicted: Tensor<1>, target: Tensor<1>) -> Tensor<1> {
+    let n = predicted.dims()[0];
+    let p = standardise(predicted.reshape([1, n]));
+    let t = standardise(target.reshape([1, n]));
+    ((p * t).mean().neg() + 1.0).reshape([1])
+}
+
 /// What a saliency batch is scored against.
 pub struct SaliencyTargets {
     /// Ground-truth densities at the input size, `[batch, 1, h, w]`, each summing to 1.

@@ -566,10 +566,14 @@ fn standardised(
     let visits: Vec<(usize, bool)> = (0..samples.len()).map(|i| (i, false)).collect();
     for chunk in visits.chunks(config.batch) {
         let examples = loader.batch(chunk, &mut Skipped::default())?;
-        let encoded =
-            trainer
-                .features()
-                .encode(&valid, &examples, config, &[Head::Saliency], device)?;
+        let encoded = trainer.features().encode(
+            &valid,
+            &examples,
+            config,
+            &[Head::Saliency],
+            None,
+            device,
+        )?;
         for (i, tap) in taps.iter().enumerate() {
             let x = encoded
                 .taps

@@ -92,6 +92,15 @@ fn losses_follow_the_metric_definitions() {
         values(losses::emd2(row(&predicted), row(&votes)))[0],
         want,
     );
+    // 1 − PLCC of a batch's mean scores.
+    let means = [0.31f32, 0.72, 0.55, 0.18, 0.64, 0.47];
+    let mos = [0.25f32, 0.81, 0.42, 0.30, 0.52, 0.60];
+    let batch = |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+    close(
+        "1 − PLCC",
+        values(losses::plcc(batch(&means), batch(&mos)))[0],
+        1.0 - absnet_metrics::rating::plcc(&to64(&means), &to64(&mos)).unwrap(),
+    );
 }
 
 fn small_model(device: &Device) -> AbsNet {

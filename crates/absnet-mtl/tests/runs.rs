@@ -189,6 +189,7 @@ fn multi_task_config(dir: &std::path::Path) -> Option<TrainConfig> {
         split_seed: 1,
         split_ratios: [0.75, 0.25, 0.0],
         loss: Default::default(),
+        crop: None,
         weight: 1.0,
     });
     Some(config)

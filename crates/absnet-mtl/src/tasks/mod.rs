@@ -19,6 +19,7 @@ pub use saliency::{Saliency, saliency_targets};
 
 use crate::cache::FeatureCache;
 use crate::config::TrainConfig;
+use crate::crop;
 use crate::error::{ConfigError, TrainError};
 
 /// Validation scores of one task, by metric name.
@@ -38,26 +39,31 @@ pub enum Features<'a> {
 }
 
 impl Features<'_> {
-    /// `model`'s forward pass through `heads` on `examples`.
+    /// `model`'s forward pass through `heads` on `examples`, on each example's random window
+    /// of `crop` input pixels (`[width, height]`, a training crop) or on the whole input.
     pub fn forward(
         self,
         model: &AbsNet,
         examples: &[Example],
         config: &TrainConfig,
         heads: &[Head],
+        crop: Option<[u32; 2]>,
         device: &Device,
     ) -> Result<AbsNetOutput, TrainError> {
-        let encoded = self.encode(model, examples, config, heads, device)?;
+        let encoded = self.encode(model, examples, config, heads, crop, device)?;
         Ok(model.decode(encoded, heads))
     }
 
-    /// The backbone's taps of `examples` (what the readout's standardisation is measured on).
+    /// The backbone's taps of `examples` (what the readout's standardisation is measured on),
+    /// cut to each example's window of `crop` input pixels when given: the frozen taps are
+    /// cut, and the layers past `frozen_through` run on the cut.
     pub fn encode(
         self,
         model: &AbsNet,
         examples: &[Example],
         config: &TrainConfig,
         heads: &[Head],
+        crop: Option<[u32; 2]>,
         device: &Device,
     ) -> Result<absnet_model::Encoded, TrainError> {
         let frozen = match self {
@@ -70,6 +76,10 @@ impl Features<'_> {
                 }
             }
             Features::Cached(cache) => cache.load(examples, device)?,
+        };
+        let frozen = match crop {
+            Some(size) => crop::random_windows(frozen, examples, size),
+            None => frozen,
         };
         Ok(match config.frozen_through {
             Some(tap) => model.encode_after(frozen, tap, heads),

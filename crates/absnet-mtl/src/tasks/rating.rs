@@ -16,20 +16,19 @@ use crate::losses;
 pub struct Rating {
     head: Head,
     loss: RatingLoss,
+    /// The training crop `[width, height]`, if any.
+    crop: Option<[u32; 2]>,
     config: TrainConfig,
 }
 
 impl Rating {
     /// The task of `head` (aesthetics or quality) as `config` sets it up.
     pub fn new(head: Head, config: &TrainConfig) -> Self {
-        let loss = config
-            .ratings()
-            .find(|(h, _)| *h == head)
-            .map(|(_, task)| task.loss.clone())
-            .unwrap_or_default();
+        let task = config.ratings().find(|(h, _)| *h == head).map(|(_, t)| t);
         Self {
             head,
-            loss,
+            loss: task.map(|t| t.loss.clone()).unwrap_or_default(),
+            crop: task.and_then(|t| t.crop),
             config: config.clone(),
         }
     }
@@ -80,7 +79,14 @@ impl Objective for Rating {
         features: Features,
         device: &Device,
     ) -> Result<Tensor<1>, TrainError> {
-        let out = features.forward(model, examples, &self.config, &[self.head], device)?;
+        let out = features.forward(
+            model,
+            examples,
+            &self.config,
+            &[self.head],
+            self.crop,
+            device,
+        )?;
         let predicted = out
             .rating(self.head)
             .expect("checked: the model has the task's head");
@@ -92,8 +98,11 @@ impl Objective for Rating {
         let predicted_mean = (predicted.clone() * positions.unsqueeze_dim(0))
             .sum_dim(1)
             .squeeze_dim(1);
-        let error = predicted_mean - mean;
         let mut total = losses::emd2(predicted, distribution) * self.loss.emd;
+        if self.loss.plcc > 0.0 {
+            total = total + losses::plcc(predicted_mean.clone(), mean.clone()) * self.loss.plcc;
+        }
+        let error = predicted_mean - mean;
         if self.loss.l1 > 0.0 {
             total = total + error.clone().abs().mean().reshape([1]) * self.loss.l1;
         }
@@ -115,7 +124,7 @@ impl Objective for Rating {
     ) -> Result<Scores, TrainError> {
         let mut rows: Vec<f64> = Vec::new();
         for chunk in examples.chunks(self.config.batch) {
-            let out = features.forward(model, chunk, &self.config, &[self.head], device)?;
+            let out = features.forward(model, chunk, &self.config, &[self.head], None, device)?;
             rows.extend(
                 out.rating(self.head)
                     .map(values)

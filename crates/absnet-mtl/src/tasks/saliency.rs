@@ -80,7 +80,14 @@ impl Objective for Saliency {
         features: Features,
         device: &Device,
     ) -> Result<Tensor<1>, TrainError> {
-        let out = features.forward(model, examples, &self.config, &[Head::Saliency], device)?;
+        let out = features.forward(
+            model,
+            examples,
+            &self.config,
+            &[Head::Saliency],
+            None,
+            device,
+        )?;
         let [w, h] = self.config.input.map(|v| v as usize);
         let grid = out.log_density.as_ref().map(|d| {
             let [_, _, gh, gw] = d.dims();
@@ -108,7 +115,8 @@ impl Objective for Saliency {
         let options = SaliencyEvalOptions::mit(0.0);
         let (mut sums, mut count, mut ll, mut ll_count) = ([0.0; 4], 0.0, 0.0, 0.0);
         for chunk in examples.chunks(self.config.batch) {
-            let out = features.forward(model, chunk, &self.config, &[Head::Saliency], device)?;
+            let out =
+                features.forward(model, chunk, &self.config, &[Head::Saliency], None, device)?;
             let map = out.saliency.expect("a saliency model");
             let grid = out.log_density.as_ref().map(|d| {
                 let [_, _, gh, gw] = d.dims();
