@@ -83,7 +83,8 @@ pub struct Features(Kind);
 
 #[derive(Clone)]
 enum Kind {
-    Tensor(Tensor<4>),
+    /// Boxed: a GPU backend's tensor is many times the size of the other variant.
+    Tensor(Box<Tensor<4>>),
     ChannelsLast {
         map: Arc<FeatureMap>,
         device: Device,
@@ -103,7 +104,7 @@ impl Features {
     /// `[batch, channels, height, width]`.
     pub fn tensor(&self) -> Tensor<4> {
         match &self.0 {
-            Kind::Tensor(x) => x.clone(),
+            Kind::Tensor(x) => (**x).clone(),
             Kind::ChannelsLast {
                 map,
                 device,
@@ -115,7 +116,7 @@ impl Features {
     /// The features as a channels-last map, when the channels-last layers apply to them.
     pub(crate) fn map(&self) -> Option<Arc<FeatureMap>> {
         match &self.0 {
-            Kind::Tensor(x) => applies(x).then(|| Arc::new(to_feature_map(x.clone()))),
+            Kind::Tensor(x) => applies(x).then(|| Arc::new(to_feature_map((**x).clone()))),
             Kind::ChannelsLast { map, .. } => Some(map.clone()),
         }
     }
@@ -138,7 +139,7 @@ impl Features {
     /// The same features cut from the autodiff graph (channels-last maps never are in one).
     pub fn detach(self) -> Self {
         match self.0 {
-            Kind::Tensor(x) => Self(Kind::Tensor(x.detach())),
+            Kind::Tensor(x) => Self(Kind::Tensor(Box::new(x.detach()))),
             channels_last => Self(channels_last),
         }
     }
@@ -151,7 +152,7 @@ pub(crate) fn tensors(features: &[Features]) -> Vec<Tensor<4>> {
 
 impl From<Tensor<4>> for Features {
     fn from(x: Tensor<4>) -> Self {
-        Self(Kind::Tensor(x))
+        Self(Kind::Tensor(Box::new(x)))
     }
 }
 
