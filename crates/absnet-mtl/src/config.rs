@@ -147,6 +147,12 @@ impl RatingLoss {
                 "every weight is 0: set emd, l1, l2 or plcc",
             ));
         }
+        if self.emd == 0.0 && self.l1 == 0.0 && self.l2 == 0.0 {
+            return Err(ConfigError::invalid(
+                format!("{section}.loss.plcc"),
+                "alone it leaves the score's scale and offset free: add emd, l1 or l2",
+            ));
+        }
         Ok(())
     }
 }
@@ -704,6 +710,30 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(message.starts_with("quality.crop"), "{crop}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_correlation_loss_needs_a_term_that_sets_the_scale() {
+        let text = multi_task_default();
+        let with = |sets: &[&str]| {
+            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+            TrainConfig::from_toml_with(&text, &sets)
+        };
+        with(&["quality.loss.plcc=1"]).unwrap();
+        for sets in [
+            &["quality.loss.plcc=-1"][..],
+            &[
+                "quality.loss.plcc=1",
+                "quality.loss.emd=0",
+                "quality.loss.l1=0",
+            ],
+        ] {
+            let message = with(sets).unwrap_err().to_string();
+            assert!(
+                message.starts_with("quality.loss.plcc"),
+                "{sets:?}: {message}"
+            );
         }
     }
 }
