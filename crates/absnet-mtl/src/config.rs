@@ -693,20 +693,23 @@ mod tests {
         }
     }
 
+    /// The multi-task default with `sets` overriding it.
+    fn multi_task_with(sets: &[&str]) -> Result<TrainConfig, ConfigError> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        TrainConfig::from_toml_with(&multi_task_default(), &sets)
+    }
+
     #[test]
     fn a_training_crop_must_fit_the_input_at_whole_cells() {
-        let text = multi_task_default();
-        let with = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            TrainConfig::from_toml_with(&text, &sets)
-        };
-        let config = with(&["input=[512, 384]", "quality.crop=[384, 256]"]).unwrap();
+        let config = multi_task_with(&["input=[512, 384]", "quality.crop=[384, 256]"]).unwrap();
         assert_eq!(config.quality.unwrap().crop, Some([384, 256]));
         // The default input's height (240) is not a multiple of 32.
-        let message = with(&["quality.crop=[256, 224]"]).unwrap_err().to_string();
+        let message = multi_task_with(&["quality.crop=[256, 224]"])
+            .unwrap_err()
+            .to_string();
         assert!(message.starts_with("input: 320×240"), "{message}");
         for crop in ["[384, 200]", "[640, 256]", "[0, 256]"] {
-            let message = with(&["input=[512, 384]", &format!("quality.crop={crop}")])
+            let message = multi_task_with(&["input=[512, 384]", &format!("quality.crop={crop}")])
                 .unwrap_err()
                 .to_string();
             assert!(message.starts_with("quality.crop"), "{crop}: {message}");
@@ -715,12 +718,7 @@ mod tests {
 
     #[test]
     fn a_correlation_loss_needs_a_term_that_sets_the_scale() {
-        let text = multi_task_default();
-        let with = |sets: &[&str]| {
-            let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-            TrainConfig::from_toml_with(&text, &sets)
-        };
-        with(&["quality.loss.plcc=1"]).unwrap();
+        multi_task_with(&["quality.loss.plcc=1"]).unwrap();
         for sets in [
             &["quality.loss.plcc=-1"][..],
             &[
@@ -729,7 +727,7 @@ mod tests {
                 "quality.loss.l1=0",
             ],
         ] {
-            let message = with(sets).unwrap_err().to_string();
+            let message = multi_task_with(sets).unwrap_err().to_string();
             assert!(
                 message.starts_with("quality.loss.plcc"),
                 "{sets:?}: {message}"
