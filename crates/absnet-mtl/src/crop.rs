@@ -9,7 +9,7 @@
 //! whole input gave them, as a random crop of the image would not.
 
 use absnet_data::loader::Example;
-use absnet_model::Encoded;
+use absnet_model::{Encoded, Tap};
 use burn::tensor::Tensor;
 
 /// `encoded` cut to one window of `[width, height]` input pixels per example, placed by each
@@ -17,13 +17,13 @@ use burn::tensor::Tensor;
 pub(crate) fn random_windows(encoded: Encoded, examples: &[Example], size: [u32; 2]) -> Encoded {
     let [input_h, input_w] = encoded.input_size;
     let [crop_w, crop_h] = size.map(|s| s as usize);
-    let stride = |dims: [usize; 4]| input_h / dims[2];
-    let step = encoded
+    let taps: Vec<(Tap, Tensor<4>)> = encoded
         .taps
-        .iter()
-        .map(|(_, x)| stride(x.tensor().dims()))
-        .max()
-        .unwrap_or(1);
+        .into_iter()
+        .map(|(tap, x)| (tap, x.tensor()))
+        .collect();
+    let stride = |x: &Tensor<4>| input_h / x.dims()[2];
+    let step = taps.iter().map(|(_, x)| stride(x)).max().unwrap_or(1);
     let rows = (input_h - crop_h) / step + 1;
     let columns = (input_w - crop_w) / step + 1;
     let corners: Vec<[usize; 2]> = examples
@@ -33,13 +33,11 @@ pub(crate) fn random_windows(encoded: Encoded, examples: &[Example], size: [u32;
             [cell / columns * step, cell % columns * step]
         })
         .collect();
-    let taps = encoded
-        .taps
+    let taps = taps
         .into_iter()
         .map(|(tap, x)| {
-            let x = x.tensor();
             let [_, channels, h, _] = x.dims();
-            let s = input_h / h;
+            let s = stride(&x);
             debug_assert!(input_h % h == 0 && crop_h % s == 0 && crop_w % s == 0);
             let parts = corners
                 .iter()
@@ -66,7 +64,6 @@ pub(crate) fn random_windows(encoded: Encoded, examples: &[Example], size: [u32;
 mod tests {
     use super::*;
     use absnet_data::pipeline::Placement;
-    use absnet_model::Tap;
     use burn::tensor::{Device, TensorData};
 
     fn example(draw: u64) -> Example {

@@ -379,9 +379,10 @@ fn one_aesthetics_training_steps_gradients_on_the_gpu_match_flex() {
                 .batch(&[photo.as_raw().as_slice()], 128, 160, &flex);
         let got = run(&x, &gpu().autodiff());
         // Flex's gradients at the input and at inputs nudged by ±1e-6 of each value.
+        let pixels = values(x.clone());
         let inputs = std::iter::once(x.clone()).chain((0..4).map(|k| {
-            let noise = absnet_testkit::uniform(&format!("nudge {k}"), x.shape().num_elements());
-            let nudged: Vec<f32> = values(x.clone())
+            let noise = absnet_testkit::uniform(&format!("nudge {k}"), pixels.len());
+            let nudged: Vec<f32> = pixels
                 .iter()
                 .zip(&noise)
                 .map(|(&v, &u)| v * (1.0 + 1e-6 * (2.0 * u as f32 - 1.0)))
