@@ -2,7 +2,7 @@
 //! batch run treats its output folder — and loading the model they name.
 
 use absnet_data::pipeline::{self, Fit};
-use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions, QualityScorer};
 use anyhow::Result;
 use burn::tensor::Device;
 
@@ -42,6 +42,14 @@ impl ModelInputArgs {
             ..PredictorOptions::default()
         }
     }
+
+    /// `--input-size` within the pixel limit.
+    fn check_size(&self) -> Result<()> {
+        if let Some(size) = self.size {
+            ranges::check_pixels(size, self.max_pixels)?;
+        }
+        Ok(())
+    }
 }
 
 /// How a batch run treats its output folder: shared by `predict` and `crop`.
@@ -66,8 +74,14 @@ pub struct RunArgs {
 /// Loads the model `--model` names and checks `--input-size` against the pixel limit.
 pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
     let predictor = Predictor::load(&input.model, &input.options(), device)?;
-    if let Some(size) = input.size {
-        ranges::check_pixels(size, input.max_pixels)?;
-    }
+    input.check_size()?;
     Ok(predictor)
+}
+
+/// Loads the model `--model` names to score picture quality alone (it needs a trained quality
+/// head, not a saliency head) and checks `--input-size` against the pixel limit.
+pub fn load_quality_scorer(input: &ModelInputArgs, device: &Device) -> Result<QualityScorer> {
+    let scorer = QualityScorer::load(&input.model, &input.options(), device)?;
+    input.check_size()?;
+    Ok(scorer)
 }

@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use absnet_predict::Predictor;
 use absnet_predict::record::Failure;
 use anyhow::{Result, bail};
 use image::RgbImage;
@@ -22,7 +21,7 @@ pub trait PhotoWriter {
     type Predicted;
 
     /// The model's answers for `photos`, one each.
-    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Self::Predicted>>;
+    fn predict(&self, photos: &[&RgbImage]) -> Result<Vec<Self::Predicted>>;
 
     /// Writes the photo's files; returns its JSON line, its CSV rows and what to print when it is
     /// the only input.
@@ -48,7 +47,8 @@ pub struct Written {
 
 /// One run of an image command over its inputs.
 pub struct BatchRun<'a> {
-    pub predictor: &'a Predictor,
+    /// The model's name in failure records.
+    pub model: String,
     pub out: &'a OutputFolder,
     pub input: &'a ModelInputArgs,
     /// The batch size, and whether entries of input folders that are not images fail the run.
@@ -139,7 +139,7 @@ impl BatchRun<'_> {
             }
         }
         let photos: Vec<&RgbImage> = ready.iter().map(|(_, photo)| photo).collect();
-        let predictions = writer.predict(self.predictor, &photos)?;
+        let predictions = writer.predict(&photos)?;
         for ((source, photo), prediction) in ready.iter().zip(&predictions) {
             match writer.write(source, photo, prediction) {
                 Ok(written) => {
@@ -167,10 +167,9 @@ impl BatchRun<'_> {
     ) -> Result<()> {
         let message = format!("{error:#}");
         bar.suspend(|| eprintln!("error: {message}"));
-        let model = self.predictor.path().display().to_string();
         let failure = Failure {
             image: image.to_string(),
-            model,
+            model: self.model.clone(),
             error: message,
         };
         self.out

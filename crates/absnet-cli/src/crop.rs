@@ -98,13 +98,14 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
     };
     let writer = Writer {
         args,
+        predictor: &predictor,
         out: &out,
         aspects,
         model: predictor.path().display().to_string(),
         inputs: batch::input_paths(&args.inputs),
     };
     let run = BatchRun {
-        predictor: &predictor,
+        model: predictor.path().display().to_string(),
         out: &out,
         input: &args.model_input,
         run: &args.run,
@@ -137,6 +138,7 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
 
 struct Writer<'a> {
     args: &'a CropArgs,
+    predictor: &'a Predictor,
     out: &'a OutputFolder,
     aspects: Vec<Aspect>,
     model: String,
@@ -146,8 +148,8 @@ struct Writer<'a> {
 impl PhotoWriter for Writer<'_> {
     type Predicted = Prediction;
 
-    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
-        Ok(predictor.predict_batch(photos))
+    fn predict(&self, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
+        Ok(self.predictor.predict_batch(photos))
     }
 
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use absnet_predict::crop;
 use absnet_predict::record::SummaryLine;
 use absnet_predict::render::{self, Colormap};
-use absnet_predict::{Prediction, Predictor, Quality, Record};
+use absnet_predict::{Prediction, Predictor, Quality, QualityScorer, Record};
 use anyhow::{Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 
-use crate::args::{ModelInputArgs, RunArgs, load_predictor};
+use crate::args::{ModelInputArgs, RunArgs, load_predictor, load_quality_scorer};
 use crate::batch::{self, BatchRun, PhotoWriter, Written};
 use crate::inputs::Source;
 use crate::output::{Done, Existing, OutputFolder};
@@ -42,7 +42,8 @@ pub struct PredictArgs {
     #[arg(long, default_value = "png")]
     format: MapFormat,
     /// Score picture quality only: the encoder and the quality head run, the saliency decoder
-    /// does not, and no maps are written (records only; the model needs a quality head).
+    /// does not, and no maps are written (records only). The model needs a trained quality head,
+    /// not a saliency head: a model trained for quality alone scores photos too.
     #[arg(long, conflicts_with_all = ["focal_point", "format"])]
     quality_only: bool,
     /// Also find each photo's focal point — where crops of any aspect should be centred to keep
@@ -92,43 +93,48 @@ impl Done for SummaryLine {
 }
 
 pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model_input, device)?;
-    if !predictor.has_aesthetics() && !predictor.has_quality() {
-        eprintln!(
-            "note: {} has no trained aesthetics or quality head, so no scores are given; to train one, \
-             add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
-             `ava-json:FILE`) to a config (see `absnet train --print-default-config`) and run \
-             `absnet train CONFIG --run DIR`, then `absnet export DIR -o MODEL`",
-            predictor.path().display()
-        );
-    }
-    if args.quality_only && !predictor.has_quality() {
-        bail!(
-            "{} has no trained quality head, so --quality-only has nothing to score",
-            predictor.path().display()
-        );
-    }
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
-    let (out, done) =
-        OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing)?;
-    let run = BatchRun {
-        predictor: &predictor,
-        out: &out,
+    let open =
+        || OutputFolder::open::<SummaryLine>(&args.out, "summary", &Record::CSV_HEADER, existing);
+    let run = |out, model| BatchRun {
+        model,
+        out,
         input: &args.model_input,
         run: &args.run,
         columns: Record::CSV_HEADER.len(),
     };
-    let model = predictor.path().display().to_string();
-    let tally = if args.quality_only {
-        run.run(&args.inputs, &done, &QualityWriter { model })?
+    let (out, tally) = if args.quality_only {
+        let scorer = load_quality_scorer(&args.model_input, device)?;
+        let (out, done) = open()?;
+        let model = scorer.path().display().to_string();
+        let writer = QualityWriter {
+            scorer: &scorer,
+            model: model.clone(),
+        };
+        let tally = run(&out, model).run(&args.inputs, &done, &writer)?;
+        (out, tally)
     } else {
+        let predictor = load_predictor(&args.model_input, device)?;
+        if !predictor.has_aesthetics() && !predictor.has_quality() {
+            eprintln!(
+                "note: {} has no trained aesthetics or quality head, so no scores are given; to train one, \
+                 add [model.heads.aesthetics] and an [aesthetics] task on AVA (`ava:DIR` or \
+                 `ava-json:FILE`) to a config (see `absnet train --print-default-config`) and run \
+                 `absnet train CONFIG --run DIR`, then `absnet export DIR -o MODEL`",
+                predictor.path().display()
+            );
+        }
+        let (out, done) = open()?;
+        let model = predictor.path().display().to_string();
         let writer = Writer {
             args,
-            model,
+            predictor: &predictor,
+            model: model.clone(),
             out: &out,
             inputs: batch::input_paths(&args.inputs),
         };
-        run.run(&args.inputs, &done, &writer)?
+        let tally = run(&out, model).run(&args.inputs, &done, &writer)?;
+        (out, tally)
     };
     let maps = if args.quality_only {
         String::new()
@@ -155,17 +161,18 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
 }
 
 /// Records each photo's quality score alone (`--quality-only`).
-struct QualityWriter {
+struct QualityWriter<'a> {
+    scorer: &'a QualityScorer,
     model: String,
 }
 
-impl PhotoWriter for QualityWriter {
+impl PhotoWriter for QualityWriter<'_> {
     /// The score, and the milliseconds per photo of its batch.
     type Predicted = (Quality, f64);
 
-    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<(Quality, f64)>> {
+    fn predict(&self, photos: &[&RgbImage]) -> Result<Vec<(Quality, f64)>> {
         let start = std::time::Instant::now();
-        let scores = predictor.quality_batch(photos)?;
+        let scores = self.scorer.quality_batch(photos);
         let ms = start.elapsed().as_secs_f64() * 1e3 / photos.len().max(1) as f64;
         Ok(scores.into_iter().map(|q| (q, ms)).collect())
     }
@@ -189,6 +196,7 @@ impl PhotoWriter for QualityWriter {
 /// Writes each prediction's maps and overlay.
 struct Writer<'a> {
     args: &'a PredictArgs,
+    predictor: &'a Predictor,
     model: String,
     out: &'a OutputFolder,
     inputs: HashSet<PathBuf>,
@@ -197,8 +205,8 @@ struct Writer<'a> {
 impl PhotoWriter for Writer<'_> {
     type Predicted = Prediction;
 
-    fn predict(&self, predictor: &Predictor, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
-        Ok(predictor.predict_batch(photos))
+    fn predict(&self, photos: &[&RgbImage]) -> Result<Vec<Prediction>> {
+        Ok(self.predictor.predict_batch(photos))
     }
 
     fn write(&self, source: &Source, photo: &RgbImage, prediction: &Prediction) -> Result<Written> {

@@ -1,6 +1,6 @@
 //! The quality task through the binary, on LIVE-C's real photos and opinion scores: a short run
 //! of the experiment config from cached frozen features (trained on random crops of them),
-//! exported and scored on its test part.
+//! exported, scored on its test part, and used to score photos.
 
 mod common;
 
@@ -53,6 +53,45 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
     let model = at("quality.safetensors");
     let (ok, out, err) = absnet_run(&["export", &run, "-o", &model]);
     assert!(ok, "export failed: {out}{err}");
+    // A model trained for quality alone scores photos with `predict --quality-only`; a full
+    // prediction needs a saliency head and says so.
+    let photos: Vec<String> = ["1000.JPG", "1001.JPG", "1002.JPG"]
+        .iter()
+        .map(|name| {
+            livec
+                .join("images")
+                .join(name)
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let scores = at("scores");
+    let mut args = vec![
+        "predict",
+        "--quality-only",
+        "--model",
+        &model,
+        "--out",
+        &scores,
+    ];
+    args.extend(photos.iter().map(String::as_str));
+    let (ok, out, err) = absnet_run(&args);
+    assert!(ok, "predict --quality-only failed: {out}{err}");
+    let records = std::fs::read_to_string(dir.path().join("scores/summary.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), photos.len(), "{records}");
+    for line in records.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        let score = record["quality"]["score"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&score), "{record}");
+    }
+    let maps = at("maps");
+    let (ok, _, err) = absnet_run(&["predict", &photos[0], "--model", &model, "--out", &maps]);
+    assert!(
+        !ok && err.contains(&model) && err.contains("no trained saliency head"),
+        "{err}"
+    );
+
     let split = at("split.json");
     let (ok, out, err) = absnet_run(&[
         "eval", "quality", &dataset, "--model", &model, "--split", &split, "--part", "test",

@@ -11,5 +11,7 @@ pub mod record;
 pub mod render;
 
 pub use choice::{ModelChoice, ShippedModel};
-pub use predictor::{Aesthetics, PredictError, Prediction, Predictor, PredictorOptions, Quality};
+pub use predictor::{
+    Aesthetics, PredictError, Prediction, Predictor, PredictorOptions, Quality, QualityScorer,
+};
 pub use record::{Failure, Record, SummaryLine};

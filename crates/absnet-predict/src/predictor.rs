@@ -145,6 +145,9 @@ impl Predictor {
         device: &Device,
     ) -> Result<Self, PredictError> {
         let (model, card) = choice.load(device)?;
+        if model.saliency.is_none() || !card.is_trained(Head::Saliency) {
+            return Err(PredictError::NoSaliency(choice.label().to_path_buf()));
+        }
         Self::ready(model, card, choice.label(), options, device)
     }
 
@@ -155,9 +158,6 @@ impl Predictor {
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
-        if model.saliency.is_none() || !card.is_trained(Head::Saliency) {
-            return Err(PredictError::NoSaliency(path.to_path_buf()));
-        }
         let aesthetics = model.aesthetics.is_some() && card.is_trained(Head::Aesthetics);
         let quality = model.quality.is_some() && card.is_trained(Head::Quality);
 
@@ -289,26 +289,65 @@ impl Predictor {
         if !self.quality {
             return Err(PredictError::NoQuality(self.path.clone()));
         }
+        Ok(self.scores(photos))
+    }
+
+    /// The quality scores of `photos`; the quality head is trained.
+    fn scores(&self, photos: &[&RgbImage]) -> Vec<Quality> {
         if photos.is_empty() {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let (x, _) = self.inputs(photos);
         let heads = [Head::Quality];
-        let scores = |x: Tensor<4>| {
+        let distributions = |x: Tensor<4>| {
             self.model
                 .forward_heads(x, &heads)
                 .quality
                 .expect("checked: a quality head")
         };
         let bins = if self.flip_average {
-            (scores(x.clone()) + scores(x.flip([3]))) * 0.5
+            (distributions(x.clone()) + distributions(x.flip([3]))) * 0.5
         } else {
-            scores(x)
+            distributions(x)
         };
-        Ok(values(bins)
+        values(bins)
             .chunks_exact(RATING_BINS)
             .map(quality)
-            .collect())
+            .collect()
+    }
+}
+
+/// A model loaded to score picture quality alone (`predict --quality-only`): its quality head
+/// must be trained, its saliency head need not be — a model trained for quality alone scores
+/// photos too.
+pub struct QualityScorer(Predictor);
+
+impl QualityScorer {
+    pub fn load(
+        choice: &ModelChoice,
+        options: &PredictorOptions,
+        device: &Device,
+    ) -> Result<Self, PredictError> {
+        let (model, card) = choice.load(device)?;
+        let predictor = Predictor::ready(model, card, choice.label(), options, device)?;
+        if !predictor.quality {
+            return Err(PredictError::NoQuality(predictor.path));
+        }
+        Ok(Self(predictor))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    /// The model input `[width, height]` photos are fitted to.
+    pub fn input_size(&self) -> [u32; 2] {
+        self.0.input_size()
+    }
+
+    /// The quality scores of `photos`, in one batched pass of the encoder and the quality head.
+    pub fn quality_batch(&self, photos: &[&RgbImage]) -> Vec<Quality> {
+        self.0.scores(photos)
     }
 }
 
