@@ -1,6 +1,9 @@
 """absnet.Model: predictions equal the CLI's on real images, arrays and paths agree, batches
 agree with single images, and bad images raise ValueError naming the argument."""
 
+import json
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -51,6 +54,25 @@ def test_the_default_model_scores_picture_quality(model):
     assert 0 <= quality["score"] <= 100
     assert len(quality["distribution"]) == 10
     assert abs(sum(quality["distribution"]) - 1) < 1e-5
+
+
+def test_the_built_in_quality_model_scores_in_place_of_the_models_head(model, absnet_binary, tmp_path):
+    photo = REPO / "samples" / "chelsea.png"
+    paired = absnet.Model(quality_model="quality")
+    assert paired.quality_model == "models/quality/model.safetensors (built in)"
+    assert model.quality_model is None
+    np.testing.assert_array_equal(paired.predict(photo), model.predict(photo))
+    quality = paired.quality(str(photo))
+    assert 0 <= quality["score"] <= 100 and abs(quality["score"] - model.quality(str(photo))["score"]) > 1e-3
+    subprocess.run(
+        [absnet_binary, "predict", photo, "--quality-only", "--model", "quality", "--out", tmp_path / "q"],
+        check=True,
+        capture_output=True,
+    )
+    record = json.loads((tmp_path / "q" / "summary.jsonl").read_text())
+    assert abs(record["quality"]["score"] - quality["score"]) < 1e-4
+    with pytest.raises(ValueError, match="no trained saliency head"):
+        absnet.Model("quality")
 
 
 def test_built_in_models_are_chosen_by_name_and_anything_else_is_a_file():

@@ -52,6 +52,16 @@ impl ModelInputArgs {
     }
 }
 
+/// Which model scores picture quality: shared by `predict`, `rank` and `serve`.
+#[derive(clap::Args)]
+pub struct QualityModelArgs {
+    /// Score picture quality with this model's quality head instead of `--model`'s: `quality`
+    /// (built in; its own 512×512 pass, closer to people's opinions than the saliency models'
+    /// heads) or a model file with a trained quality head.
+    #[arg(long, value_name = "MODEL")]
+    pub quality_model: Option<ModelChoice>,
+}
+
 /// How a batch run treats its output folder: shared by `predict` and `crop`.
 #[derive(clap::Args)]
 pub struct RunArgs {
@@ -71,17 +81,35 @@ pub struct RunArgs {
     pub skip_bad: bool,
 }
 
-/// Loads the model `--model` names and checks `--input-size` against the pixel limit.
-pub fn load_predictor(input: &ModelInputArgs, device: &Device) -> Result<Predictor> {
-    let predictor = Predictor::load(&input.model, &input.options(), device)?;
+/// Loads the model `--model` names, quality scored by `quality_model` where one is named, and
+/// checks `--input-size` against the pixel limit.
+pub fn load_predictor(
+    input: &ModelInputArgs,
+    quality_model: Option<&ModelChoice>,
+    device: &Device,
+) -> Result<Predictor> {
+    let options = PredictorOptions {
+        quality_model: quality_model.cloned(),
+        ..input.options()
+    };
+    let predictor = Predictor::load(&input.model, &options, device)?;
     input.check_size()?;
     Ok(predictor)
 }
 
-/// Loads the model `--model` names to score picture quality alone (it needs a trained quality
-/// head, not a saliency head) and checks `--input-size` against the pixel limit.
-pub fn load_quality_scorer(input: &ModelInputArgs, device: &Device) -> Result<QualityScorer> {
-    let scorer = QualityScorer::load(&input.model, &input.options(), device)?;
+/// Loads the model that scores picture quality alone — `quality_model`, else `--model` (it
+/// needs a trained quality head, not a saliency head) — and checks `--input-size` against the
+/// pixel limit.
+pub fn load_quality_scorer(
+    input: &ModelInputArgs,
+    quality_model: Option<&ModelChoice>,
+    device: &Device,
+) -> Result<QualityScorer> {
+    let options = PredictorOptions {
+        quality_model: quality_model.cloned(),
+        ..input.options()
+    };
+    let scorer = QualityScorer::of(&input.model, &options, device)?;
     input.check_size()?;
     Ok(scorer)
 }

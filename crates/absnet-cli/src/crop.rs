@@ -87,7 +87,7 @@ impl Done for CropLine {
 }
 
 pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model_input, device)?;
+    let predictor = load_predictor(&args.model_input, None, device)?;
     crop::distinct_aspects(&args.aspects).context("--aspects")?;
     let existing = Existing::from_flags(args.run.resume, args.run.overwrite);
     let (out, done) =

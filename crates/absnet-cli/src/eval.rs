@@ -76,7 +76,8 @@ pub enum Eval {
     Quality {
         /// Dataset spec with opinion scores, e.g. `livec:../shared/data/livec`.
         dataset: DatasetSpec,
-        /// A model with a trained quality head: `fast` or `accurate` (built in), or a model file.
+        /// A model with a trained quality head: `fast`, `accurate` or `quality` (built in), or a
+        /// model file.
         #[arg(long, default_value = "fast")]
         model: ModelChoice,
         /// Score only one part of a split file of `absnet train`.

@@ -12,7 +12,7 @@ use anyhow::{Result, bail};
 use burn::tensor::Device;
 use image::RgbImage;
 
-use crate::args::{ModelInputArgs, RunArgs, load_predictor, load_quality_scorer};
+use crate::args::{ModelInputArgs, QualityModelArgs, RunArgs, load_predictor, load_quality_scorer};
 use crate::batch::{self, BatchRun, PhotoWriter, Written};
 use crate::inputs::Source;
 use crate::output::{Done, Existing, OutputFolder};
@@ -28,6 +28,8 @@ pub struct PredictArgs {
     out: PathBuf,
     #[command(flatten)]
     model_input: ModelInputArgs,
+    #[command(flatten)]
+    quality: QualityModelArgs,
     #[arg(long, default_value = "jet")]
     colormap: Colormap,
     /// Heatmap opacity over the photo, 0–1.
@@ -42,8 +44,9 @@ pub struct PredictArgs {
     #[arg(long, default_value = "png")]
     format: MapFormat,
     /// Score picture quality only: the encoder and the quality head run, the saliency decoder
-    /// does not, and no maps are written (records only). The model needs a trained quality head,
-    /// not a saliency head: a model trained for quality alone scores photos too.
+    /// does not, and no maps are written (records only). The model that scores — `--quality-model`,
+    /// else `--model` — needs a trained quality head, not a saliency head: `--model quality`, or a
+    /// model trained for quality alone, scores photos too.
     #[arg(long, conflicts_with_all = ["focal_point", "format"])]
     quality_only: bool,
     /// Also find each photo's focal point — where crops of any aspect should be centred to keep
@@ -104,7 +107,11 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         columns: Record::CSV_HEADER.len(),
     };
     let (out, tally) = if args.quality_only {
-        let scorer = load_quality_scorer(&args.model_input, device)?;
+        let scorer = load_quality_scorer(
+            &args.model_input,
+            args.quality.quality_model.as_ref(),
+            device,
+        )?;
         let (out, done) = open()?;
         let model = scorer.path().display().to_string();
         let writer = QualityWriter {
@@ -114,7 +121,11 @@ pub fn run(args: &PredictArgs, device: &Device) -> Result<()> {
         let tally = run(&out, model).run(&args.inputs, &done, &writer)?;
         (out, tally)
     } else {
-        let predictor = load_predictor(&args.model_input, device)?;
+        let predictor = load_predictor(
+            &args.model_input,
+            args.quality.quality_model.as_ref(),
+            device,
+        )?;
         if !predictor.has_aesthetics() && !predictor.has_quality() {
             eprintln!(
                 "note: {} has no trained aesthetics or quality head, so no scores are given; to train one, \
@@ -263,6 +274,10 @@ impl Writer<'_> {
         let model = self.model.clone();
         let mut record = Record::new(&source.name(), &model, prediction, usize::from(args.top_k));
         record.saliency = Some(map_path.display().to_string());
+        record.quality_model = self
+            .predictor
+            .quality_model()
+            .map(|path| path.display().to_string());
         if args.focal_point {
             record.focal_point = Some(crop::focal_point(&prediction.saliency));
         }

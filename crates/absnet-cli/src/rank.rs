@@ -16,7 +16,7 @@ use image::imageops::{self, FilterType};
 use image_hasher::{HashAlg, Hasher, HasherConfig, ImageHash};
 use rayon::prelude::*;
 
-use crate::args::{ModelInputArgs, load_predictor};
+use crate::args::{ModelInputArgs, QualityModelArgs, load_predictor};
 use crate::inputs::{self, Source};
 
 #[derive(clap::Args)]
@@ -47,6 +47,8 @@ pub struct RankArgs {
     batch: u16,
     #[command(flatten)]
     model_input: ModelInputArgs,
+    #[command(flatten)]
+    quality: QualityModelArgs,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -114,7 +116,11 @@ pub fn run(args: &RankArgs, device: &Device) -> Result<()> {
             csv.display()
         );
     }
-    let predictor = load_predictor(&args.model_input, device)?;
+    let predictor = load_predictor(
+        &args.model_input,
+        args.quality.quality_model.as_ref(),
+        device,
+    )?;
     let missing = match args.by {
         By::Quality => (!predictor.has_quality()).then_some("picture-quality"),
         By::Aesthetics => (!predictor.has_aesthetics()).then_some("aesthetics"),

@@ -8,7 +8,7 @@ use absnet_serve::{Batching, Limits, Service};
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
-use crate::args::{ModelInputArgs, load_predictor};
+use crate::args::{ModelInputArgs, QualityModelArgs, load_predictor};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -67,10 +67,16 @@ pub struct ServeArgs {
     remote_timeout_s: u64,
     #[command(flatten)]
     model_input: ModelInputArgs,
+    #[command(flatten)]
+    quality: QualityModelArgs,
 }
 
 pub fn run(args: &ServeArgs, device: &Device) -> Result<()> {
-    let predictor = load_predictor(&args.model_input, device)?;
+    let predictor = load_predictor(
+        &args.model_input,
+        args.quality.quality_model.as_ref(),
+        device,
+    )?;
     let model = predictor.path().display().to_string();
     let batching = Batching {
         max_batch: usize::from(args.max_batch),

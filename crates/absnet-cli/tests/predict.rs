@@ -260,6 +260,48 @@ fn quality_only_writes_the_same_scores_and_no_maps() {
 }
 
 #[test]
+fn the_built_in_quality_model_scores_in_place_of_the_models_head() {
+    let photos = [
+        repo().join("samples/chelsea.png"),
+        repo().join("samples/coffee.png"),
+    ];
+    let inputs: Vec<&Path> = photos.iter().map(PathBuf::as_path).collect();
+    let label = "models/quality/model.safetensors (built in)";
+    let (ok, text, paired) = predict(
+        &inputs,
+        &temp_dir("quality-paired"),
+        &["--quality-model", "quality"],
+    );
+    assert!(ok, "{text}");
+    let (ok, text, alone) = predict(
+        &inputs,
+        &temp_dir("quality-model-alone"),
+        &["--quality-only", "--model", "quality"],
+    );
+    assert!(ok, "{text}");
+    let (ok, text, own) = predict(&inputs, &temp_dir("quality-own"), &[]);
+    assert!(ok, "{text}");
+    for ((paired, alone), own) in paired.iter().zip(&alone).zip(&own) {
+        assert_eq!(paired["model"], own["model"], "{paired}");
+        assert_eq!(paired["quality_model"].as_str(), Some(label), "{paired}");
+        assert_eq!(alone["model"].as_str(), Some(label), "{alone}");
+        assert!(own.get("quality_model").is_none(), "{own}");
+        let score = |r: &serde_json::Value| r["quality"]["score"].as_f64().unwrap();
+        assert!(
+            (score(paired) - score(alone)).abs() < 1e-4,
+            "{paired} {alone}"
+        );
+        assert_eq!(paired["peaks"], own["peaks"]);
+    }
+    // It has no saliency head: maps are refused by name.
+    let (ok, text, _) = predict(&inputs, &temp_dir("quality-maps"), &["--model", "quality"]);
+    assert!(
+        !ok && text.contains(label) && text.contains("no trained saliency head"),
+        "{text}"
+    );
+}
+
+#[test]
 fn both_built_in_models_find_the_cat_and_name_themselves() {
     let photo = repo().join("samples/chelsea.png");
     for model in ["fast", "accurate"] {

@@ -14,16 +14,19 @@ pub enum ShippedModel {
     Fast,
     /// `models/accurate`: EfficientNet-Lite2 with a saliency readout.
     Accurate,
+    /// `models/quality`: picture quality alone (no saliency head), MobileNetV2 at 512×512.
+    Quality,
 }
 
 impl ShippedModel {
-    pub const ALL: [ShippedModel; 2] = [Self::Fast, Self::Accurate];
+    pub const ALL: [ShippedModel; 3] = [Self::Fast, Self::Accurate, Self::Quality];
 
     /// The name `--model` takes.
     pub fn name(self) -> &'static str {
         match self {
             Self::Fast => "fast",
             Self::Accurate => "accurate",
+            Self::Quality => "quality",
         }
     }
 
@@ -32,6 +35,7 @@ impl ShippedModel {
         match self {
             Self::Fast => include_bytes!("../../../models/fast/model.safetensors"),
             Self::Accurate => include_bytes!("../../../models/accurate/model.safetensors"),
+            Self::Quality => include_bytes!("../../../models/quality/model.safetensors"),
         }
     }
 
@@ -40,11 +44,12 @@ impl ShippedModel {
         match self {
             Self::Fast => "models/fast/model.safetensors (built in)",
             Self::Accurate => "models/accurate/model.safetensors (built in)",
+            Self::Quality => "models/quality/model.safetensors (built in)",
         }
     }
 }
 
-/// The model a command runs: a built-in one by name (`fast`, `accurate`) or a model file
+/// The model a command runs: a built-in one by name (`fast`, `accurate`, `quality`) or a model file
 /// (safetensors with its card). A file literally named `fast` is reached as `./fast`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelChoice {
@@ -122,12 +127,20 @@ mod tests {
     }
 
     #[test]
-    fn every_built_in_model_loads_with_a_trained_saliency_head() {
+    fn every_built_in_model_loads_with_the_heads_it_is_for() {
         use absnet_model::Head;
         for model in ShippedModel::ALL {
             let (network, card) = ModelChoice::Shipped(model).load(&Device::flex()).unwrap();
-            assert!(network.saliency.is_some(), "{}", model.name());
-            assert!(card.is_trained(Head::Saliency), "{}", model.name());
+            let saliency = model != ShippedModel::Quality;
+            assert_eq!(network.saliency.is_some(), saliency, "{}", model.name());
+            assert_eq!(
+                card.is_trained(Head::Saliency),
+                saliency,
+                "{}",
+                model.name()
+            );
+            assert!(network.quality.is_some(), "{}", model.name());
+            assert!(card.is_trained(Head::Quality), "{}", model.name());
         }
     }
 }

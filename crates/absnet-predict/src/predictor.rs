@@ -43,6 +43,9 @@ pub struct PredictorOptions {
     pub flip_average: Option<bool>,
     /// The convolutions the encoder runs on the CPU (the default, or Flex's own to compare).
     pub engine: Engine,
+    /// A model whose quality head scores picture quality instead of the model's own: its own
+    /// pass over each photo, at the input size, fit and mirror averaging it was trained with.
+    pub quality_model: Option<ModelChoice>,
 }
 
 impl Default for PredictorOptions {
@@ -52,21 +55,46 @@ impl Default for PredictorOptions {
             fit: Fit::Resize,
             flip_average: None,
             engine: Engine::default(),
+            quality_model: None,
         }
     }
 }
 
-/// A loaded model, BatchNorm folded, ready to predict.
-pub struct Predictor {
+impl PredictorOptions {
+    /// The options the quality model runs with: its own input size, fit and mirror averaging,
+    /// this engine.
+    fn for_quality_model(&self) -> Self {
+        Self {
+            engine: self.engine,
+            ..Self::default()
+        }
+    }
+}
+
+/// A model made ready to run: BatchNorm folded, its input size, fit and mirror averaging chosen.
+struct Ready {
     model: AbsNet,
     card: ModelCard,
     path: PathBuf,
     size: [u32; 2],
     fit: Fit,
     flip_average: bool,
-    aesthetics: bool,
-    quality: bool,
     device: Device,
+}
+
+/// A loaded model, BatchNorm folded, ready to predict.
+pub struct Predictor {
+    ready: Ready,
+    aesthetics: bool,
+    quality: Option<QualitySource>,
+}
+
+/// Which head scores a predictor's picture quality.
+enum QualitySource {
+    /// The model's own quality head, in the model's forward pass.
+    OwnHead,
+    /// Another model's (`PredictorOptions::quality_model`), in a pass of its own.
+    Model(QualityScorer),
 }
 
 /// An aesthetic score distribution over the scores 1–10 and its summary.
@@ -136,31 +164,15 @@ impl Prediction {
     }
 }
 
-impl Predictor {
-    /// Loads the chosen model (a built-in one, or a file: safetensors with its card). Its
-    /// saliency head must be trained; its aesthetics and quality heads are used only when trained.
-    pub fn load(
+impl Ready {
+    /// Loads the chosen model and checks the input size it will run at.
+    fn load(
         choice: &ModelChoice,
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
         let (model, card) = choice.load(device)?;
-        if model.saliency.is_none() || !card.is_trained(Head::Saliency) {
-            return Err(PredictError::NoSaliency(choice.label().to_path_buf()));
-        }
-        Self::ready(model, card, choice.label(), options, device)
-    }
-
-    fn ready(
-        model: AbsNet,
-        card: ModelCard,
-        path: &Path,
-        options: &PredictorOptions,
-        device: &Device,
-    ) -> Result<Self, PredictError> {
-        let aesthetics = model.aesthetics.is_some() && card.is_trained(Head::Aesthetics);
-        let quality = model.quality.is_some() && card.is_trained(Head::Quality);
-
+        let path = choice.label().to_path_buf();
         let size = options.size.or(card.input).unwrap_or(DEFAULT_INPUT);
         let [width, height] = size;
         // The encoder works at stride 8 at most; below that there is no feature map left.
@@ -169,7 +181,7 @@ impl Predictor {
             || u64::from(width) * u64::from(height) > pipeline::DEFAULT_MAX_PIXELS
         {
             return Err(PredictError::InputSize {
-                path: path.to_path_buf(),
+                path,
                 width,
                 height,
                 reason: format!(
@@ -182,32 +194,117 @@ impl Predictor {
         Ok(Self {
             model: model.fold_norms().with_engine(options.engine),
             card,
-            path: path.to_path_buf(),
+            path,
             size,
             fit: options.fit,
             flip_average,
-            aesthetics,
-            quality,
             device: device.clone(),
         })
     }
 
+    /// Whether the model has `head` and its card says it was trained.
+    fn trained(&self, head: Head) -> bool {
+        let present = match head {
+            Head::Saliency => self.model.saliency.is_some(),
+            Head::Aesthetics => self.model.aesthetics.is_some(),
+            Head::Quality => self.model.quality.is_some(),
+        };
+        present && self.card.is_trained(head)
+    }
+
+    /// `photos` fitted to the model input and normalised as one batch, with where each one's
+    /// pixels went.
+    fn inputs(&self, photos: &[&RgbImage]) -> (Tensor<4>, Vec<pipeline::Placement>) {
+        let [w, h] = self.size;
+        let (fitted, placements): (Vec<RgbImage>, Vec<pipeline::Placement>) = photos
+            .par_iter()
+            .map(|p| pipeline::fit(p, self.size, self.fit))
+            .unzip();
+        let inputs: Vec<&[u8]> = fitted.iter().map(|i| i.as_raw().as_slice()).collect();
+        let normalization = self.card.config.backbone.arch.normalization();
+        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
+        (x, placements)
+    }
+
+    /// The quality scores of `photos` in one batched pass that runs the encoder and the quality
+    /// head and skips the saliency decoder (the neck and the saliency head); the quality head is
+    /// trained.
+    fn quality(&self, photos: &[&RgbImage]) -> Vec<Quality> {
+        if photos.is_empty() {
+            return Vec::new();
+        }
+        let (x, _) = self.inputs(photos);
+        let heads = [Head::Quality];
+        let distributions = |x: Tensor<4>| {
+            self.model
+                .forward_heads(x, &heads)
+                .quality
+                .expect("checked at load: a quality head")
+        };
+        let bins = if self.flip_average {
+            (distributions(x.clone()) + distributions(x.flip([3]))) * 0.5
+        } else {
+            distributions(x)
+        };
+        qualities(bins)
+    }
+}
+
+impl Predictor {
+    /// Loads the chosen model (a built-in one, or a file: safetensors with its card). Its
+    /// saliency head must be trained; its aesthetics and quality heads are used only when trained.
+    /// With `options.quality_model`, that model's quality head (it must be trained) scores
+    /// quality instead of this one's.
+    pub fn load(
+        choice: &ModelChoice,
+        options: &PredictorOptions,
+        device: &Device,
+    ) -> Result<Self, PredictError> {
+        let ready = Ready::load(choice, options, device)?;
+        if !ready.trained(Head::Saliency) {
+            return Err(PredictError::NoSaliency(ready.path));
+        }
+        let quality = match &options.quality_model {
+            Some(other) => Some(QualitySource::Model(QualityScorer::load(
+                other,
+                &options.for_quality_model(),
+                device,
+            )?)),
+            None => ready
+                .trained(Head::Quality)
+                .then_some(QualitySource::OwnHead),
+        };
+        Ok(Self {
+            aesthetics: ready.trained(Head::Aesthetics),
+            quality,
+            ready,
+        })
+    }
+
     pub fn card(&self) -> &ModelCard {
-        &self.card
+        &self.ready.card
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.ready.path
+    }
+
+    /// The model that scores quality when it is not this one (`PredictorOptions::quality_model`).
+    pub fn quality_model(&self) -> Option<&Path> {
+        match &self.quality {
+            Some(QualitySource::Model(scorer)) => Some(scorer.path()),
+            _ => None,
+        }
     }
 
     /// The model input `[width, height]` photos are fitted to.
     pub fn input_size(&self) -> [u32; 2] {
-        self.size
+        self.ready.size
     }
 
     /// Whether each photo is predicted with its mirror image, averaged.
     pub fn flip_average(&self) -> bool {
-        self.flip_average
+        self.ready.flip_average
     }
 
     /// Whether predictions carry aesthetics (the model has a trained aesthetics head).
@@ -215,9 +312,10 @@ impl Predictor {
         self.aesthetics
     }
 
-    /// Whether predictions carry a quality score (the model has a trained quality head).
+    /// Whether predictions carry a quality score (the model, or the quality model, has a
+    /// trained quality head).
     pub fn has_quality(&self) -> bool {
-        self.quality
+        self.quality.is_some()
     }
 
     pub fn predict(&self, photo: &RgbImage) -> Prediction {
@@ -232,16 +330,21 @@ impl Predictor {
             return Vec::new();
         }
         let start = Instant::now();
-        let [w, h] = self.size;
-        let (x, placements) = self.inputs(photos);
-        let out = if self.flip_average {
-            self.model.forward_mirrored(x)
+        let ready = &self.ready;
+        let [w, h] = ready.size;
+        let (x, placements) = ready.inputs(photos);
+        let out = if ready.flip_average {
+            ready.model.forward_mirrored(x)
         } else {
-            self.model.forward_parallel(x)
+            ready.model.forward_parallel(x)
         };
         let maps = values(out.saliency.expect("checked at load: a saliency head"));
         let distributions = out.aesthetics.filter(|_| self.aesthetics).map(values);
-        let qualities = out.quality.filter(|_| self.quality).map(values);
+        let qualities = match &self.quality {
+            Some(QualitySource::OwnHead) => out.quality.map(qualities),
+            Some(QualitySource::Model(scorer)) => Some(scorer.quality_batch(photos)),
+            None => None,
+        };
         let plane = (w * h) as usize;
         let saliency: Vec<FloatMap> = placements
             .par_iter()
@@ -259,95 +362,67 @@ impl Predictor {
                 aesthetics: distributions
                     .as_ref()
                     .map(|d| aesthetics(&d[i * RATING_BINS..(i + 1) * RATING_BINS])),
-                quality: qualities
-                    .as_ref()
-                    .map(|d| quality(&d[i * RATING_BINS..(i + 1) * RATING_BINS])),
+                quality: qualities.as_ref().map(|q| q[i].clone()),
                 ms,
             })
             .collect()
     }
-}
-
-impl Predictor {
-    /// `photos` fitted to the model input and normalised as one batch, with where each one's
-    /// pixels went.
-    fn inputs(&self, photos: &[&RgbImage]) -> (Tensor<4>, Vec<pipeline::Placement>) {
-        let [w, h] = self.size;
-        let (fitted, placements): (Vec<RgbImage>, Vec<pipeline::Placement>) = photos
-            .par_iter()
-            .map(|p| pipeline::fit(p, self.size, self.fit))
-            .unzip();
-        let inputs: Vec<&[u8]> = fitted.iter().map(|i| i.as_raw().as_slice()).collect();
-        let normalization = self.card.config.backbone.arch.normalization();
-        let x = normalization.batch(&inputs, h as usize, w as usize, &self.device);
-        (x, placements)
-    }
 
     /// Only the picture-quality scores of `photos`, in one batched pass that runs the encoder
-    /// and the quality head and skips the saliency decoder (the neck and the saliency head).
+    /// and the quality head and skips the saliency decoder (the neck and the saliency head) —
+    /// the quality model's, when there is one.
     pub fn quality_batch(&self, photos: &[&RgbImage]) -> Result<Vec<Quality>, PredictError> {
-        if !self.quality {
-            return Err(PredictError::NoQuality(self.path.clone()));
+        match &self.quality {
+            Some(QualitySource::OwnHead) => Ok(self.ready.quality(photos)),
+            Some(QualitySource::Model(scorer)) => Ok(scorer.quality_batch(photos)),
+            None => Err(PredictError::NoQuality(self.ready.path.clone())),
         }
-        Ok(self.scores(photos))
-    }
-
-    /// The quality scores of `photos`; the quality head is trained.
-    fn scores(&self, photos: &[&RgbImage]) -> Vec<Quality> {
-        if photos.is_empty() {
-            return Vec::new();
-        }
-        let (x, _) = self.inputs(photos);
-        let heads = [Head::Quality];
-        let distributions = |x: Tensor<4>| {
-            self.model
-                .forward_heads(x, &heads)
-                .quality
-                .expect("checked: a quality head")
-        };
-        let bins = if self.flip_average {
-            (distributions(x.clone()) + distributions(x.flip([3]))) * 0.5
-        } else {
-            distributions(x)
-        };
-        values(bins)
-            .chunks_exact(RATING_BINS)
-            .map(quality)
-            .collect()
     }
 }
 
-/// A model loaded to score picture quality alone (`predict --quality-only`): its quality head
-/// must be trained, its saliency head need not be — a model trained for quality alone scores
-/// photos too.
-pub struct QualityScorer(Predictor);
+/// A model loaded to score picture quality alone (`predict --quality-only`, a predictor's
+/// quality model): its quality head must be trained, its saliency head need not be — a model
+/// trained for quality alone scores photos too.
+pub struct QualityScorer(Ready);
 
 impl QualityScorer {
+    /// What scores quality for a predictor of `model` with `options`: the quality model, at its
+    /// own settings, when `options` names one; else `model` itself, as `options` say.
+    pub fn of(
+        model: &ModelChoice,
+        options: &PredictorOptions,
+        device: &Device,
+    ) -> Result<Self, PredictError> {
+        match &options.quality_model {
+            Some(other) => Self::load(other, &options.for_quality_model(), device),
+            None => Self::load(model, options, device),
+        }
+    }
+
     pub fn load(
         choice: &ModelChoice,
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
-        let (model, card) = choice.load(device)?;
-        let predictor = Predictor::ready(model, card, choice.label(), options, device)?;
-        if !predictor.quality {
-            return Err(PredictError::NoQuality(predictor.path));
+        let ready = Ready::load(choice, options, device)?;
+        if !ready.trained(Head::Quality) {
+            return Err(PredictError::NoQuality(ready.path));
         }
-        Ok(Self(predictor))
+        Ok(Self(ready))
     }
 
     pub fn path(&self) -> &Path {
-        self.0.path()
+        &self.0.path
     }
 
     /// The model input `[width, height]` photos are fitted to.
     pub fn input_size(&self) -> [u32; 2] {
-        self.0.input_size()
+        self.0.size
     }
 
     /// The quality scores of `photos`, in one batched pass of the encoder and the quality head.
     pub fn quality_batch(&self, photos: &[&RgbImage]) -> Vec<Quality> {
-        self.0.scores(photos)
+        self.0.quality(photos)
     }
 }
 
@@ -357,6 +432,14 @@ fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("f32 values")
+}
+
+/// The quality of each photo from the head's distributions, `[photos, bins]`.
+fn qualities(bins: Tensor<2>) -> Vec<Quality> {
+    values(bins)
+        .chunks_exact(RATING_BINS)
+        .map(quality)
+        .collect()
 }
 
 fn quality(bins: &[f32]) -> Quality {

@@ -30,6 +30,9 @@ pub struct Record {
     /// Absent when the model has no trained quality head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
+    /// The model whose quality head scored `quality`, when it is not `model` (`--quality-model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality_model: Option<String>,
     /// When asked for (`predict --focal-point`): [`crate::crop::focal_point`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focal_point: Option<FocalPoint>,
@@ -52,6 +55,7 @@ impl Record {
             peaks: prediction.peaks(top_k),
             aesthetics: prediction.aesthetics.clone(),
             quality: prediction.quality.clone(),
+            quality_model: None,
             focal_point: None,
             ms: prediction.ms,
         }
@@ -78,6 +82,7 @@ impl Record {
             peaks: Vec::new(),
             aesthetics: None,
             quality: Some(quality),
+            quality_model: None,
             focal_point: None,
             ms,
         }

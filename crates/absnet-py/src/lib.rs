@@ -23,7 +23,8 @@ fn value_error(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// A model ready to predict: a built-in one (`fast`, `accurate`), or a model file.
+/// A model ready to predict: a built-in one (`fast`, `accurate`), or a model file; its quality
+/// scores from another model (`quality`, built in, or a file) where one is named.
 #[pyclass(module = "absnet._absnet", frozen)]
 struct Model {
     predictor: Predictor,
@@ -91,20 +92,23 @@ impl Model {
     /// file; `size` is the input (width, height)
     /// (default: the model's), `fit` how photos are fitted to it (`resize` or `letterbox`),
     /// `flip_average` whether each photo's prediction is averaged with its mirror image's
-    /// (default: as the model's card says).
+    /// (default: as the model's card says), `quality_model` a model whose quality head scores
+    /// picture quality instead of this one's (`quality`, built in, or a model file).
     #[new]
-    #[pyo3(signature = (path=None, size=None, fit="resize", flip_average=None))]
+    #[pyo3(signature = (path=None, size=None, fit="resize", flip_average=None, quality_model=None))]
     fn new(
         py: Python<'_>,
         path: Option<PathBuf>,
         size: Option<(u32, u32)>,
         fit: &str,
         flip_average: Option<bool>,
+        quality_model: Option<PathBuf>,
     ) -> PyResult<Self> {
         let options = PredictorOptions {
             size: size.map(|(w, h)| [w, h]),
             fit: fit.parse().map_err(value_error)?,
             flip_average,
+            quality_model: quality_model.map(ModelChoice::from),
             ..PredictorOptions::default()
         };
         let device = Device::flex();
@@ -134,10 +138,18 @@ impl Model {
         self.predictor.has_aesthetics()
     }
 
-    /// Whether the model has a trained quality head.
+    /// Whether the model (or the quality model) has a trained quality head.
     #[getter]
     fn has_quality(&self) -> bool {
         self.predictor.has_quality()
+    }
+
+    /// The model that scores picture quality when it is not this one, else `None`.
+    #[getter]
+    fn quality_model(&self) -> Option<String> {
+        self.predictor
+            .quality_model()
+            .map(|path| path.display().to_string())
     }
 
     /// The saliency maps of `images` (paths or uint8 arrays), float32 at each image's size, from
@@ -196,8 +208,9 @@ impl Model {
         Ok(dict)
     }
 
-    /// The picture-quality score (`score` on 0–100, `distribution` over its ten bins) of `image`;
-    /// an error when the model has no trained quality head.
+    /// The picture-quality score (`score` on 0–100, `distribution` over its ten bins) of `image`,
+    /// from the encoder and the quality head alone; an error when the model has no trained
+    /// quality head.
     fn quality<'py>(
         &self,
         py: Python<'py>,
@@ -209,8 +222,15 @@ impl Model {
                 self.name()
             )));
         }
-        let prediction = self.predict_one(py, &image)?;
-        let quality = prediction.quality.expect("checked: a trained head");
+        let image = self::image(&image)?;
+        let quality = py.detach(|| -> PyResult<_> {
+            let photo = image.rgb()?;
+            let mut scores = self
+                .predictor
+                .quality_batch(&[&photo])
+                .map_err(value_error)?;
+            Ok(scores.pop().expect("one score per photo"))
+        })?;
         let dict = PyDict::new(py);
         dict.set_item("score", quality.score)?;
         dict.set_item("distribution", quality.distribution)?;

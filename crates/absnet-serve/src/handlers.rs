@@ -120,6 +120,9 @@ struct SaliencyAnswer {
     /// Absent when the model has no trained quality head.
     #[serde(skip_serializing_if = "Option::is_none")]
     quality: Option<Quality>,
+    /// The model whose quality head scored `quality`, when it is not `model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quality_model: Option<String>,
     /// With `?focal=1`: where crops of any aspect should be centred.
     #[serde(skip_serializing_if = "Option::is_none")]
     focal_point: Option<crop::FocalPoint>,
@@ -164,6 +167,7 @@ pub async fn saliency(
                     peaks: record.peaks,
                     aesthetics: record.aesthetics,
                     quality: record.quality,
+                    quality_model: service.quality_model.clone(),
                     focal_point: focal.then(|| crop::focal_point(&prediction.saliency)),
                     ms: start.elapsed().as_secs_f64() * 1e3,
                 };

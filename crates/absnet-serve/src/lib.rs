@@ -84,6 +84,8 @@ pub struct Service {
     metrics: Arc<Metrics>,
     limits: Limits,
     model: String,
+    /// The model that scores quality, when it is not `model` (`--quality-model`).
+    quality_model: Option<String>,
     images: Images,
 }
 
@@ -102,12 +104,16 @@ impl Service {
     ) -> Arc<Self> {
         let metrics = Arc::new(Metrics::default());
         let model = predictor.path().display().to_string();
+        let quality_model = predictor
+            .quality_model()
+            .map(|path| path.display().to_string());
         let batcher = Batcher::start(predictor, batching, Arc::clone(&metrics));
         Arc::new(Self {
             batcher,
             metrics,
             limits,
             model,
+            quality_model,
             images,
         })
     }

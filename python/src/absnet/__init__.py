@@ -51,10 +51,19 @@ class Model:
     """A saliency model: `"fast"` (the default) or `"accurate"`, both built in, or the path of a
     model file written by `absnet export` (a file named `fast` is reached as `"./fast"`); `None`
     is the default. `size`
-    is the input (width, height), `fit` `resize` or `letterbox`."""
+    is the input (width, height), `fit` `resize` or `letterbox`; `quality_model` a model whose
+    quality head scores picture quality instead of this one's: `"quality"` (built in: its own
+    512×512 pass, closer to people's opinions) or a model file."""
 
-    def __init__(self, model: str | os.PathLike[str] | None = "fast", size: tuple[int, int] | None = None, fit: str = "resize"):
-        self._model = _absnet.Model(os.fspath(model if model is not None else "fast"), size, fit)
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = "fast",
+        size: tuple[int, int] | None = None,
+        fit: str = "resize",
+        quality_model: str | os.PathLike[str] | None = None,
+    ):
+        quality_model = os.fspath(quality_model) if quality_model is not None else None
+        self._model = _absnet.Model(os.fspath(model if model is not None else "fast"), size, fit, None, quality_model)
 
     @property
     def name(self) -> str:
@@ -71,6 +80,11 @@ class Model:
     @property
     def has_quality(self) -> bool:
         return self._model.has_quality
+
+    @property
+    def quality_model(self) -> str | None:
+        """The model that scores picture quality when it is not this one."""
+        return self._model.quality_model
 
     def predict(self, image: ImageLike) -> np.ndarray:
         """The saliency map of `image`: float32 (height, width) in (0, 1), the values `absnet
@@ -93,7 +107,8 @@ class Model:
 
     def quality(self, image: ImageLike) -> dict:
         """Perceived picture quality (LIVE-C's scale): `score` on 0–100 and its `distribution`
-        over ten bins; RuntimeError when the model has no trained quality head."""
+        over ten bins, from the encoder and the quality head alone (the quality model's, when
+        there is one); RuntimeError when the model has no trained quality head."""
         return self._model.quality(_image(image))
 
     def __repr__(self) -> str:
