@@ -94,7 +94,7 @@ enum QualitySource {
     /// The model's own quality head, in the model's forward pass.
     OwnHead,
     /// Another model's (`PredictorOptions::quality_model`), in a pass of its own.
-    Model(QualityScorer),
+    Model(Box<QualityScorer>),
 }
 
 /// An aesthetic score distribution over the scores 1–10 and its summary.
@@ -265,11 +265,10 @@ impl Predictor {
             return Err(PredictError::NoSaliency(ready.path));
         }
         let quality = match &options.quality_model {
-            Some(other) => Some(QualitySource::Model(QualityScorer::load(
-                other,
-                &options.for_quality_model(),
-                device,
-            )?)),
+            Some(other) => {
+                let scorer = QualityScorer::load(other, &options.for_quality_model(), device)?;
+                Some(QualitySource::Model(Box::new(scorer)))
+            }
             None => ready
                 .trained(Head::Quality)
                 .then_some(QualitySource::OwnHead),
