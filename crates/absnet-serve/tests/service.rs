@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use absnet_predict::crop::{self, Aspect, CropOptions};
 use absnet_predict::render;
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions, ShippedModel};
+use burn::tensor::Device;
 use common::*;
 use serde_json::Value;
 
@@ -129,6 +131,36 @@ fn every_route_answers_as_predict_does() {
     ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");
     }
+}
+
+/// With a quality model (`serve --quality-model quality`) the answer's quality is that model's,
+/// and names it; without one the answer names none.
+#[test]
+fn a_quality_model_scores_the_answers_quality_and_is_named() {
+    let quality = ModelChoice::Shipped(ShippedModel::Quality);
+    let options = PredictorOptions {
+        quality_model: Some(quality.clone()),
+        ..PredictorOptions::default()
+    };
+    let paired = || Predictor::load(&ModelChoice::default(), &options, &Device::flex()).unwrap();
+    let photo = image::load_from_memory(&chelsea()).unwrap().into_rgb8();
+    let direct = paired().predict(&photo);
+    let server = Server::serving(paired(), batching(), limits(), Default::default());
+    let (status, _, _, body) = post(&server.url("/v1/saliency"), &chelsea());
+    assert_eq!(status, 200);
+    let answer = json(&body);
+    assert_eq!(
+        answer["quality_model"].as_str(),
+        Some(quality.label().to_str().unwrap()),
+        "{answer}"
+    );
+    let score = answer["quality"]["score"].as_f64().unwrap();
+    assert_eq!(score, direct.quality.as_ref().unwrap().score);
+    assert_eq!(peaks(&answer), direct.peaks(5));
+
+    let plain = Server::start(batching(), limits());
+    let (_, _, _, body) = post(&plain.url("/v1/saliency"), &chelsea());
+    assert!(json(&body).get("quality_model").is_none());
 }
 
 #[test]

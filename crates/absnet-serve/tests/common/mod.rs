@@ -57,7 +57,17 @@ impl Server {
 
     /// A service that reads thumbor-style URLs' images as `images` says.
     pub fn with_images(batching: Batching, limits: Limits, images: absnet_serve::Images) -> Self {
-        let service: Arc<Service> = Service::with_images(predictor(), batching, limits, images);
+        Self::serving(predictor(), batching, limits, images)
+    }
+
+    /// A service of `predictor`.
+    pub fn serving(
+        predictor: Predictor,
+        batching: Batching,
+        limits: Limits,
+        images: absnet_serve::Images,
+    ) -> Self {
+        let service: Arc<Service> = Service::with_images(predictor, batching, limits, images);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
