@@ -20,10 +20,9 @@ pub const DEFAULT_INPUT: [u32; 2] = [320, 240];
 pub enum PredictError {
     #[error(transparent)]
     Model(#[from] ModelError),
-    #[error("{0}: this model has no trained saliency head")]
-    NoSaliency(PathBuf),
-    #[error("{0}: this model has no trained quality head")]
-    NoQuality(PathBuf),
+    /// The model lacks a head the use needs (saliency to predict maps, quality to score).
+    #[error("{path}: this model has no trained {head} head")]
+    NoHead { path: PathBuf, head: Head },
     #[error("{path}: input size {width}×{height}: {reason}")]
     InputSize {
         path: PathBuf,
@@ -165,11 +164,13 @@ impl Prediction {
 }
 
 impl Ready {
-    /// Loads the chosen model and checks the input size it will run at.
+    /// Loads the chosen model, checks that its head `needs` is trained and the input size it
+    /// will run at.
     fn load(
         choice: &ModelChoice,
         options: &PredictorOptions,
         device: &Device,
+        needs: Head,
     ) -> Result<Self, PredictError> {
         let (model, card) = choice.load(device)?;
         let path = choice.label().to_path_buf();
@@ -191,7 +192,7 @@ impl Ready {
             });
         }
         let flip_average = options.flip_average.unwrap_or(card.flip_average);
-        Ok(Self {
+        let ready = Self {
             model: model.fold_norms().with_engine(options.engine),
             card,
             path,
@@ -199,7 +200,14 @@ impl Ready {
             fit: options.fit,
             flip_average,
             device: device.clone(),
-        })
+        };
+        if !ready.trained(needs) {
+            return Err(PredictError::NoHead {
+                path: ready.path,
+                head: needs,
+            });
+        }
+        Ok(ready)
     }
 
     /// Whether the model has `head` and its card says it was trained.
@@ -260,10 +268,7 @@ impl Predictor {
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
-        let ready = Ready::load(choice, options, device)?;
-        if !ready.trained(Head::Saliency) {
-            return Err(PredictError::NoSaliency(ready.path));
-        }
+        let ready = Ready::load(choice, options, device, Head::Saliency)?;
         let quality = match &options.quality_model {
             Some(other) => {
                 let scorer = QualityScorer::load(other, &options.for_quality_model(), device)?;
@@ -374,7 +379,10 @@ impl Predictor {
         match &self.quality {
             Some(QualitySource::OwnHead) => Ok(self.ready.quality(photos)),
             Some(QualitySource::Model(scorer)) => Ok(scorer.quality_batch(photos)),
-            None => Err(PredictError::NoQuality(self.ready.path.clone())),
+            None => Err(PredictError::NoHead {
+                path: self.ready.path.clone(),
+                head: Head::Quality,
+            }),
         }
     }
 }
@@ -403,11 +411,7 @@ impl QualityScorer {
         options: &PredictorOptions,
         device: &Device,
     ) -> Result<Self, PredictError> {
-        let ready = Ready::load(choice, options, device)?;
-        if !ready.trained(Head::Quality) {
-            return Err(PredictError::NoQuality(ready.path));
-        }
-        Ok(Self(ready))
+        Ready::load(choice, options, device, Head::Quality).map(Self)
     }
 
     pub fn path(&self) -> &Path {

@@ -1,18 +1,24 @@
 //! The quality-only pass gives the scores the full prediction gives, without the saliency
 //! decoder; a quality model gives them in place of the model's own head.
 
+use absnet_model::Head;
 use absnet_predict::{
     ModelChoice, PredictError, Predictor, PredictorOptions, QualityScorer, ShippedModel,
 };
 use burn::tensor::Device;
 
-#[test]
-fn quality_alone_equals_the_full_predictions_quality() {
+/// The two sample photos.
+fn samples() -> Vec<image::RgbImage> {
     let repo = absnet_testkit::repo();
-    let photos: Vec<image::RgbImage> = ["samples/chelsea.png", "samples/coffee.png"]
+    ["samples/chelsea.png", "samples/coffee.png"]
         .iter()
         .map(|p| image::open(repo.join(p)).unwrap().into_rgb8())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn quality_alone_equals_the_full_predictions_quality() {
+    let photos = samples();
     let photos: Vec<&image::RgbImage> = photos.iter().collect();
     for flip_average in [false, true] {
         let options = PredictorOptions {
@@ -37,11 +43,7 @@ fn quality_alone_equals_the_full_predictions_quality() {
 /// prediction and alone — and its saliency maps are its own model's, unchanged.
 #[test]
 fn a_quality_model_scores_in_place_of_the_models_own_head() {
-    let repo = absnet_testkit::repo();
-    let photos: Vec<image::RgbImage> = ["samples/chelsea.png", "samples/coffee.png"]
-        .iter()
-        .map(|p| image::open(repo.join(p)).unwrap().into_rgb8())
-        .collect();
+    let photos = samples();
     let photos: Vec<&image::RgbImage> = photos.iter().collect();
     let device = Device::flex();
     let quality = ModelChoice::Shipped(ShippedModel::Quality);
@@ -80,7 +82,10 @@ fn a_quality_model_scores_in_place_of_the_models_own_head() {
     // The quality model has no saliency head: it scores, but does not predict maps.
     let refused = Predictor::load(&quality, &PredictorOptions::default(), &device);
     assert!(
-        matches!(refused, Err(PredictError::NoSaliency(ref path)) if path == quality.label()),
+        matches!(
+            refused,
+            Err(PredictError::NoHead { ref path, head: Head::Saliency }) if path == quality.label()
+        ),
         "{:?}",
         refused.err()
     );
