@@ -34,11 +34,13 @@ pub struct ModelInputArgs {
 }
 
 impl ModelInputArgs {
-    pub fn options(&self) -> PredictorOptions {
+    /// How photos reach the model; quality scored by `quality_model` where one is named.
+    pub fn options(&self, quality_model: Option<&ModelChoice>) -> PredictorOptions {
         PredictorOptions {
             size: self.size,
             fit: self.fit,
             flip_average: self.flip_average,
+            quality_model: quality_model.cloned(),
             ..PredictorOptions::default()
         }
     }
@@ -88,11 +90,7 @@ pub fn load_predictor(
     quality_model: Option<&ModelChoice>,
     device: &Device,
 ) -> Result<Predictor> {
-    let options = PredictorOptions {
-        quality_model: quality_model.cloned(),
-        ..input.options()
-    };
-    let predictor = Predictor::load(&input.model, &options, device)?;
+    let predictor = Predictor::load(&input.model, &input.options(quality_model), device)?;
     input.check_size()?;
     Ok(predictor)
 }
@@ -105,11 +103,7 @@ pub fn load_quality_scorer(
     quality_model: Option<&ModelChoice>,
     device: &Device,
 ) -> Result<QualityScorer> {
-    let options = PredictorOptions {
-        quality_model: quality_model.cloned(),
-        ..input.options()
-    };
-    let scorer = QualityScorer::of(&input.model, &options, device)?;
+    let scorer = QualityScorer::of(&input.model, &input.options(quality_model), device)?;
     input.check_size()?;
     Ok(scorer)
 }
