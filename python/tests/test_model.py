@@ -75,6 +75,13 @@ def test_the_built_in_quality_model_scores_in_place_of_the_models_head(model, ab
         absnet.Model("quality")
 
 
+def test_mirror_averaging_is_chosen_or_taken_from_the_card(model):
+    photo = str(REPO / "samples" / "chelsea.png")
+    np.testing.assert_array_equal(absnet.Model(flip_average=True).predict(photo), model.predict(photo))
+    single = absnet.Model(flip_average=False).predict(photo)
+    assert single.shape == (300, 451) and np.abs(single - model.predict(photo)).max() > 1e-4
+
+
 def test_built_in_models_are_chosen_by_name_and_anything_else_is_a_file():
     for name in ("fast", "accurate"):
         chosen = absnet.Model(name)

@@ -51,19 +51,22 @@ class Model:
     """A saliency model: `"fast"` (the default) or `"accurate"`, both built in, or the path of a
     model file written by `absnet export` (a file named `fast` is reached as `"./fast"`); `None`
     is the default. `size`
-    is the input (width, height), `fit` `resize` or `letterbox`; `quality_model` a model whose
-    quality head scores picture quality instead of this one's: `"quality"` (built in: its own
-    512×512 pass, closer to people's opinions) or a model file."""
+    is the input (width, height), `fit` `resize` or `letterbox`, `flip_average` whether each
+    photo's prediction is averaged with its mirror image's (`None`: as the model's card says);
+    `quality_model` a model whose quality head scores picture quality instead of this one's:
+    `"quality"` (built in: its own 512×512 pass, closer to people's opinions) or a model file."""
 
     def __init__(
         self,
         model: str | os.PathLike[str] | None = "fast",
         size: tuple[int, int] | None = None,
         fit: str = "resize",
+        flip_average: bool | None = None,
         quality_model: str | os.PathLike[str] | None = None,
     ):
         quality_model = os.fspath(quality_model) if quality_model is not None else None
-        self._model = _absnet.Model(os.fspath(model if model is not None else "fast"), size, fit, None, quality_model)
+        model = os.fspath(model if model is not None else "fast")
+        self._model = _absnet.Model(model, size, fit, flip_average, quality_model)
 
     @property
     def name(self) -> str:
