@@ -96,16 +96,17 @@ pub fn run(args: &CropArgs, device: &Device) -> Result<()> {
         Some(size) => vec![Aspect::of_size(size)],
         None => args.aspects.clone(),
     };
+    let model = predictor.path().display().to_string();
     let writer = Writer {
         args,
         predictor: &predictor,
         out: &out,
         aspects,
-        model: predictor.path().display().to_string(),
+        model: model.clone(),
         inputs: batch::input_paths(&args.inputs),
     };
     let run = BatchRun {
-        model: predictor.path().display().to_string(),
+        model,
         out: &out,
         input: &args.model_input,
         run: &args.run,

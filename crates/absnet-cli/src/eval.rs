@@ -7,8 +7,7 @@ use absnet_data::pipeline;
 use absnet_data::split::Split;
 use absnet_eval::predictions::{Prediction, PredictionFolder, PredictionSource};
 use absnet_eval::saliency::SaliencyEvalOptions;
-use absnet_metrics::rating::BINS as RATING_BINS;
-use absnet_predict::{ModelChoice, Predictor, PredictorOptions};
+use absnet_predict::{ModelChoice, Predictor, PredictorOptions, QualityScorer};
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use ndarray::Array2;
@@ -303,61 +302,37 @@ fn saliency(
 }
 
 /// `model`'s quality head on `samples`, 8 photos a batch, fitted to the model's input as in
-/// training.
+/// training (the pass `predict --quality-only` runs).
 fn quality(
     samples: &[absnet_data::Sample],
     model: &ModelChoice,
     flip_average: Option<bool>,
     device: &Device,
 ) -> Result<absnet_eval::quality::QualityScores> {
-    use absnet_model::Head;
-    let (network, card) = model.load(device)?;
-    if network.quality.is_none() || !card.is_trained(Head::Quality) {
-        anyhow::bail!(
-            "{}: the model has no trained quality head",
-            model.label().display()
-        );
-    }
-    let network = network.fold_norms();
-    let size = card.input.context("the model card states no input size")?;
-    let [w, h] = size;
-    let normalization = card.config.backbone.arch.normalization();
-    let flip = flip_average.unwrap_or(card.flip_average);
+    let options = PredictorOptions {
+        flip_average,
+        ..PredictorOptions::default()
+    };
+    let scorer = QualityScorer::load(model, &options, device)?;
     let bar = indicatif::ProgressBar::new(samples.len() as u64).with_style(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images, ETA {eta}")
             .expect("valid template"),
     );
     let mut predicted: Vec<(String, Vec<f64>, absnet_data::Opinion)> = Vec::new();
     for chunk in samples.chunks(8) {
-        let mut inputs = Vec::new();
+        let mut photos = Vec::new();
         for sample in chunk {
             let opinion = sample
                 .opinion
                 .with_context(|| format!("{}: no opinion score", sample.id))?;
             let photo = pipeline::decode_file(&sample.image, pipeline::DEFAULT_MAX_PIXELS)
                 .with_context(|| sample.image.display().to_string())?;
-            let (input, _) = pipeline::fit(&photo, size, pipeline::Fit::Resize);
-            inputs.push((sample.id.clone(), input, opinion));
+            photos.push((sample.id.clone(), photo, opinion));
         }
-        let raw: Vec<&[u8]> = inputs
-            .iter()
-            .map(|(_, i, _)| i.as_raw().as_slice())
-            .collect();
-        let x = normalization.batch(&raw, h as usize, w as usize, device);
-        let out = if flip {
-            network.forward_mirrored(x)
-        } else {
-            network.forward_heads(x, &[Head::Quality])
-        };
-        let rows = out
-            .quality
-            .expect("checked: a quality head")
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 values");
-        for ((id, _, opinion), row) in inputs.into_iter().zip(rows.chunks(RATING_BINS)) {
-            predicted.push((id, row.iter().map(|&v| f64::from(v)).collect(), opinion));
+        let batch: Vec<&image::RgbImage> = photos.iter().map(|(_, photo, _)| photo).collect();
+        let scores = scorer.quality_batch(&batch);
+        for ((id, _, opinion), quality) in photos.into_iter().zip(scores) {
+            predicted.push((id, quality.distribution, opinion));
         }
         bar.inc(chunk.len() as u64);
     }
