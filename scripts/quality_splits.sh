@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# LIVE-C's protocol: ten random 70/10/20 splits by image (seeds 1..10, committed in
-# models/splits/livec-study/; the validation part picks
-# the epoch, the test part is scored once). Trains CONFIG on each from cached frozen features,
+# LIVE-C's protocol: ten random splits by image (seeds 1..10): 70/10/20 in
+# models/splits/livec-study/ (the validation part picks the epoch), or with SPLITS=
+# models/splits/livec-study-80 the same test parts at 80/20 (no validation part: the last epoch
+# is kept). The test part is scored once. Trains CONFIG on each from cached frozen features,
 # exports it and scores its test part with `absnet eval quality`; one JSON line per split in
 # runs/NAME-splits.jsonl, then the median SRCC and PLCC over the splits.
 # Usage: bash scripts/quality_splits.sh NAME CONFIG [--set KEY=VALUE …]
@@ -14,7 +15,7 @@ results=runs/$name-splits.jsonl
 : > "$results"
 for seed in 1 2 3 4 5 6 7 8 9 10; do
   run=runs/$name-$seed
-  split=models/splits/livec-study/split-$seed.json
+  split=${SPLITS:-models/splits/livec-study}/split-$seed.json
   start=$(date +%s)
   target/release/absnet train "$config" --run "$run" --overwrite \
     --set "quality.datasets=[\"livec:$dataset\"]" --set "quality.split=$split" \

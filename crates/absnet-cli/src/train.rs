@@ -121,7 +121,11 @@ pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
                 format!("{head} {}", scores.join(", "))
             })
             .collect();
-        println!("epoch {epoch}: validation {}", parts.join("; "));
+        if parts.is_empty() {
+            println!("epoch {epoch}: no validation part");
+        } else {
+            println!("epoch {epoch}: validation {}", parts.join("; "));
+        }
     }
     println!(
         "{} epochs, {} steps, {} samples skipped; run in {} (log.jsonl, curves.png, checkpoints/)",

@@ -164,12 +164,17 @@ pub fn export(
     card.input = Some(config.input);
     card.flip_average = options.flip_average;
     let trained = format!(
-        "{} of {} epochs, checkpoint {}, validation score {:.4}",
+        "{} of {} epochs, checkpoint {}",
         state.epoch,
         config.epochs,
-        dir.display(),
-        state.best_score.unwrap_or(f64::NAN)
+        dir.display()
     );
+    let chosen = match state.best_score {
+        Some(score) => format!(
+            "validation score {score:.4} (best by the first task's selection metric: saliency CC, NSS, AUC-Judd or log-likelihood as configured; SRCC for a rating task)"
+        ),
+        None => "the last: no validation part to choose by".to_string(),
+    };
     for task in config.tasks() {
         if let Some(head) = card.heads.get_mut(&task.head) {
             head.trained = true;
@@ -178,9 +183,7 @@ pub fn export(
                 .iter()
                 .map(|d| format!("{d} (train part of {})", task.split.display()))
                 .collect();
-            head.notes = format!(
-                "{trained} (best by the first task's selection metric: saliency CC, NSS, AUC-Judd or log-likelihood as configured; SRCC for a rating task)"
-            );
+            head.notes = format!("{trained}, {chosen}");
         }
     }
     let model = match options.onto {

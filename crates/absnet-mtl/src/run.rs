@@ -376,11 +376,16 @@ impl<'a> Run<'a> {
         self.state.epoch_step = 0;
         self.state.loss_sums = vec![0.0; self.tasks.len()];
         self.state.loss_counts = vec![0; self.tasks.len()];
+        // Without validation images for the first task nothing is scored, and the latest
+        // checkpoint is the one exported.
         let first = &self.tasks[0];
-        let score = validation
-            .get(&first.head)
-            .and_then(|s| s.get(first.objective.selection()))
-            .copied();
+        let score = (!self.val_examples[0].is_empty()).then(|| {
+            validation
+                .get(&first.head)
+                .and_then(|s| s.get(first.objective.selection()))
+                .copied()
+                .unwrap_or(f64::NEG_INFINITY)
+        });
         let trainer = &mut self.trainer;
         let model = trainer.model().clone();
         let name = format!("epoch-{}", epoch + 1);
@@ -390,7 +395,7 @@ impl<'a> Run<'a> {
             &mut trainer.optimizers,
             trainer.balancer.as_mut(),
             &mut self.state,
-            Some(score.unwrap_or(f64::NEG_INFINITY)),
+            score,
         )?;
         if let Err(e) =
             crate::plots::write_training_curves(self.log.path(), &self.run_dir.join("curves.png"))

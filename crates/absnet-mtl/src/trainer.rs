@@ -241,7 +241,8 @@ impl Trainer {
         Ok(passes)
     }
 
-    /// Every task's validation scores on its own examples.
+    /// Every task's validation scores on its own examples; a task without validation examples
+    /// has none.
     pub fn validate(
         &self,
         tasks: &[Task],
@@ -251,6 +252,7 @@ impl Trainer {
         tasks
             .iter()
             .zip(examples)
+            .filter(|(_, examples)| !examples.is_empty())
             .map(|(task, examples)| {
                 let scores =
                     task.objective

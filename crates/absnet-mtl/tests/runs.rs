@@ -613,3 +613,65 @@ fn an_encoder_frozen_through_c4_trains_only_its_last_blocks_cached_or_not() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// LIVE-C's 80/20 protocol: a split file without a validation part trains on everything else,
+/// scores nothing, and exports its last epoch.
+#[test]
+fn a_split_without_a_validation_part_keeps_the_last_epoch() {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("no-validation");
+    let Some(config) = readout_config(&dir) else {
+        return;
+    };
+    let drawn = load_tasks(&config).unwrap().remove(0);
+    let path = dir.join("split.json");
+    let mut split = absnet_data::split::Split::read(&path).unwrap();
+    split.train.append(&mut split.val);
+    split.ratios = None;
+    split.origin = Some("validation moved into training".into());
+    split.write(&path).unwrap();
+    let task = load_tasks(&config).unwrap().remove(0);
+    assert!(task.val.is_empty());
+    assert_eq!(task.train.len(), drawn.train.len() + drawn.val.len());
+
+    let run = dir.join("run");
+    let summary = train(&config, &run, Start::New, &Device::flex(), &|_| {}).unwrap();
+    assert_eq!(summary.validations.len(), config.epochs);
+    assert!(summary.validations.iter().all(|(_, v)| v.is_empty()));
+    let options = absnet_mtl::export::ExportOptions {
+        precision: absnet_model::weights::StoredPrecision::F32,
+        flip_average: false,
+        force: false,
+        onto: None,
+    };
+    let card = absnet_mtl::export::export(
+        &run,
+        &dir.join("model.safetensors"),
+        options,
+        &Device::flex(),
+    )
+    .unwrap();
+    let notes = &card.heads[&Head::Saliency].notes;
+    assert!(
+        notes.contains(&format!(
+            "checkpoint {}",
+            run.join("checkpoints")
+                .join(format!("epoch-{}", config.epochs))
+                .display()
+        )) && notes.contains("no validation part"),
+        "{notes}"
+    );
+
+    // A split with no training images is refused by key.
+    split.train.clear();
+    split.write(&path).unwrap();
+    let Err(err) = load_tasks(&config) else {
+        panic!("a split without training images was accepted")
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("saliency.split") && err.contains("no training images"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
