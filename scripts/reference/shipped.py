@@ -8,7 +8,10 @@ absnet's.
 `ShippedModel(path)(x)` takes normalised images `[batch, 3, h, w]` and returns what
 `absnet predict` computes before mapping back to the photo: the saliency map at the input size
 (the density scaled to a maximum of 1) and the quality distribution over 10 bins, averaged with
-the mirror image's when the card says so."""
+the mirror image's when the card says so. `ShippedModel(path, quality_only=True)` is
+`absnet predict --quality-only`: the encoder and the quality head alone (a model trained for
+quality alone, such as the built-in `quality`, has no saliency head), returning the
+distribution."""
 
 import json
 import struct
@@ -184,22 +187,30 @@ TAPS = {"c2": 0, "c3": 1, "c4": 2, "c5": 3}
 
 
 class ShippedModel(nn.Module):
-    def __init__(self, path):
+    def __init__(self, path, quality_only=False):
         super().__init__()
         card, tensors = read_model_file(path)
         config = card["config"]
         self.arch = config["backbone"]["arch"]
         self.input = card["input"]  # [width, height]
         self.flip_average = card["flip_average"]
+        self.quality_only = quality_only
         self.backbone = Backbone(self.arch)
         channels = [24, 32, 96, 1280] if self.arch == "mobilenet_v2" else [24, 48, 120, 1280]
         saliency, quality = config["heads"]["saliency"], config["heads"]["quality"]
-        assert saliency["kind"] == "readout", "only the readout saliency head is rebuilt here"
-        self.saliency_taps = [TAPS[t] for t in saliency["taps"]]
-        self.saliency = Readout(saliency, [channels[t] for t in self.saliency_taps])
+        if quality_only:
+            assert quality, f"{path} has no quality head"
+            self.saliency = None
+        else:
+            assert saliency, f"{path} has no saliency head: rebuild it with quality_only=True"
+            assert saliency["kind"] == "readout", "only the readout saliency head is rebuilt here"
+            self.saliency_taps = [TAPS[t] for t in saliency["taps"]]
+            self.saliency = Readout(saliency, [channels[t] for t in self.saliency_taps])
         self.quality_taps = [TAPS[t] for t in quality["taps"]] if quality else []
         self.quality = Rating(quality, [channels[t] for t in self.quality_taps]) if quality else None
         ours = {k: v for k, v in tensors.items() if not k.startswith("backbone.classifier")}
+        if quality_only:
+            ours = {k: v for k, v in ours.items() if not k.startswith("saliency.")}
         state = self.state_dict()
         for name in state:
             if name.endswith("num_batches_tracked"):
@@ -221,6 +232,12 @@ class ShippedModel(nn.Module):
         return density, quality
 
     def forward(self, x):
+        if self.quality_only:
+            taps = self.backbone(torch.cat([x, x.flip(3)]) if self.flip_average else x)
+            quality = self.quality([taps[t] for t in self.quality_taps])
+            if self.flip_average:
+                quality = (quality[: x.shape[0]] + quality[x.shape[0] :]) * 0.5
+            return quality
         if not self.flip_average:
             density, quality = self.single(x)
         else:

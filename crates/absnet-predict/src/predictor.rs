@@ -418,9 +418,18 @@ impl QualityScorer {
         &self.0.path
     }
 
+    pub fn card(&self) -> &ModelCard {
+        &self.0.card
+    }
+
     /// The model input `[width, height]` photos are fitted to.
     pub fn input_size(&self) -> [u32; 2] {
         self.0.size
+    }
+
+    /// Whether each photo is scored with its mirror image, averaged.
+    pub fn flip_average(&self) -> bool {
+        self.0.flip_average
     }
 
     /// The quality scores of `photos`, in one batched pass of the encoder and the quality head.
