@@ -461,11 +461,12 @@ fn validate_task(task: &TaskData, heads: &[Head]) -> Result<(), ConfigError> {
         ));
     }
     let ratios = task.split_ratios;
-    if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || ratios[0] <= 0.0 || ratios[1] <= 0.0 {
+    // A validation ratio of 0 trains without validation (the last epoch is kept).
+    if ratios.iter().any(|r| !r.is_finite() || *r < 0.0) || ratios[0] <= 0.0 {
         return Err(ConfigError::invalid(
             format!("{section}.split_ratios"),
             format!(
-                "{ratios:?}: expected finite, non-negative train, validation and test ratios, the first two above 0"
+                "{ratios:?}: expected finite, non-negative train, validation and test ratios, the first above 0"
             ),
         ));
     }
@@ -670,7 +671,14 @@ mod tests {
                 "lr_schedule.every",
             ),
             ("saliency.sigma_fraction=0", "saliency.sigma_fraction"),
-            ("saliency.split_ratios=[1, 0, 0]", "saliency.split_ratios"),
+            (
+                "saliency.split_ratios=[0, 0.5, 0.5]",
+                "saliency.split_ratios",
+            ),
+            (
+                "saliency.split_ratios=[1, -0.1, 0]",
+                "saliency.split_ratios",
+            ),
             ("saliency.loss.kld=-1", "saliency.loss.kld"),
             (
                 "groups.shared.weight_decay=-1",
