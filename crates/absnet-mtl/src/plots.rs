@@ -172,8 +172,8 @@ fn panel(
         .map_err(draw)
 }
 
-/// Draws `log`'s curves into `png` (1500 × 450: losses, weights, validation; 2000 × 450 with the
-/// gradient cosine), written to a temporary file first and renamed.
+/// Draws `log`'s curves into `png`, 500 × 450 a panel: losses, weights, and where the run has
+/// them validation and the gradient cosine; written to a temporary file first and renamed.
 pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), PlotError> {
     let file = |path: &Path, e: &dyn std::fmt::Display| PlotError::File {
         path: path.to_path_buf(),
@@ -186,25 +186,28 @@ pub fn write_training_curves(log: &Path, png: &Path) -> Result<(), PlotError> {
         .map_err(|_| draw("the bundled font does not load"))?;
     let tmp = png.with_extension("tmp.png");
     {
-        let panels = if curves.cosine.is_empty() { 3 } else { 4 };
-        let root = BitMapBackend::new(&tmp, (500 * panels as u32, 450)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw)?;
-        let areas = root.split_evenly((1, panels));
-        panel(
-            &areas[0],
-            "training loss (mean of 20 steps)",
-            "step",
-            &curves.losses,
-        )?;
-        panel(&areas[1], "task weights", "step", &curves.weights)?;
-        panel(&areas[2], "validation", "epoch", &curves.validation)?;
-        if panels == 4 {
-            panel(
-                &areas[3],
+        // Validation and the gradient cosine only where the run has them (no validation part;
+        // fewer than two tasks sharing an encoder).
+        let panels: Vec<(&str, &str, &Series)> = [
+            ("training loss (mean of 20 steps)", "step", &curves.losses),
+            ("task weights", "step", &curves.weights),
+            ("validation", "epoch", &curves.validation),
+            (
                 "shared-gradient cosine (mean of 20 steps)",
                 "step",
                 &curves.cosine,
-            )?;
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, _, series))| *i < 2 || !series.is_empty())
+        .map(|(_, panel)| panel)
+        .collect();
+        let root = BitMapBackend::new(&tmp, (500 * panels.len() as u32, 450)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw)?;
+        let areas = root.split_evenly((1, panels.len()));
+        for (area, (title, x_label, series)) in areas.iter().zip(panels) {
+            panel(area, title, x_label, series)?;
         }
         root.present().map_err(|e| file(&tmp, &e))?;
     }

@@ -638,6 +638,9 @@ fn a_split_without_a_validation_part_keeps_the_last_epoch() {
     let summary = train(&config, &run, Start::New, &Device::flex(), &|_| {}).unwrap();
     assert_eq!(summary.validations.len(), config.epochs);
     assert!(summary.validations.iter().all(|(_, v)| v.is_empty()));
+    // The curves leave out the empty validation panel: losses and weights, 500 px each.
+    let curves = image::image_dimensions(run.join("curves.png")).unwrap();
+    assert_eq!(curves, (1000, 450));
     let options = absnet_mtl::export::ExportOptions {
         precision: absnet_model::weights::StoredPrecision::F32,
         flip_average: false,
