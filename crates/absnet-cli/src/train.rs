@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use absnet_model::weights::StoredPrecision;
 use absnet_mtl::config::TrainConfig;
+use absnet_mtl::export::Checkpoint;
 use absnet_mtl::run::Start;
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
@@ -56,6 +57,16 @@ pub struct ExportArgs {
     /// encoder, every head.
     #[arg(long, value_name = "MODEL")]
     onto: Option<PathBuf>,
+    /// Which checkpoint: `best` (by the first task's validation score; the last when the run
+    /// has no validation part) or `latest` (the last epoch's, whatever its score).
+    #[arg(long, value_enum, default_value_t = CheckpointArg::Best)]
+    checkpoint: CheckpointArg,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum CheckpointArg {
+    Best,
+    Latest,
 }
 
 pub fn run(args: &TrainArgs, device: &Device) -> Result<()> {
@@ -148,6 +159,10 @@ pub fn export(args: &ExportArgs, device: &Device) -> Result<()> {
         flip_average: args.flip_average,
         force: args.force,
         onto: args.onto.as_deref(),
+        checkpoint: match args.checkpoint {
+            CheckpointArg::Best => Checkpoint::Best,
+            CheckpointArg::Latest => Checkpoint::Latest,
+        },
     };
     let card = absnet_mtl::export::export(&args.run, &args.output, options, device)?;
     println!(

@@ -23,6 +23,17 @@ pub struct ExportOptions<'a> {
     /// Put the run's trained heads onto this model (which shares the run's frozen encoder); the
     /// result averages mirror images when this model does or `flip_average` asks.
     pub onto: Option<&'a Path>,
+    /// Which of the run's checkpoints becomes the model.
+    pub checkpoint: Checkpoint,
+}
+
+/// The checkpoints a run keeps: its best by validation and its latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// The best by the first task's validation score (the latest when none was scored).
+    Best,
+    /// The last one written, whatever its score.
+    Latest,
 }
 
 /// Puts the heads a run trained onto `base`, a model whose encoder the run kept frozen (its
@@ -114,10 +125,11 @@ fn onto_base(
     Ok(model)
 }
 
-/// Writes the best checkpoint of `run_dir` (the latest when none was scored) to `output` (a
-/// `.safetensors` file; its card goes beside it as `.json`); the card marks each trained head,
-/// with its data, and whether predictions average each photo with its mirror image by default.
-/// A model file or card already there is refused unless `options.force`.
+/// Writes the best checkpoint of `run_dir` (the latest when none was scored, or when
+/// `options.checkpoint` asks) to `output` (a `.safetensors` file; its card goes beside it as
+/// `.json`); the card marks each trained head, with its data, and whether predictions average each
+/// photo with its mirror image by default. A model file or card already there is refused unless
+/// `options.force`.
 pub fn export(
     run_dir: &Path,
     output: &Path,
@@ -146,9 +158,11 @@ pub fn export(
         checkpoints: run_dir.join("checkpoints"),
     };
     let state = saver.read_state()?;
-    let dir = saver
-        .checkpoints
-        .join(state.best_dir.as_ref().unwrap_or(&state.dir));
+    let best = match options.checkpoint {
+        Checkpoint::Best => state.best_dir.as_ref(),
+        Checkpoint::Latest => None,
+    };
+    let dir = saver.checkpoints.join(best.unwrap_or(&state.dir));
     let path = dir.join("model.bpk");
     let model = AbsNet::new(&config.model, device)?
         .try_load_file(&path)
@@ -169,11 +183,12 @@ pub fn export(
         config.epochs,
         dir.display()
     );
-    let chosen = match state.best_score {
-        Some(score) => format!(
+    let chosen = match (best, state.best_score) {
+        (Some(_), Some(score)) => format!(
             "validation score {score:.4} (best by the first task's selection metric: saliency CC, NSS, AUC-Judd or log-likelihood as configured; SRCC for a rating task)"
         ),
-        None => "the last: no validation part to choose by".to_string(),
+        (None, Some(_)) => "the last, as asked (not the best by validation)".to_string(),
+        (_, None) => "the last: no validation part to choose by".to_string(),
     };
     for task in config.tasks() {
         if let Some(head) = card.heads.get_mut(&task.head) {

@@ -248,6 +248,7 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         flip_average: false,
         force: false,
         onto: None,
+        checkpoint: absnet_mtl::export::Checkpoint::Best,
     };
     let output = dir.join("model.safetensors");
     let card = absnet_mtl::export::export(&run, &output, options, &Device::flex()).unwrap();
@@ -264,6 +265,18 @@ fn alternating_rounds_train_both_heads_on_their_own_data() {
         ..options
     };
     absnet_mtl::export::export(&run, &output, forced, &Device::flex()).unwrap();
+    // The last epoch's checkpoint on request, whatever its validation score.
+    let latest = absnet_mtl::export::ExportOptions {
+        checkpoint: absnet_mtl::export::Checkpoint::Latest,
+        ..forced
+    };
+    let last = absnet_mtl::export::export(&run, &output, latest, &Device::flex()).unwrap();
+    let notes = &last.heads[&Head::Saliency].notes;
+    let epoch = format!("epoch-{}", summary.epochs);
+    assert!(
+        notes.contains(&epoch) && notes.contains("as asked"),
+        "{notes}"
+    );
     assert!(card.heads[&Head::Saliency].trained && card.heads[&Head::Aesthetics].trained);
     assert!(
         card.heads[&Head::Aesthetics].data[0].starts_with("ava:"),
@@ -646,6 +659,7 @@ fn a_split_without_a_validation_part_keeps_the_last_epoch() {
         flip_average: false,
         force: false,
         onto: None,
+        checkpoint: absnet_mtl::export::Checkpoint::Best,
     };
     let card = absnet_mtl::export::export(
         &run,
