@@ -105,8 +105,10 @@ pub struct RatingTask {
 
 /// A weighted sum of rating losses: EMD (r = 2) between the predicted and the target score
 /// distributions (NIMA's), and L1 / L2 between the predicted mean score and the target's, both
-/// on the bins' 0–1 position scale (so weights mean the same for AVA and LIVE-C), and
-/// `1 − PLCC` of the batch's predicted mean scores and their targets.
+/// on the bins' 0–1 position scale (so weights mean the same for AVA and LIVE-C),
+/// `1 − PLCC` of the batch's predicted mean scores and their targets, and the fidelity loss over
+/// the batch's pairs (a ranking loss: Thurstone's probability that one photo is rated above
+/// another, from the predicted distributions against the raters' means and deviations).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RatingLoss {
@@ -114,6 +116,7 @@ pub struct RatingLoss {
     pub l1: f32,
     pub l2: f32,
     pub plcc: f32,
+    pub fidelity: f32,
 }
 
 impl Default for RatingLoss {
@@ -123,6 +126,7 @@ impl Default for RatingLoss {
             l1: 0.0,
             l2: 0.0,
             plcc: 0.0,
+            fidelity: 0.0,
         }
     }
 }
@@ -134,6 +138,7 @@ impl RatingLoss {
             ("l1", self.l1),
             ("l2", self.l2),
             ("plcc", self.plcc),
+            ("fidelity", self.fidelity),
         ];
         if let Some((name, value)) = terms.iter().find(|(_, v)| !v.is_finite() || *v < 0.0) {
             return Err(ConfigError::invalid(
@@ -144,13 +149,14 @@ impl RatingLoss {
         if terms.iter().all(|(_, v)| *v == 0.0) {
             return Err(ConfigError::invalid(
                 format!("{section}.loss"),
-                "every weight is 0: set emd, l1, l2 or plcc",
+                "every weight is 0: set emd, l1, l2, plcc or fidelity",
             ));
         }
         if self.emd == 0.0 && self.l1 == 0.0 && self.l2 == 0.0 {
+            let name = if self.plcc > 0.0 { "plcc" } else { "fidelity" };
             return Err(ConfigError::invalid(
-                format!("{section}.loss.plcc"),
-                "alone it leaves the score's scale and offset free: add emd, l1 or l2",
+                format!("{section}.loss.{name}"),
+                "a ranking loss leaves the score's offset free: add emd, l1 or l2",
             ));
         }
         Ok(())
@@ -725,7 +731,7 @@ mod tests {
     }
 
     #[test]
-    fn a_correlation_loss_needs_a_term_that_sets_the_scale() {
+    fn a_ranking_loss_needs_a_term_that_sets_the_scale() {
         multi_task_with(&["quality.loss.plcc=1"]).unwrap();
         for sets in [
             &["quality.loss.plcc=-1"][..],
@@ -741,5 +747,17 @@ mod tests {
                 "{sets:?}: {message}"
             );
         }
+        multi_task_with(&["quality.loss.fidelity=1"]).unwrap();
+        let message = multi_task_with(&[
+            "quality.loss.fidelity=1",
+            "quality.loss.emd=0",
+            "quality.loss.l1=0",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.starts_with("quality.loss.fidelity") && message.contains("offset"),
+            "{message}"
+        );
     }
 }

@@ -124,6 +124,40 @@ pub fn plcc(predicted: Tensor<1>, target: Tensor<1>) -> Tensor<1> {
     ((p * t).mean().neg() + 1.0).reshape([1])
 }
 
+/// The standard normal's distribution function, `Φ(x) = ½ (1 + erf(x / √2))`.
+fn normal_cdf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    ((x / std::f32::consts::SQRT_2).erf() + 1.0) * 0.5
+}
+
+/// The fidelity loss over every pair of a batch (UNIQUE's, Zhang et al., IEEE TIP 2021): for a
+/// pair `(i, j)`, the probability that `i` is rated above `j` under Thurstone's model — `Φ((μᵢ −
+/// μⱼ) / √(σᵢ² + σⱼ²))` — from the predicted distributions' means and standard deviations, `p`,
+/// and from the raters', `q`; the loss is `1 − √(p·q) − √((1 − p)(1 − q))`, 0 when they agree,
+/// averaged over the `n (n − 1)` ordered pairs. Means and deviations `[batch]` each, on one scale.
+/// A ranking loss that reads how sure the raters were: a pair whose scores differ by less than
+/// their spread asks for little.
+pub fn fidelity(
+    predicted_mean: Tensor<1>,
+    predicted_sd: Tensor<1>,
+    mean: Tensor<1>,
+    sd: Tensor<1>,
+) -> Tensor<1> {
+    let n = predicted_mean.dims()[0];
+    let preference = |mean: Tensor<1>, sd: Tensor<1>| {
+        let difference = mean.clone().unsqueeze_dim::<2>(1) - mean.unsqueeze_dim::<2>(0);
+        let variance = sd.clone().powi_scalar(2).unsqueeze_dim::<2>(1)
+            + sd.powi_scalar(2).unsqueeze_dim::<2>(0);
+        normal_cdf(difference / (variance + EPS).sqrt())
+    };
+    let p = preference(predicted_mean, predicted_sd);
+    let q = preference(mean, sd);
+    let agreement =
+        (p.clone() * q.clone() + EPS).sqrt() + ((p.neg() + 1.0) * (q.neg() + 1.0) + EPS).sqrt();
+    // The diagonal (p = q = ½) adds 0 up to EPS; the mean is over the off-diagonal pairs.
+    let pairs = (n * n.saturating_sub(1)).max(1) as f32;
+    ((agreement.neg() + 1.0).sum() / pairs).reshape([1])
+}
+
 /// What a saliency batch is scored against.
 pub struct SaliencyTargets {
     /// Ground-truth densities at the input size, `[batch, 1, h, w]`, each summing to 1.

@@ -101,6 +101,36 @@ fn losses_follow_the_metric_definitions() {
         values(losses::plcc(batch(&means), batch(&mos)))[0],
         1.0 - absnet_metrics::rating::plcc(&to64(&means), &to64(&mos)).unwrap(),
     );
+    // The fidelity loss over the ordered pairs, Thurstone's model on both sides.
+    let predicted_sd = [0.12f32, 0.20, 0.15, 0.10, 0.18, 0.14];
+    let sd = [0.16f32, 0.17, 0.21, 0.15, 0.19, 0.18];
+    let phi = |x: f64| 0.5 * (1.0 + libm::erf(x / std::f64::consts::SQRT_2));
+    let prefer = |m: &[f32], s: &[f32], i: usize, j: usize| {
+        let (mi, mj, si, sj) = (m[i] as f64, m[j] as f64, s[i] as f64, s[j] as f64);
+        phi((mi - mj) / (si * si + sj * sj).sqrt())
+    };
+    let mut sum = 0.0;
+    for i in 0..means.len() {
+        for j in (0..means.len()).filter(|&j| j != i) {
+            let (p, q) = (prefer(&means, &predicted_sd, i, j), prefer(&mos, &sd, i, j));
+            sum += 1.0 - (p * q).sqrt() - ((1.0 - p) * (1.0 - q)).sqrt();
+        }
+    }
+    let fidelity = values(losses::fidelity(
+        batch(&means),
+        batch(&predicted_sd),
+        batch(&mos),
+        batch(&sd),
+    ))[0];
+    close("fidelity", fidelity, sum / 30.0);
+    // Agreeing preferences cost nothing.
+    let same = values(losses::fidelity(
+        batch(&mos),
+        batch(&sd),
+        batch(&mos),
+        batch(&sd),
+    ))[0];
+    assert!(same.abs() < 1e-3, "{same}");
 }
 
 fn small_model(device: &Device) -> AbsNet {

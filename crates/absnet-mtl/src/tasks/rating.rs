@@ -13,6 +13,20 @@ use crate::config::{RatingLoss, TrainConfig};
 use crate::error::TrainError;
 use crate::losses;
 
+/// One example's rating target.
+struct Target {
+    distribution: [f64; RATING_BINS],
+    mean: f64,
+    sd: f64,
+}
+
+/// A batch's rating targets.
+struct Targets {
+    distribution: Tensor<2>,
+    mean: Tensor<1>,
+    sd: Tensor<1>,
+}
+
 pub struct Rating {
     head: Head,
     loss: RatingLoss,
@@ -33,41 +47,60 @@ impl Rating {
         }
     }
 
-    /// The target distribution of an example and its mean score as a bin position in [0, 1]
-    /// (the MOS itself for an opinion, not the discretised distribution's mean).
-    fn target(&self, example: &Example) -> Option<([f64; RATING_BINS], f64)> {
+    /// The target distribution of an example, and its mean score and the raters' standard
+    /// deviation on the bins' position scale [0, 1] (an opinion's MOS and SD themselves, not the
+    /// discretised distribution's).
+    fn target(&self, example: &Example) -> Option<Target> {
+        let scale = (RATING_BINS - 1) as f64;
         match self.head {
             Head::Quality => {
                 let opinion = example.opinion?;
-                Some((
-                    opinion_distribution(opinion.mos, opinion.sd),
-                    (opinion.mos - 5.0) / 90.0,
-                ))
+                // The bins' centres 5, 15, …, 95 are positions 0, 1/9, …, 1.
+                let width = 100.0 / RATING_BINS as f64 * scale;
+                Some(Target {
+                    distribution: opinion_distribution(opinion.mos, opinion.sd),
+                    mean: (opinion.mos - 5.0) / width,
+                    sd: opinion.sd / width,
+                })
             }
             _ => {
                 let votes = example.votes?.map(f64::from);
                 let distribution = rating::normalised(&votes).ok()?;
                 let mean = rating::mean_score(&distribution).ok()?;
-                Some((distribution, (mean - 1.0) / (RATING_BINS - 1) as f64))
+                let variance: f64 = distribution
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| p * (i as f64 + 1.0 - mean).powi(2))
+                    .sum();
+                Some(Target {
+                    distribution,
+                    mean: (mean - 1.0) / scale,
+                    sd: variance.sqrt() / scale,
+                })
             }
         }
     }
 
-    /// Target distributions `[batch, bins]` and mean positions `[batch]`.
-    fn targets(&self, examples: &[Example], device: &Device) -> (Tensor<2>, Tensor<1>) {
-        let (mut distributions, mut means) = (Vec::new(), Vec::new());
+    /// Target distributions `[batch, bins]`, mean positions and deviations `[batch]`.
+    fn targets(&self, examples: &[Example], device: &Device) -> Targets {
+        let (mut distributions, mut means, mut sds) = (Vec::new(), Vec::new(), Vec::new());
         for example in examples {
-            let (d, m) = self
+            let target = self
                 .target(example)
                 .expect("checked when the data was loaded: every example is rated");
-            distributions.extend(d.map(|v| v as f32));
-            means.push(m as f32);
+            distributions.extend(target.distribution.map(|v| v as f32));
+            means.push(target.mean as f32);
+            sds.push(target.sd as f32);
         }
         let n = examples.len();
-        (
-            Tensor::from_data(TensorData::new(distributions, [n, RATING_BINS]), device),
-            Tensor::from_data(TensorData::new(means, [n]), device),
-        )
+        Targets {
+            distribution: Tensor::from_data(
+                TensorData::new(distributions, [n, RATING_BINS]),
+                device,
+            ),
+            mean: Tensor::from_data(TensorData::new(means, [n]), device),
+            sd: Tensor::from_data(TensorData::new(sds, [n]), device),
+        }
     }
 }
 
@@ -90,17 +123,33 @@ impl Objective for Rating {
         let predicted = out
             .rating(self.head)
             .expect("checked: the model has the task's head");
-        let (distribution, mean) = self.targets(examples, device);
+        let Targets {
+            distribution,
+            mean,
+            sd,
+        } = self.targets(examples, device);
         let positions: Vec<f32> = (0..RATING_BINS)
             .map(|i| i as f32 / (RATING_BINS - 1) as f32)
             .collect();
-        let positions = Tensor::<1>::from_data(TensorData::new(positions, [RATING_BINS]), device);
-        let predicted_mean = (predicted.clone() * positions.unsqueeze_dim(0))
+        let positions = Tensor::<1>::from_data(TensorData::new(positions, [RATING_BINS]), device)
+            .unsqueeze_dim::<2>(0);
+        let predicted_mean = (predicted.clone() * positions.clone())
             .sum_dim(1)
             .squeeze_dim(1);
-        let mut total = losses::emd2(predicted, distribution) * self.loss.emd;
+        let mut total = losses::emd2(predicted.clone(), distribution) * self.loss.emd;
         if self.loss.plcc > 0.0 {
             total = total + losses::plcc(predicted_mean.clone(), mean.clone()) * self.loss.plcc;
+        }
+        if self.loss.fidelity > 0.0 {
+            let second_moment = (predicted.clone() * positions.powi_scalar(2))
+                .sum_dim(1)
+                .squeeze_dim::<1>(1);
+            let predicted_sd = (second_moment - predicted_mean.clone().powi_scalar(2))
+                .clamp_min(0.0)
+                .add_scalar(1e-7)
+                .sqrt();
+            let ranking = losses::fidelity(predicted_mean.clone(), predicted_sd, mean.clone(), sd);
+            total = total + ranking * self.loss.fidelity;
         }
         let error = predicted_mean - mean;
         if self.loss.l1 > 0.0 {
