@@ -51,31 +51,24 @@ impl Rating {
     /// deviation on the bins' position scale [0, 1] (an opinion's MOS and SD themselves, not the
     /// discretised distribution's).
     fn target(&self, example: &Example) -> Option<Target> {
-        let scale = (RATING_BINS - 1) as f64;
         match self.head {
             Head::Quality => {
                 let opinion = example.opinion?;
-                // The bins' centres 5, 15, …, 95 are positions 0, 1/9, …, 1.
-                let width = 100.0 / RATING_BINS as f64 * scale;
+                // The bins' centres 5, 15, …, 95 on 0–100 are positions 0, 1/9, …, 1.
                 Some(Target {
                     distribution: opinion_distribution(opinion.mos, opinion.sd),
-                    mean: (opinion.mos - 5.0) / width,
-                    sd: opinion.sd / width,
+                    mean: (opinion.mos - 5.0) / 90.0,
+                    sd: opinion.sd / 90.0,
                 })
             }
             _ => {
                 let votes = example.votes?.map(f64::from);
                 let distribution = rating::normalised(&votes).ok()?;
-                let mean = rating::mean_score(&distribution).ok()?;
-                let variance: f64 = distribution
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| p * (i as f64 + 1.0 - mean).powi(2))
-                    .sum();
+                let scale = (RATING_BINS - 1) as f64;
                 Some(Target {
                     distribution,
-                    mean: (mean - 1.0) / scale,
-                    sd: variance.sqrt() / scale,
+                    mean: (rating::mean_score(&distribution).ok()? - 1.0) / scale,
+                    sd: rating::score_std(&distribution).ok()? / scale,
                 })
             }
         }
