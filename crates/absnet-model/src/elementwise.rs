@@ -1,13 +1,27 @@
-//! Element-wise passes of an inference forward on every core. Flex runs its unary and binary
-//! element-wise ops on one thread while the others wait; between two convolutions that is a
-//! fifth of a MobileNetV2 forward at batch 1. Here a forward on Flex without autodiff takes the
-//! tensor's buffer (without a copy when the tensor owns it, as a fresh convolution output does),
-//! transforms it in place in chunks spread over rayon's threads and hands it back. Anything
-//! else — a training forward (the graph must record the op), another backend, another dtype —
-//! goes through burn's own op, so results are the same everywhere.
+//! Element-wise passes on every core. Flex runs its unary and binary element-wise ops on one
+//! thread while the others wait; between two convolutions that is a fifth of a MobileNetV2
+//! forward at batch 1, and in a training step burn's ReLU6 (a clamp: two comparisons and two
+//! masked fills forward, two masked fills backward) is the largest single-threaded item. Here a
+//! forward on Flex without autodiff takes the tensor's buffer (without a copy when the tensor
+//! owns it, as a fresh convolution output does), transforms it in place in chunks spread over
+//! rayon's threads and hands it back; with autodiff on Flex, the rectifiers are one recorded op
+//! whose forward and backward are one such pass each (the backward reads the output, which
+//! the next convolution keeps anyway). Anything else — another backend, another dtype — goes
+//! through burn's own op, so results are the same everywhere.
 
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::{
+    BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
+};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{
+    Autodiff, DispatchAutodiffContext, DispatchKindConversion, DispatchTensor, DispatchTensorKind,
+    Flex, GradientCheckpointingStrategy,
+};
 use burn::tensor::activation;
-use burn::tensor::{DType, Device, Tensor};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// Elements per task: large enough to amortise scheduling, small enough to balance 2–64 threads.
@@ -36,18 +50,169 @@ fn map<const D: usize>(
     Tensor::from_data(data, &device)
 }
 
+/// `min(max(x, 0), upper)`, NaN kept: ReLU with `upper` infinite, ReLU6 with 6.
+fn rectify(v: f32, upper: f32) -> f32 {
+    if v.is_nan() || (v > 0.0 && v < upper) {
+        v
+    } else if v > 0.0 {
+        upper
+    } else {
+        0.0
+    }
+}
+
+/// The rectifier's gradient from its output: passed where the output is strictly inside
+/// `(0, upper)` or NaN, zero where it was cut — PyTorch's `hardtanh_backward` and burn's
+/// `relu_backward` (burn's clamp also passes it at exactly 0 and 6, where the output cannot
+/// tell a cut from a boundary value).
+fn rectify_backward(output: f32, grad: f32, upper: f32) -> f32 {
+    if output.is_nan() || (output > 0.0 && (output < upper || upper == f32::INFINITY)) {
+        grad
+    } else {
+        0.0
+    }
+}
+
+/// `f` applied element by element to a contiguous f32 Flex tensor, in its own buffer when it
+/// owns it, else into a new one.
+fn flex_map(x: FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
+    let mut x = if x.is_contiguous() {
+        x
+    } else {
+        x.to_contiguous()
+    };
+    if let Some(values) = x.try_storage_mut::<f32>() {
+        values
+            .par_chunks_mut(CHUNK)
+            .for_each(|chunk| chunk.iter_mut().for_each(|v| *v = f(*v)));
+        return x;
+    }
+    let input = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+    let mut values = vec![0.0f32; input.len()];
+    values
+        .par_chunks_mut(CHUNK)
+        .zip(input.par_chunks(CHUNK))
+        .for_each(|(out, x)| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)));
+    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+}
+
+/// The recorded rectifier: its state is the output, the gradient is masked in one pass.
+#[derive(Debug)]
+struct Rectifier {
+    upper: f32,
+}
+
+impl Backward<Flex, 1> for Rectifier {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<FlexTensor, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let output = ops.state;
+        let upper = self.upper;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            let grad = if grad.is_contiguous() {
+                grad
+            } else {
+                grad.to_contiguous()
+            };
+            let output = if output.is_contiguous() {
+                output
+            } else {
+                output.to_contiguous()
+            };
+            let out = output.as_slice::<f32>().expect("a contiguous f32 tensor");
+            let mut grad = grad;
+            if let Some(values) = grad.try_storage_mut::<f32>() {
+                values
+                    .par_chunks_mut(CHUNK)
+                    .zip(out.par_chunks(CHUNK))
+                    .for_each(|(g, o)| {
+                        g.iter_mut()
+                            .zip(o)
+                            .for_each(|(g, &o)| *g = rectify_backward(o, *g, upper))
+                    });
+                return grad;
+            }
+            let incoming = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+            let mut values = vec![0.0f32; incoming.len()];
+            values
+                .par_chunks_mut(CHUNK)
+                .zip(incoming.par_chunks(CHUNK).zip(out.par_chunks(CHUNK)))
+                .for_each(|(v, (g, o))| {
+                    v.iter_mut()
+                        .zip(g.iter().zip(o))
+                        .for_each(|(v, (&g, &o))| *v = rectify_backward(o, g, upper))
+                });
+            FlexTensor::from_data(TensorData::new(values, grad.layout().shape().clone()))
+        });
+    }
+}
+
+/// The checkpointing strategy of `x`'s graph when `x` is an f32 autodiff tensor on Flex.
+fn flex_autodiff<const D: usize>(x: &Tensor<D>) -> Option<GradientCheckpointingStrategy> {
+    if x.dtype() != DType::F32 {
+        return None;
+    }
+    let dispatch = x.clone().into_dispatch();
+    match (dispatch.kind, dispatch.autodiff) {
+        (DispatchTensorKind::Autodiff(inner), DispatchAutodiffContext::Enabled(strategy))
+            if matches!(*inner, DispatchTensorKind::Flex(_)) =>
+        {
+            Some(strategy)
+        }
+        _ => None,
+    }
+}
+
+/// The rectifier recorded on `Autodiff<Flex, C>`, where `x` lives (checked by the caller).
+fn rectify_tracked<C: CheckpointStrategy, const D: usize>(x: Tensor<D>, upper: f32) -> Tensor<D>
+where
+    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
+{
+    let (input, node) = x
+        .try_into_primitive::<Autodiff<Flex, C>>()
+        .expect("an autodiff Flex tensor with this checkpointing strategy")
+        .into_parts();
+    let output = flex_map(input, |v| rectify(v, upper));
+    let output = match (Rectifier { upper })
+        .prepare::<C>([node])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(output.clone(), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    };
+    Tensor::from_primitive::<Autodiff<Flex, C>>(output)
+}
+
+/// `min(max(x, 0), upper)` on every core: in place without autodiff, as one recorded op with
+/// it on Flex, else `fallback(x)`.
+fn rectifier<const D: usize>(
+    x: Tensor<D>,
+    upper: f32,
+    fallback: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Tensor<D> {
+    if !x.is_autodiff() {
+        return map(x, |v| rectify(v, upper), fallback);
+    }
+    match flex_autodiff(&x) {
+        Some(GradientCheckpointingStrategy::Disabled) => {
+            rectify_tracked::<NoCheckpointing, D>(x, upper)
+        }
+        Some(GradientCheckpointingStrategy::Balanced) => {
+            rectify_tracked::<BalancedCheckpointing, D>(x, upper)
+        }
+        None => fallback(x),
+    }
+}
+
 /// `max(x, 0)`, NaN kept (as PyTorch and burn).
 pub(crate) fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    map(
-        x,
-        |v| if v.is_nan() || v > 0.0 { v } else { 0.0 },
-        activation::relu,
-    )
+    rectifier(x, f32::INFINITY, activation::relu)
 }
 
 /// `min(max(x, 0), 6)`, NaN kept.
 pub(crate) fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    map(x, |v| v.clamp(0.0, 6.0), activation::relu6)
+    rectifier(x, 6.0, activation::relu6)
 }
 
 /// `a + b` for tensors of the same shape, written into `a`'s buffer where possible.
@@ -127,5 +292,67 @@ mod tests {
             .try_to_vec::<f32>()
             .unwrap();
         assert_eq!(grad, vec![0.0, 1.0, 0.0]);
+    }
+
+    /// Values and gradients of `f(x) · w` summed, on the autodiff Flex device.
+    fn value_and_grad(
+        f: impl Fn(Tensor<4>) -> Tensor<4>,
+        x: &Tensor<4>,
+        w: &Tensor<4>,
+        keep_input: bool,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
+        let w = Tensor::<4>::from_data(w.to_data(), &device);
+        // A second use of the input keeps its buffer shared: the op must not write into it.
+        let h = x.clone() * 1.0;
+        let y = if keep_input {
+            f(h.clone()) + h * 0.0
+        } else {
+            f(h)
+        };
+        let values = y.to_data().try_to_vec::<f32>().unwrap();
+        let grads = (y * w).sum().backward();
+        let grad = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        (values, grad)
+    }
+
+    #[test]
+    fn recorded_rectifiers_match_burns_values_and_gradients() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 8, 33, 70], Distribution::Normal(0.0, 5.0), &device);
+        let w = Tensor::<4>::random([2, 8, 33, 70], Distribution::Normal(0.0, 1.0), &device);
+        for keep_input in [false, true] {
+            assert_eq!(
+                value_and_grad(relu6, &x, &w, keep_input),
+                value_and_grad(activation::relu6, &x, &w, keep_input)
+            );
+            assert_eq!(
+                value_and_grad(relu, &x, &w, keep_input),
+                value_and_grad(activation::relu, &x, &w, keep_input)
+            );
+        }
+    }
+
+    #[test]
+    fn recorded_relu6_cuts_the_gradient_at_its_bounds_as_pytorch() {
+        // torch.nn.functional.relu6 (hardtanh) passes no gradient at exactly 0 and 6; burn's
+        // clamp passes it. NaN passes its gradient through, as in both.
+        let device = Device::flex().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::from([0.0f32, 6.0, 3.0, f32::NAN]), &device)
+            .require_grad();
+        let grads = relu6(x.clone()).sum().backward();
+        let grad = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        assert_eq!(grad, vec![0.0, 0.0, 1.0, 1.0]);
     }
 }
