@@ -294,16 +294,16 @@ mod tests {
         assert_eq!(grad, vec![0.0, 1.0, 0.0]);
     }
 
-    /// Values and gradients of `f(x) · w` summed, on the autodiff Flex device.
+    /// Values and gradients of `f(x) · w` summed, on `device`.
     fn value_and_grad(
         f: impl Fn(Tensor<4>) -> Tensor<4>,
         x: &Tensor<4>,
         w: &Tensor<4>,
         keep_input: bool,
+        device: &Device,
     ) -> (Vec<f32>, Vec<f32>) {
-        let device = Device::flex().autodiff();
-        let x = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
-        let w = Tensor::<4>::from_data(w.to_data(), &device);
+        let x = Tensor::<4>::from_data(x.to_data(), device).require_grad();
+        let w = Tensor::<4>::from_data(w.to_data(), device);
         // A second use of the input keeps its buffer shared: the op must not write into it.
         let h = x.clone() * 1.0;
         let y = if keep_input {
@@ -327,15 +327,21 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<4>::random([2, 8, 33, 70], Distribution::Normal(0.0, 5.0), &device);
         let w = Tensor::<4>::random([2, 8, 33, 70], Distribution::Normal(0.0, 1.0), &device);
-        for keep_input in [false, true] {
-            assert_eq!(
-                value_and_grad(relu6, &x, &w, keep_input),
-                value_and_grad(activation::relu6, &x, &w, keep_input)
-            );
-            assert_eq!(
-                value_and_grad(relu, &x, &w, keep_input),
-                value_and_grad(activation::relu, &x, &w, keep_input)
-            );
+        let graphs = [
+            Device::flex().autodiff(),
+            Device::flex().autodiff().gradient_checkpointing(),
+        ];
+        for graph in &graphs {
+            for keep_input in [false, true] {
+                assert_eq!(
+                    value_and_grad(relu6, &x, &w, keep_input, graph),
+                    value_and_grad(activation::relu6, &x, &w, keep_input, graph)
+                );
+                assert_eq!(
+                    value_and_grad(relu, &x, &w, keep_input, graph),
+                    value_and_grad(activation::relu, &x, &w, keep_input, graph)
+                );
+            }
         }
     }
 
