@@ -17,12 +17,13 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{
-    Autodiff, DispatchAutodiffContext, DispatchKindConversion, DispatchTensor, DispatchTensorKind,
-    Flex, GradientCheckpointingStrategy,
+    Autodiff, DispatchKindConversion, DispatchTensor, Flex, GradientCheckpointingStrategy,
 };
 use burn::tensor::activation;
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
 use rayon::prelude::*;
+
+use crate::recorded::{contiguous, flex, flex_autodiff};
 
 /// Elements per task: large enough to amortise scheduling, small enough to balance 2–64 threads.
 const CHUNK: usize = 1 << 15;
@@ -76,11 +77,7 @@ fn rectify_backward(output: f32, grad: f32, upper: f32) -> f32 {
 /// `f` applied element by element to a contiguous f32 Flex tensor, in its own buffer when it
 /// owns it, else into a new one.
 fn flex_map(x: FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
-    let mut x = if x.is_contiguous() {
-        x
-    } else {
-        x.to_contiguous()
-    };
+    let mut x = contiguous(x);
     if let Some(values) = x.try_storage_mut::<f32>() {
         values
             .par_chunks_mut(CHUNK)
@@ -93,7 +90,7 @@ fn flex_map(x: FlexTensor, f: impl Fn(f32) -> f32 + Sync) -> FlexTensor {
         .par_chunks_mut(CHUNK)
         .zip(input.par_chunks(CHUNK))
         .for_each(|(out, x)| out.iter_mut().zip(x).for_each(|(o, &v)| *o = f(v)));
-    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+    flex(values, x.layout().shape().clone())
 }
 
 /// The recorded rectifier: its state is the output, the gradient is masked in one pass.
@@ -109,18 +106,9 @@ impl Backward<Flex, 1> for Rectifier {
         let output = ops.state;
         let upper = self.upper;
         unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
-            let grad = if grad.is_contiguous() {
-                grad
-            } else {
-                grad.to_contiguous()
-            };
-            let output = if output.is_contiguous() {
-                output
-            } else {
-                output.to_contiguous()
-            };
+            let mut grad = contiguous(grad);
+            let output = contiguous(output);
             let out = output.as_slice::<f32>().expect("a contiguous f32 tensor");
-            let mut grad = grad;
             if let Some(values) = grad.try_storage_mut::<f32>() {
                 values
                     .par_chunks_mut(CHUNK)
@@ -142,24 +130,8 @@ impl Backward<Flex, 1> for Rectifier {
                         .zip(g.iter().zip(o))
                         .for_each(|(v, (&g, &o))| *v = rectify_backward(o, g, upper))
                 });
-            FlexTensor::from_data(TensorData::new(values, grad.layout().shape().clone()))
+            flex(values, grad.layout().shape().clone())
         });
-    }
-}
-
-/// The checkpointing strategy of `x`'s graph when `x` is an f32 autodiff tensor on Flex.
-fn flex_autodiff<const D: usize>(x: &Tensor<D>) -> Option<GradientCheckpointingStrategy> {
-    if x.dtype() != DType::F32 {
-        return None;
-    }
-    let dispatch = x.clone().into_dispatch();
-    match (dispatch.kind, dispatch.autodiff) {
-        (DispatchTensorKind::Autodiff(inner), DispatchAutodiffContext::Enabled(strategy))
-            if matches!(*inner, DispatchTensorKind::Flex(_)) =>
-        {
-            Some(strategy)
-        }
-        _ => None,
     }
 }
 
@@ -210,9 +182,18 @@ pub(crate) fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     rectifier(x, f32::INFINITY, activation::relu)
 }
 
-/// `min(max(x, 0), 6)`, NaN kept.
+/// `min(max(x, 0), 6)`, NaN kept. Where it is not recorded (another backend or dtype) and a
+/// gradient is taken, burn's `relu` then `clamp_max`: they pass no gradient at exactly 0, as
+/// PyTorch and the recorded op — burn's `relu6`, a clamp, passes it there, and a channel that a
+/// frozen BatchNorm zeroes is exactly 0 at every pixel — and differ from both only at exactly 6.
 pub(crate) fn relu6<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    rectifier(x, 6.0, activation::relu6)
+    rectifier(x, 6.0, |x| {
+        if x.is_autodiff() {
+            activation::relu(x).clamp_max(6.0)
+        } else {
+            activation::relu6(x)
+        }
+    })
 }
 
 /// `a + b` for tensors of the same shape, written into `a`'s buffer where possible.

@@ -7,7 +7,7 @@
 
 use absnet_engine::Geometry;
 
-use crate::elementwise;
+use crate::{depthwise, elementwise, pointwise};
 use burn::module::{Module, Param};
 use burn::nn::Initializer;
 use burn::tensor::module::conv2d;
@@ -172,7 +172,11 @@ impl Conv {
             [self.spec.dilation; 2],
             self.spec.groups,
         );
-        let x = record(kind, flops, || conv2d(x, weight, bias, options));
+        let x = record(kind, flops, || match kind {
+            OpKind::DepthwiseConv => depthwise::conv2d(x, weight, bias, options),
+            OpKind::PointwiseConv => pointwise::conv2d(x, weight, bias, options),
+            _ => conv2d(x, weight, bias, options),
+        });
         activate(activation, x)
     }
 }

@@ -11,13 +11,16 @@ pub mod absnet;
 pub mod backbone;
 pub mod card;
 pub mod channels_last;
+mod depthwise;
 mod elementwise;
 mod error;
 pub mod heads;
 pub mod layers;
 pub mod neck;
+mod pointwise;
 pub mod preprocess;
 pub mod profile;
+mod recorded;
 pub mod resample;
 pub mod weights;
 
