@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 name=$1; config=$2; shift 2
 dataset=${LIVEC:?set LIVEC to the full LIVE-C release folder (the public repository yuyi-sd/BAIQA, data/ChallengeDB_release)}
 
+mkdir -p runs
 results=runs/$name-splits.jsonl
 : > "$results"
 for seed in 1 2 3 4 5 6 7 8 9 10; do
