@@ -11,24 +11,14 @@
 
 use std::ops::Range;
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::{
-    BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
-};
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
-use burn::backend::{
-    Autodiff, DispatchKindConversion, DispatchTensor, Flex, GradientCheckpointingStrategy,
-    TensorMetadata,
-};
 use burn::tensor::Tensor;
 use burn::tensor::module::conv2d as burn_conv2d;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use crate::recorded::{contiguous, flex, flex_autodiff, parts};
+use crate::recorded::{self, ConvBackward, ConvGrads, Wanted};
 
 /// `conv2d(x, weight, bias, options)` for a depthwise `weight: [channels, 1, k, k]`
 /// (`options.groups == channels`): recorded as one op on Flex with autodiff, else burn's.
@@ -39,35 +29,29 @@ pub(crate) fn conv2d(
     options: ConvOptions<2>,
 ) -> Tensor<4> {
     let [_, channels, _, _] = x.dims();
-    let depthwise = options.groups == channels && weight.dims()[..2] == [channels, 1];
-    let strategy = flex_autodiff(&x)
-        .filter(|_| depthwise && flex_autodiff(&weight).is_some())
-        .filter(|_| bias.as_ref().is_none_or(|b| flex_autodiff(b).is_some()));
-    match strategy {
-        Some(GradientCheckpointingStrategy::Disabled) => {
-            conv2d_tracked::<NoCheckpointing>(x, weight, bias, options)
-        }
-        Some(GradientCheckpointingStrategy::Balanced) => {
-            conv2d_tracked::<BalancedCheckpointing>(x, weight, bias, options)
-        }
-        None => burn_conv2d(x, weight, bias, options),
+    if options.groups != channels || weight.dims()[..2] != [channels, 1] {
+        return burn_conv2d(x, weight, bias, options);
     }
+    let op = Depthwise {
+        options: options.clone(),
+    };
+    recorded::conv2d(op, x, weight, bias, options)
 }
 
-/// The recorded depthwise convolution; its state is the input and the weight.
+/// The depthwise convolution's backward.
 #[derive(Debug)]
-struct DepthwiseConv {
+struct Depthwise {
     options: ConvOptions<2>,
 }
 
-impl Backward<Flex, 3> for DepthwiseConv {
-    type State = (FlexTensor, FlexTensor);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [node_x, node_weight, node_bias] = ops.parents;
-        let grad = contiguous(grads.consume::<Flex>(&ops.node));
-        let (x, weight) = ops.state;
-        let (x, weight) = (contiguous(x), contiguous(weight));
+impl ConvBackward for Depthwise {
+    fn gradients(
+        &self,
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        grad: &FlexTensor,
+        wanted: Wanted,
+    ) -> ConvGrads {
         let [batch, channels, height, width] = x.shape().dims();
         let [_, _, kernel, _] = weight.shape().dims();
         let [_, _, out_height, out_width] = grad.shape().dims();
@@ -78,50 +62,20 @@ impl Backward<Flex, 3> for DepthwiseConv {
             rows: Axis::new(&self.options, 0, height, out_height),
             cols: Axis::new(&self.options, 1, width, out_width),
         };
-        let grad_values = grad.as_slice::<f32>().expect("an f32 gradient");
-        if let Some(node) = node_x {
-            let weight_values = weight.as_slice::<f32>().expect("an f32 weight");
-            let values = planes.input_grad(grad_values, weight_values);
-            grads.register::<Flex>(node.id, flex(values, x.shape()));
+        let grad = grad.as_slice::<f32>().expect("an f32 gradient");
+        let mut grads = ConvGrads::default();
+        if wanted.input {
+            let weight = weight.as_slice::<f32>().expect("an f32 weight");
+            grads.input = Some(planes.input_grad(grad, weight));
         }
-        if node_weight.is_some() || node_bias.is_some() {
-            let x_values = x.as_slice::<f32>().expect("an f32 input");
-            let (weight_grad, bias_grad) = planes.weight_and_bias_grad(grad_values, x_values);
-            if let Some(node) = node_weight {
-                grads.register::<Flex>(node.id, flex(weight_grad, weight.shape()));
-            }
-            if let Some(node) = node_bias {
-                grads.register::<Flex>(node.id, flex(bias_grad, [channels].into()));
-            }
+        if wanted.weight || wanted.bias {
+            let x = x.as_slice::<f32>().expect("an f32 input");
+            let (weight, bias) = planes.weight_and_bias_grad(grad, x);
+            grads.weight = wanted.weight.then_some(weight);
+            grads.bias = wanted.bias.then_some(bias);
         }
+        grads
     }
-}
-
-/// The depthwise convolution recorded on `Autodiff<Flex, C>`, where its tensors live (checked
-/// by the caller). A bias that is absent enters as an untracked zero.
-fn conv2d_tracked<C: CheckpointStrategy>(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    options: ConvOptions<2>,
-) -> Tensor<4>
-where
-    DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
-{
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([x.dims()[1]], &x.device()));
-    let (x, node_x) = parts::<C, 4>(x);
-    let (weight, node_weight) = parts::<C, 4>(weight);
-    let (bias, node_bias) = parts::<C, 1>(bias);
-    let output = Flex::conv2d(x.clone(), weight.clone(), Some(bias), options.clone());
-    let output = match (DepthwiseConv { options })
-        .prepare::<C>([node_x, node_weight, node_bias])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => prep.finish((x, weight), output),
-        OpsKind::UnTracked(prep) => prep.finish(output),
-    };
-    Tensor::from_primitive::<Autodiff<Flex, C>>(output)
 }
 
 /// One spatial axis: input index `o · stride + tap · dilation − pad` for output `o`.
@@ -305,7 +259,9 @@ fn sum(a: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recorded::check::{assert_close, value_and_grads, values};
+    use crate::recorded::check::{
+        assert_frozen_weight_passes_the_input_gradient, assert_matches_burn,
+    };
     use burn::tensor::{Device, Distribution};
 
     #[test]
@@ -322,10 +278,6 @@ mod tests {
             (5, 2, 1, [(1, 2), (2, 2)]),
             (3, 1, 8, [(8, 8), (8, 8)]),
         ];
-        let graphs = [
-            Device::flex().autodiff(),
-            Device::flex().autodiff().gradient_checkpointing(),
-        ];
         for (kernel, stride, dilation, padding) in cases {
             let channels = 6;
             let inputs = (
@@ -339,34 +291,19 @@ mod tests {
                 dilation: [dilation; 2],
                 groups: channels,
             };
-            for graph in &graphs {
-                for with_bias in [true, false] {
-                    let ours = value_and_grads(conv2d, &inputs, &options, with_bias, graph);
-                    let burns = value_and_grads(burn_conv2d, &inputs, &options, with_bias, graph);
-                    for (what, (ours, burns)) in ["output", "∂x", "∂w", "∂b"]
-                        .iter()
-                        .zip(ours.iter().zip(&burns))
-                    {
-                        let what = format!("{what} (k {kernel}, s {stride}, d {dilation})");
-                        assert_close(ours, burns, &what);
-                    }
-                }
-            }
+            let case = format!("k {kernel}, s {stride}, d {dilation}");
+            assert_matches_burn(conv2d, &inputs, &options, &case);
         }
     }
 
     #[test]
     fn a_frozen_weight_gets_no_gradient_and_the_input_still_does() {
-        let device = Device::flex().autodiff();
-        let x = Tensor::<4>::random([1, 4, 9, 9], Distribution::Default, &device).require_grad();
-        let w = Tensor::<4>::random([4, 1, 3, 3], Distribution::Default, &device);
         let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 4);
-        let ours = conv2d(x.clone(), w.clone(), None, options.clone());
-        let grads = ours.sum().backward();
-        assert!(w.grad(&grads).is_none());
-        let ours = values(x.grad(&grads).unwrap());
-        let x2 = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
-        let grads = burn_conv2d(x2.clone(), w, None, options).sum().backward();
-        assert_close(&ours, &values(x2.grad(&grads).unwrap()), "∂x");
+        assert_frozen_weight_passes_the_input_gradient(
+            conv2d,
+            [1, 4, 9, 9],
+            [4, 1, 3, 3],
+            &options,
+        );
     }
 }
