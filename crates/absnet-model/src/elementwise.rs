@@ -23,7 +23,7 @@ use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor};
 use rayon::prelude::*;
 
-use crate::recorded::{contiguous, flex, flex_autodiff};
+use crate::recorded::{contiguous, flex, flex_autodiff, parts};
 
 /// Elements per task: large enough to amortise scheduling, small enough to balance 2–64 threads.
 const CHUNK: usize = 1 << 15;
@@ -140,10 +140,7 @@ fn rectify_tracked<C: CheckpointStrategy, const D: usize>(x: Tensor<D>, upper: f
 where
     DispatchTensor: DispatchKindConversion<Autodiff<Flex, C>>,
 {
-    let (input, node) = x
-        .try_into_primitive::<Autodiff<Flex, C>>()
-        .expect("an autodiff Flex tensor with this checkpointing strategy")
-        .into_parts();
+    let (input, node) = parts::<C, D>(x);
     let output = flex_map(input, |v| rectify(v, upper));
     let output = match (Rectifier { upper })
         .prepare::<C>([node])
