@@ -88,6 +88,7 @@ pub enum Eval {
         /// the model card says).
         #[arg(long, value_parser = crate::ranges::on_off)]
         flip_average: Option<bool>,
+        /// Print the report as JSON (with each photo's predicted score, MOS and SD).
         #[arg(long)]
         json: bool,
     },

@@ -110,6 +110,22 @@ fn a_short_quality_run_on_livec_ranks_held_out_photos_and_refuses_unrated_data()
         "24 steps from 96×96 crops of cached 128×128 features: test SRCC {srcc:.3} on {test} photos"
     );
     assert!(srcc > 0.3, "test SRCC {srcc}");
+    // Each scored photo, with its predicted score and its raters' MOS and SD.
+    let per_image = report["per_image"].as_array().unwrap();
+    assert_eq!(per_image.len() as u64, test);
+    for photo in per_image {
+        let score = photo["score"].as_f64().unwrap();
+        let mos = photo["mos"].as_f64().unwrap();
+        assert!(
+            (0.0..=100.0).contains(&score) && (0.0..=100.0).contains(&mos),
+            "{photo}"
+        );
+        assert!(
+            photo["image"].as_str().unwrap().starts_with("livec/"),
+            "{photo}"
+        );
+        assert!(photo["sd"].as_f64().unwrap() > 0.0, "{photo}");
+    }
     for key in [
         "krcc",
         "plcc",

@@ -26,6 +26,17 @@ pub struct QualityScores {
     pub emd2: f64,
     /// Agreement on score > 50.
     pub accuracy: f64,
+    /// Each image's predicted score next to its opinion, in the order scored.
+    pub per_image: Vec<ImageQuality>,
+}
+
+/// One image's predicted score (0–100, the distribution's mean) and what its raters said.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImageQuality {
+    pub image: String,
+    pub score: f64,
+    pub mos: f64,
+    pub sd: f64,
 }
 
 /// Scores each image's predicted distribution against its opinion (`id` names it in errors).
@@ -34,13 +45,20 @@ pub fn scores<'a>(
 ) -> Result<QualityScores, EvalError> {
     let metric = |id: &str, r: Result<f64, MetricError>| r.map_err(|c| EvalError::metric(id, c));
     let (mut emd1, mut emd2) = (0.0, 0.0);
-    let (mut predicted, mut mos) = (Vec::new(), Vec::new());
+    let (mut predicted, mut mos, mut per_image) = (Vec::new(), Vec::new(), Vec::new());
     for (id, p, opinion) in pairs {
         let target = rating::opinion_distribution(opinion.mos, opinion.sd);
         emd1 += metric(id, rating::emd(p, &target, 1))?;
         emd2 += metric(id, rating::emd(p, &target, 2))?;
-        predicted.push(metric(id, rating::opinion_score(p))?);
+        let score = metric(id, rating::opinion_score(p))?;
+        predicted.push(score);
         mos.push(opinion.mos);
+        per_image.push(ImageQuality {
+            image: id.to_string(),
+            score,
+            mos: opinion.mos,
+            sd: opinion.sd,
+        });
     }
     let n = predicted.len();
     if n == 0 {
@@ -63,6 +81,7 @@ pub fn scores<'a>(
         emd1: emd1 / n as f64,
         emd2: emd2 / n as f64,
         accuracy: all(rating::binary_accuracy(&predicted, &mos, 50.0))?,
+        per_image,
     })
 }
 
