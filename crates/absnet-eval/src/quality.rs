@@ -45,22 +45,21 @@ pub fn scores<'a>(
 ) -> Result<QualityScores, EvalError> {
     let metric = |id: &str, r: Result<f64, MetricError>| r.map_err(|c| EvalError::metric(id, c));
     let (mut emd1, mut emd2) = (0.0, 0.0);
-    let (mut predicted, mut mos, mut per_image) = (Vec::new(), Vec::new(), Vec::new());
+    let mut per_image = Vec::new();
     for (id, p, opinion) in pairs {
         let target = rating::opinion_distribution(opinion.mos, opinion.sd);
         emd1 += metric(id, rating::emd(p, &target, 1))?;
         emd2 += metric(id, rating::emd(p, &target, 2))?;
-        let score = metric(id, rating::opinion_score(p))?;
-        predicted.push(score);
-        mos.push(opinion.mos);
         per_image.push(ImageQuality {
             image: id.to_string(),
-            score,
+            score: metric(id, rating::opinion_score(p))?,
             mos: opinion.mos,
             sd: opinion.sd,
         });
     }
-    let n = predicted.len();
+    let predicted: Vec<f64> = per_image.iter().map(|image| image.score).collect();
+    let mos: Vec<f64> = per_image.iter().map(|image| image.mos).collect();
+    let n = per_image.len();
     if n == 0 {
         return Err(EvalError::Empty(
             "no image has both an opinion score and a prediction".into(),
